@@ -1,0 +1,124 @@
+//! `spec.kms`: a validator's recorded key-storage decision, and the rules that keep it safe.
+
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::kms::{AwsKms, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
+
+/// Where the participant's keys live. Once recorded it renders the same participant forever:
+/// environment changes never touch it, and the rules below refuse changes that would lose keys.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!self.enabled || (has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) + (has(self.driver) ? 1 : 0) == 1")
+        .message("enabled: true needs exactly one provider block: aws, gcp or driver")
+        .reason(Reason::FieldValueRequired),
+    validation = Rule::new("(has(self.aws) ? 1 : 0) + (has(self.gcp) ? 1 : 0) + (has(self.driver) ? 1 : 0) <= 1")
+        .message("set at most one provider block: aws, gcp or driver"),
+    validation = Rule::new("!oldSelf.enabled || self.enabled")
+        .message("KMS cannot be turned off for this validator: its participant's keys live in the KMS. Create a new validator instead"),
+    validation = Rule::new("oldSelf.enabled || !self.enabled || self.mode == 'envelope'")
+        .message("external-key mode (crypto.provider = kms) must be chosen before the participant first starts; this validator can move to mode: envelope (keys stay in its database, wrapped by a KMS key), or create a new validator with KMS"),
+    validation = Rule::new("!oldSelf.enabled || self.mode == oldSelf.mode")
+        .message("mode cannot change once KMS is enabled"),
+    validation = Rule::new("!oldSelf.enabled || (has(self.aws) == has(oldSelf.aws) && has(self.gcp) == has(oldSelf.gcp) && has(self.driver) == has(oldSelf.driver))")
+        .message("the KMS provider cannot change once KMS is enabled: the participant's keys are in the current one"),
+    validation = Rule::new("!oldSelf.enabled || !has(oldSelf.aws) || !has(self.aws) || (self.aws.region == oldSelf.aws.region && (has(self.aws.multiRegionKey) && self.aws.multiRegionKey) == (has(oldSelf.aws.multiRegionKey) && oldSelf.aws.multiRegionKey))")
+        .message("aws.region and aws.multiRegionKey locate the participant's keys and cannot change"),
+    validation = Rule::new("!oldSelf.enabled || !has(oldSelf.gcp) || !has(self.gcp) || (self.gcp.locationId == oldSelf.gcp.locationId && self.gcp.projectId == oldSelf.gcp.projectId && self.gcp.keyRingId == oldSelf.gcp.keyRingId)")
+        .message("gcp.locationId, gcp.projectId and gcp.keyRingId locate the participant's keys and cannot change"),
+    validation = Rule::new("!oldSelf.enabled || !has(oldSelf.driver) || !has(self.driver) || self.driver.name == oldSelf.driver.name")
+        .message("driver.name cannot change once KMS is enabled"),
+    validation = Rule::new("self.mode == 'envelope' || !has(self.envelope)")
+        .message("envelope settings apply only with mode: envelope"),
+)]
+pub struct KmsSpec {
+    /// Whether the participant's keys live in (or are wrapped by) a KMS.
+    pub enabled: bool,
+    /// `external`: keys are created and used inside the KMS (Canton `crypto.provider = kms`; the
+    /// mode Splice documents; fixed before first start). `envelope`: keys stay in the database,
+    /// encrypted by a KMS wrapper key; can be switched on for a running validator (Canton supports
+    /// it; Splice documents only external keys).
+    #[serde(default)]
+    pub mode: KmsMode,
+    /// AWS KMS settings (IRSA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsKms>,
+    /// Google Cloud KMS settings (Workload Identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcp: Option<GcpKms>,
+    /// KMS driver settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<DriverKms>,
+    /// Envelope-mode settings (wrapper key, revert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<EnvelopeSettings>,
+    /// The identity the participant uses to reach the KMS. When absent, `spec.serviceAccountName` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<KmsServiceAccount>,
+}
+
+/// The participant's cloud identity: an existing ServiceAccount, or one the operator creates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.name) != (has(self.create) && self.create)")
+        .message("set either name (an existing ServiceAccount) or create: true"),
+    validation = Rule::new("!(has(self.create) && self.create) || has(self.awsRoleArn) || has(self.gcpServiceAccount)")
+        .message("create: true needs awsRoleArn or gcpServiceAccount"),
+)]
+pub struct KmsServiceAccount {
+    /// Name of an existing ServiceAccount in the validator's namespace, managed outside the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Let the operator create, own and keep converged a ServiceAccount named `<validator>-participant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<bool>,
+    /// IAM role for IRSA, put on the created ServiceAccount as `eks.amazonaws.com/role-arn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_role_arn: Option<String>,
+    /// Google service account email for Workload Identity, put on the created ServiceAccount as
+    /// `iam.gke.io/gcp-service-account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcp_service_account: Option<String>,
+}
+
+impl KmsSpec {
+    /// The decision "keys stay on the node".
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// The one provider block, when KMS is enabled.
+    pub fn provider(&self) -> Option<KmsProvider> {
+        if !self.enabled {
+            return None;
+        }
+        if let Some(aws) = &self.aws {
+            return Some(KmsProvider::Aws(aws.clone()));
+        }
+        if let Some(gcp) = &self.gcp {
+            return Some(KmsProvider::Gcp(gcp.clone()));
+        }
+        self.driver.clone().map(KmsProvider::Driver)
+    }
+
+    /// A spec holding the given provider in external mode (how the environment default is recorded).
+    pub fn external(provider: KmsProvider) -> Self {
+        let mut spec = Self { enabled: true, ..Self::default() };
+        match provider {
+            KmsProvider::Aws(a) => spec.aws = Some(a),
+            KmsProvider::Gcp(g) => spec.gcp = Some(g),
+            KmsProvider::Driver(d) => spec.driver = Some(d),
+        }
+        spec
+    }
+
+    /// Whether the operator must create the participant's ServiceAccount.
+    pub fn creates_service_account(&self) -> bool {
+        self.service_account
+            .as_ref()
+            .and_then(|sa| sa.create)
+            .unwrap_or(false)
+    }
+}

@@ -1,0 +1,15 @@
+//! The `Validator` custom resource (group `canton-operator.dev`, version `v1alpha1`).
+
+mod kms_spec;
+mod status;
+mod validator;
+
+pub use kms_spec::{KmsServiceAccount, KmsSpec};
+pub use status::{KmsStatus, ValidatorStatus};
+pub use validator::{
+    LedgerApiAuth, ParticipantSpec, PostgresSpec, SecretKeyRef, Validator, ValidatorAppAuth,
+    ValidatorAppSpec, ValidatorSpec,
+};
+
+/// API group of every resource this operator serves.
+pub const GROUP: &str = "canton-operator.dev";
