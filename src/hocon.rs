@@ -181,16 +181,26 @@ mod tests {
 
     #[test]
     fn quotes_outside_keys_only() {
-        let v = Value::Object(vec![
-            (Key::Fixed("custom-tags"), Value::Object(vec![(Key::Quoted("Team.Name".into()), Value::str("x"))])),
-        ]);
+        let v = Value::Object(vec![(
+            Key::Fixed("custom-tags"),
+            Value::Object(vec![(Key::Quoted("Team.Name".into()), Value::str("x"))]),
+        )]);
         assert_eq!(render(&v), r#"{ custom-tags = { "Team.Name" = "x" } }"#);
     }
 
     #[test]
     fn assignment_joins_fixed_path() {
         assert_eq!(
-            assignment(&["canton", "participants", "participant", "crypto", "provider"], &Value::Token("kms")),
+            assignment(
+                &[
+                    "canton",
+                    "participants",
+                    "participant",
+                    "crypto",
+                    "provider"
+                ],
+                &Value::Token("kms")
+            ),
             "canton.participants.participant.crypto.provider = kms"
         );
     }

@@ -105,7 +105,10 @@ impl KmsSpec {
 
     /// A spec holding the given provider in external mode (how the environment default is recorded).
     pub fn external(provider: KmsProvider) -> Self {
-        let mut spec = Self { enabled: true, ..Self::default() };
+        let mut spec = Self {
+            enabled: true,
+            ..Self::default()
+        };
         match provider {
             KmsProvider::Aws(a) => spec.aws = Some(a),
             KmsProvider::Gcp(g) => spec.gcp = Some(g),

@@ -44,7 +44,9 @@ fn path(tail: &[&'static str]) -> Vec<&'static str> {
 }
 
 fn encryption_block(envelope: Option<&EnvelopeSettings>) -> Value {
-    let wrapper = envelope.and_then(|e| e.wrapper_key_id.clone()).map(Value::Str);
+    let wrapper = envelope
+        .and_then(|e| e.wrapper_key_id.clone())
+        .map(Value::Str);
     let reverted = envelope.filter(|e| e.reverted).map(|_| Value::Bool(true));
     ObjectBuilder::new()
         .field("type", Value::Token("kms"))
@@ -66,8 +68,14 @@ fn aws_block(aws: &AwsKms) -> Value {
         .field("region", Value::str(aws.region.clone()))
         .opt("multi-region-key", aws.multi_region_key.map(Value::Bool))
         .opt("audit-logging", aws.audit_logging.map(Value::Bool))
-        .opt("endpoint-override", aws.endpoint_override.clone().map(Value::Str))
-        .opt("disable-ssl-verification", aws.disable_ssl_verification.map(Value::Bool))
+        .opt(
+            "endpoint-override",
+            aws.endpoint_override.clone().map(Value::Str),
+        )
+        .opt(
+            "disable-ssl-verification",
+            aws.disable_ssl_verification.map(Value::Bool),
+        )
         .opt("custom-tags", tags)
         .build()
 }
@@ -79,7 +87,10 @@ fn gcp_block(gcp: &GcpKms) -> Value {
         .field("project-id", Value::str(gcp.project_id.clone()))
         .field("key-ring-id", Value::str(gcp.key_ring_id.clone()))
         .opt("audit-logging", gcp.audit_logging.map(Value::Bool))
-        .opt("endpoint-override", gcp.endpoint_override.clone().map(Value::Str))
+        .opt(
+            "endpoint-override",
+            gcp.endpoint_override.clone().map(Value::Str),
+        )
         .build()
 }
 
@@ -89,7 +100,10 @@ fn driver_block(driver: &DriverKms) -> Value {
         .field("type", Value::str("driver"))
         .field("name", Value::str(driver.name.clone()))
         .opt("config", config)
-        .opt("health-check-period", driver.health_check_period.clone().map(Value::Str))
+        .opt(
+            "health-check-period",
+            driver.health_check_period.clone().map(Value::Str),
+        )
         .build()
 }
 

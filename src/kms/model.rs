@@ -59,19 +59,6 @@ pub struct DriverKms {
     /// How often Canton checks the driver's health, as a duration such as `10s` (Canton `health-check-period`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_period: Option<String>,
-    /// Where the driver's jar comes from: an image whose files are copied onto the participant's classpath.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jar: Option<DriverJar>,
-}
-
-/// An image that carries a KMS driver jar.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DriverJar {
-    /// Image holding the jar.
-    pub image: String,
-    /// Path of the jar inside that image.
-    pub path: String,
 }
 
 /// The schema of an object whose keys are not known in advance.

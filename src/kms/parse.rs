@@ -43,9 +43,13 @@ pub enum KmsValueError {
     ControlCharacter(u32),
     #[error("is not valid HOCON: {0}")]
     Syntax(String),
-    #[error("must be a single HOCON object in braces, such as {{ type = \"aws\", region = \"eu-west-1\" }}")]
+    #[error(
+        "must be a single HOCON object in braces, such as {{ type = \"aws\", region = \"eu-west-1\" }}"
+    )]
     NotAnObject,
-    #[error("has text after the closing brace at line {line}, column {col}; only one object is accepted")]
+    #[error(
+        "has text after the closing brace at line {line}, column {col}; only one object is accepted"
+    )]
     TrailingContent { line: usize, col: usize },
     #[error("uses a substitution (${{…}}) at line {line}, column {col}; write the value itself")]
     Substitution { line: usize, col: usize },
@@ -68,7 +72,10 @@ pub enum KmsValueError {
         known: String,
     },
     #[error("lacks `{key}`, which {provider} KMS requires")]
-    Missing { key: &'static str, provider: &'static str },
+    Missing {
+        key: &'static str,
+        provider: &'static str,
+    },
     #[error("has `{key}` of the wrong type: expected {expected}")]
     WrongType { key: String, expected: &'static str },
 }
@@ -78,7 +85,8 @@ pub fn parse_kms_value(text: &str) -> Result<KmsProvider, KmsValueError> {
     check_text(text)?;
     let tokens = hocon::tokenize(text).map_err(|e| KmsValueError::Syntax(e.to_string()))?;
     check_tokens(&tokens)?;
-    let root = hocon::parser::parse_tokens(&tokens).map_err(|e| KmsValueError::Syntax(e.to_string()))?;
+    let root =
+        hocon::parser::parse_tokens(&tokens).map_err(|e| KmsValueError::Syntax(e.to_string()))?;
     let AstNode::Object { fields, .. } = root else {
         return Err(KmsValueError::NotAnObject);
     };
@@ -93,7 +101,10 @@ fn check_text(text: &str) -> Result<(), KmsValueError> {
     if text.trim().is_empty() {
         return Err(KmsValueError::Empty);
     }
-    match text.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    match text
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
         Some(c) => Err(KmsValueError::ControlCharacter(c as u32)),
         None => Ok(()),
     }
@@ -102,7 +113,10 @@ fn check_text(text: &str) -> Result<(), KmsValueError> {
 /// Token-level checks the AST cannot show: one braced root and nothing after it, no substitutions.
 fn check_tokens(tokens: &[Token]) -> Result<(), KmsValueError> {
     if let Some(t) = tokens.iter().find(|t| t.kind == TokenKind::Substitution) {
-        return Err(KmsValueError::Substitution { line: t.line, col: t.col });
+        return Err(KmsValueError::Substitution {
+            line: t.line,
+            col: t.col,
+        });
     }
     let mut significant = tokens
         .iter()
@@ -113,7 +127,10 @@ fn check_tokens(tokens: &[Token]) -> Result<(), KmsValueError> {
     let mut depth = 1usize;
     for t in significant {
         if depth == 0 {
-            return Err(KmsValueError::TrailingContent { line: t.line, col: t.col });
+            return Err(KmsValueError::TrailingContent {
+                line: t.line,
+                col: t.col,
+            });
         }
         match t.kind {
             TokenKind::LBrace | TokenKind::LBracket => depth += 1,
@@ -141,7 +158,10 @@ fn collect_fields(fields: &[AstField]) -> Result<BTreeMap<String, &AstNode>, Kms
 
 fn field_key(field: &AstField) -> Result<String, KmsValueError> {
     if let AstNode::Include { pos, .. } = &field.value {
-        return Err(KmsValueError::Include { line: pos.line, col: pos.col });
+        return Err(KmsValueError::Include {
+            line: pos.line,
+            col: pos.col,
+        });
     }
     let key = field.key.join(".");
     if field.key.len() != 1 {
@@ -223,7 +243,6 @@ fn driver(f: &BTreeMap<String, &AstNode>) -> Result<DriverKms, KmsValueError> {
         name: required_string(f, "name", "driver")?,
         config,
         health_check_period: opt(f, "health-check-period", string)?,
-        jar: None,
     })
 }
 
@@ -244,23 +263,30 @@ fn opt<T>(
 }
 
 fn wrong(key: &str, expected: &'static str) -> KmsValueError {
-    KmsValueError::WrongType { key: key.to_string(), expected }
+    KmsValueError::WrongType {
+        key: key.to_string(),
+        expected,
+    }
 }
 
 fn string(node: &AstNode, key: &str) -> Result<String, KmsValueError> {
     match node {
-        AstNode::Scalar { value, .. } if value.value_type == ScalarType::String => Ok(value.raw.clone()),
+        AstNode::Scalar { value, .. } if value.value_type == ScalarType::String => {
+            Ok(value.raw.clone())
+        }
         _ => Err(wrong(key, "a string")),
     }
 }
 
 fn boolean(node: &AstNode, key: &str) -> Result<bool, KmsValueError> {
     match node {
-        AstNode::Scalar { value, .. } if value.value_type == ScalarType::Boolean => match value.raw.as_str() {
-            "true" | "yes" | "on" => Ok(true),
-            "false" | "no" | "off" => Ok(false),
-            _ => Err(wrong(key, "true or false")),
-        },
+        AstNode::Scalar { value, .. } if value.value_type == ScalarType::Boolean => {
+            match value.raw.as_str() {
+                "true" | "yes" | "on" => Ok(true),
+                "false" | "no" | "off" => Ok(false),
+                _ => Err(wrong(key, "true or false")),
+            }
+        }
         _ => Err(wrong(key, "true or false")),
     }
 }
@@ -297,9 +323,18 @@ fn json(node: &AstNode, key: &str) -> Result<serde_json::Value, KmsValueError> {
             }
             Ok(serde_json::Value::Object(map))
         }
-        AstNode::Substitution { pos, .. } => Err(KmsValueError::Substitution { line: pos.line, col: pos.col }),
-        AstNode::Include { pos, .. } => Err(KmsValueError::Include { line: pos.line, col: pos.col }),
-        _ => Err(wrong(key, "a single value (quote text that contains spaces)")),
+        AstNode::Substitution { pos, .. } => Err(KmsValueError::Substitution {
+            line: pos.line,
+            col: pos.col,
+        }),
+        AstNode::Include { pos, .. } => Err(KmsValueError::Include {
+            line: pos.line,
+            col: pos.col,
+        }),
+        _ => Err(wrong(
+            key,
+            "a single value (quote text that contains spaces)",
+        )),
     }
 }
 
@@ -328,7 +363,8 @@ mod tests {
 
     #[test]
     fn parses_the_seed_example() {
-        let p = parse_kms_value(r#"{ type = "aws", region = "eu-west-1", audit-logging = true }"#).unwrap();
+        let p = parse_kms_value(r#"{ type = "aws", region = "eu-west-1", audit-logging = true }"#)
+            .unwrap();
         assert_eq!(
             p,
             KmsProvider::Aws(AwsKms {

@@ -15,7 +15,10 @@ pub struct FieldError {
 impl FieldError {
     /// A problem at `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -25,7 +28,9 @@ pub fn validate_provider(provider: &KmsProvider, prefix: &str) -> Vec<FieldError
     match provider {
         KmsProvider::Aws(aws) => check_aws(aws, &format!("{prefix}.aws"), &mut errors),
         KmsProvider::Gcp(gcp) => check_gcp(gcp, &format!("{prefix}.gcp"), &mut errors),
-        KmsProvider::Driver(driver) => check_driver(driver, &format!("{prefix}.driver"), &mut errors),
+        KmsProvider::Driver(driver) => {
+            check_driver(driver, &format!("{prefix}.driver"), &mut errors)
+        }
     }
     errors
 }
@@ -34,10 +39,17 @@ fn check_aws(aws: &AwsKms, at: &str, errors: &mut Vec<FieldError>) {
     if !is_aws_region(&aws.region) {
         errors.push(FieldError::new(
             format!("{at}.region"),
-            format!("`{}` is not an AWS region name such as eu-west-1", aws.region),
+            format!(
+                "`{}` is not an AWS region name such as eu-west-1",
+                aws.region
+            ),
         ));
     }
-    check_endpoint(aws.endpoint_override.as_deref(), &format!("{at}.endpointOverride"), errors);
+    check_endpoint(
+        aws.endpoint_override.as_deref(),
+        &format!("{at}.endpointOverride"),
+        errors,
+    );
     for (key, value) in aws.custom_tags.iter().flatten() {
         check_tag(key, value, &format!("{at}.customTags"), errors);
     }
@@ -47,7 +59,10 @@ fn check_gcp(gcp: &GcpKms, at: &str, errors: &mut Vec<FieldError>) {
     if !is_gcp_location(&gcp.location_id) {
         errors.push(FieldError::new(
             format!("{at}.locationId"),
-            format!("`{}` is not a Cloud KMS location such as europe-west1 or global", gcp.location_id),
+            format!(
+                "`{}` is not a Cloud KMS location such as europe-west1 or global",
+                gcp.location_id
+            ),
         ));
     }
     if !is_gcp_project(&gcp.project_id) {
@@ -62,15 +77,25 @@ fn check_gcp(gcp: &GcpKms, at: &str, errors: &mut Vec<FieldError>) {
     if !is_gcp_key_ring(&gcp.key_ring_id) {
         errors.push(FieldError::new(
             format!("{at}.keyRingId"),
-            format!("`{}` is not a key ring id (1-63 letters, digits, `_` or `-`)", gcp.key_ring_id),
+            format!(
+                "`{}` is not a key ring id (1-63 letters, digits, `_` or `-`)",
+                gcp.key_ring_id
+            ),
         ));
     }
-    check_endpoint(gcp.endpoint_override.as_deref(), &format!("{at}.endpointOverride"), errors);
+    check_endpoint(
+        gcp.endpoint_override.as_deref(),
+        &format!("{at}.endpointOverride"),
+        errors,
+    );
 }
 
 fn check_driver(driver: &DriverKms, at: &str, errors: &mut Vec<FieldError>) {
     if driver.name.trim().is_empty() {
-        errors.push(FieldError::new(format!("{at}.name"), "must name the KMS driver"));
+        errors.push(FieldError::new(
+            format!("{at}.name"),
+            "must name the KMS driver",
+        ));
     }
     if let Some(period) = &driver.health_check_period {
         if !is_duration(period) {
@@ -80,11 +105,11 @@ fn check_driver(driver: &DriverKms, at: &str, errors: &mut Vec<FieldError>) {
             ));
         }
     }
-    if let Some(jar) = &driver.jar {
-        if jar.image.trim().is_empty() || !jar.path.starts_with('/') || !jar.path.ends_with(".jar") {
+    for (key, value) in driver.config.iter().flatten() {
+        if value.is_null() {
             errors.push(FieldError::new(
-                format!("{at}.jar"),
-                "needs an image and the absolute path of a .jar file inside it",
+                format!("{at}.config.{key}"),
+                "is null; remove it or give it a value",
             ));
         }
     }
@@ -95,7 +120,10 @@ fn check_endpoint(endpoint: Option<&str>, at: &str, errors: &mut Vec<FieldError>
         let ok = (url.starts_with("https://") || url.starts_with("http://"))
             && !url.chars().any(|c| c.is_whitespace() || c.is_control());
         if !ok {
-            errors.push(FieldError::new(at, format!("`{url}` is not an http(s) URL")));
+            errors.push(FieldError::new(
+                at,
+                format!("`{url}` is not an http(s) URL"),
+            ));
         }
     }
 }
@@ -104,16 +132,28 @@ fn check_endpoint(endpoint: Option<&str>, at: &str, errors: &mut Vec<FieldError>
 fn check_tag(key: &str, value: &str, at: &str, errors: &mut Vec<FieldError>) {
     let key_len = key.chars().count();
     if key_len == 0 || key_len > 128 {
-        errors.push(FieldError::new(at, format!("tag key `{key}` must have 1 to 128 characters")));
+        errors.push(FieldError::new(
+            at,
+            format!("tag key `{key}` must have 1 to 128 characters"),
+        ));
     }
     if key.to_ascii_lowercase().starts_with("aws:") {
-        errors.push(FieldError::new(at, format!("tag key `{key}` uses the reserved prefix aws:")));
+        errors.push(FieldError::new(
+            at,
+            format!("tag key `{key}` uses the reserved prefix aws:"),
+        ));
     }
     if value.chars().count() > 256 {
-        errors.push(FieldError::new(at, format!("the value of tag `{key}` is longer than 256 characters")));
+        errors.push(FieldError::new(
+            at,
+            format!("the value of tag `{key}` is longer than 256 characters"),
+        ));
     }
     if key.chars().chain(value.chars()).any(char::is_control) {
-        errors.push(FieldError::new(at, format!("tag `{key}` contains a control character")));
+        errors.push(FieldError::new(
+            at,
+            format!("tag `{key}` contains a control character"),
+        ));
     }
 }
 
@@ -130,25 +170,50 @@ pub(crate) fn is_aws_region(s: &str) -> bool {
 }
 
 fn is_gcp_location(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_gcp_project(s: &str) -> bool {
     let len_ok = (6..=30).contains(&s.len());
     let first_ok = s.chars().next().is_some_and(|c| c.is_ascii_lowercase());
     let last_ok = s.chars().last().is_some_and(|c| c != '-');
-    len_ok && first_ok && last_ok && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    len_ok
+        && first_ok
+        && last_ok
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_gcp_key_ring(s: &str) -> bool {
-    (1..=63).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    (1..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// A HOCON duration: digits, optional space, and a unit Typesafe Config reads.
 pub(crate) fn is_duration(s: &str) -> bool {
     const UNITS: &[&str] = &[
-        "ns", "us", "ms", "s", "m", "h", "d", "nanoseconds", "microseconds", "milliseconds", "seconds",
-        "minutes", "hours", "days", "second", "minute", "hour", "day",
+        "ns",
+        "us",
+        "ms",
+        "s",
+        "m",
+        "h",
+        "d",
+        "nanoseconds",
+        "microseconds",
+        "milliseconds",
+        "seconds",
+        "minutes",
+        "hours",
+        "days",
+        "second",
+        "minute",
+        "hour",
+        "day",
     ];
     let digits = s.chars().take_while(char::is_ascii_digit).count();
     let unit = s[digits..].trim_start();
@@ -164,7 +229,14 @@ mod tests {
         for ok in ["eu-west-1", "us-gov-west-1", "ap-southeast-2"] {
             assert!(is_aws_region(ok), "{ok}");
         }
-        for bad in ["", "eu-west", "EU-WEST-1", "eu west 1", "eu-west-1\"", "-west-1"] {
+        for bad in [
+            "",
+            "eu-west",
+            "EU-WEST-1",
+            "eu west 1",
+            "eu-west-1\"",
+            "-west-1",
+        ] {
             assert!(!is_aws_region(bad), "{bad}");
         }
     }

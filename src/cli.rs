@@ -1,0 +1,64 @@
+//! Command-line interface: subcommands that call into the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Provisions Canton Network validators and decides, visibly, where participant keys live.
+#[derive(Debug, Parser)]
+#[command(name = "canton-operator", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the operator against the cluster in the kubeconfig (or in-cluster).
+    Run(RunArgs),
+    /// Print the CustomResourceDefinition YAML.
+    Crd,
+    /// Print the objects a Validator would get if provisioned now, with this environment.
+    Render {
+        /// Validator YAML file (`-` for standard input).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// Check the operator's KMS environment variables and print the effective configuration.
+    CheckConfig,
+}
+
+/// Options of `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Namespace of the leader-election Lease (default: the operator's own, from POD_NAMESPACE).
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "canton-operator-leader")]
+    pub lease_name: String,
+    /// This replica's identity in the Lease (default: POD_NAME, else the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Validators reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: u16,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}

@@ -1,0 +1,56 @@
+//! Offline outputs: the CRD YAML and the objects a Validator renders to, as a YAML stream.
+
+use kube::CustomResourceExt;
+
+use crate::api::Validator;
+use crate::config::OperatorConfig;
+use crate::decision::{DecisionError, resolve};
+use crate::render::{RenderError, render};
+
+/// Why an offline render failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the file is not a Validator: {0}")]
+    Decode(String),
+    #[error("the Validator would be refused by the API server: {0}")]
+    Rejected(String),
+    #[error("no KMS decision can be made: {0}")]
+    Decision(#[from] DecisionError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("could not write YAML: {0}")]
+    Encode(String),
+}
+
+/// The CustomResourceDefinitions this operator serves, as one YAML stream.
+pub fn crd_yaml() -> Result<String, ManifestError> {
+    serde_saphyr::to_string(&Validator::crd()).map_err(|e| ManifestError::Encode(e.to_string()))
+}
+
+/// Reads a Validator from YAML; a missing namespace means `default`, as with kubectl.
+pub fn decode_validator(text: &str) -> Result<Validator, ManifestError> {
+    let mut validator: Validator =
+        serde_saphyr::from_str(text).map_err(|e| ManifestError::Decode(e.to_string()))?;
+    if validator.metadata.namespace.is_none() {
+        validator.metadata.namespace = Some("default".to_string());
+    }
+    validator
+        .validate_cel()
+        .map_err(|e| ManifestError::Rejected(e.to_string()))?;
+    Ok(validator)
+}
+
+/// What the operator would apply for this Validator if it were provisioned now.
+pub fn render_yaml(text: &str, config: &OperatorConfig) -> Result<String, ManifestError> {
+    let validator = decode_validator(text)?;
+    let decision = resolve(&validator.spec, &config.kms_default)?;
+    let rendered = render(&validator, &decision)?;
+    let objects = rendered
+        .to_json()
+        .map_err(|e| ManifestError::Encode(e.to_string()))?;
+    let docs = objects
+        .iter()
+        .map(|o| serde_saphyr::to_string(o).map_err(|e| ManifestError::Encode(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(docs.iter().map(|d| format!("---\n{d}")).collect())
+}

@@ -1,0 +1,40 @@
+//! The recommended `app.kubernetes.io/*` labels, in one place.
+
+use std::collections::BTreeMap;
+
+/// `app.kubernetes.io/managed-by` on everything this operator creates.
+pub const MANAGER: &str = "canton-operator";
+/// `app.kubernetes.io/name` of every child: the application they make up.
+pub const APP_NAME: &str = "canton-validator";
+/// Label keys.
+pub const NAME: &str = "app.kubernetes.io/name";
+pub const INSTANCE: &str = "app.kubernetes.io/instance";
+pub const COMPONENT: &str = "app.kubernetes.io/component";
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const PART_OF: &str = "app.kubernetes.io/part-of";
+pub const VERSION: &str = "app.kubernetes.io/version";
+
+/// Labels that select one component's pods; stable for the Deployment's lifetime.
+pub fn selector(instance: &str, component: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (NAME.to_string(), APP_NAME.to_string()),
+        (INSTANCE.to_string(), instance.to_string()),
+        (COMPONENT.to_string(), component.to_string()),
+    ])
+}
+
+/// All labels of a child object and its pod template.
+pub fn labels(instance: &str, component: &str, version: &str) -> BTreeMap<String, String> {
+    let mut labels = selector(instance, component);
+    labels.insert(MANAGED_BY.to_string(), MANAGER.to_string());
+    labels.insert(PART_OF.to_string(), "canton-network".to_string());
+    if crate::names::is_label_value(version) {
+        labels.insert(VERSION.to_string(), version.to_string());
+    }
+    labels
+}
+
+/// Label selector of every child of one validator, for orphan cleanup.
+pub fn children_selector(instance: &str) -> String {
+    format!("{MANAGED_BY}={MANAGER},{NAME}={APP_NAME},{INSTANCE}={instance}")
+}

@@ -1,0 +1,158 @@
+//! Pure rendering: a Validator plus its decision become the objects to apply. No client, no clock.
+
+mod labels;
+mod participant;
+mod pod;
+mod validator_app;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::{Resource, ResourceExt};
+
+use crate::api::Validator;
+use crate::decision::{KmsDecision, created_service_account_name};
+use crate::names::is_dns1123_label;
+
+pub use labels::{
+    APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, children_selector, selector,
+};
+pub use participant::{PARTICIPANT_COMPONENT, participant_name};
+pub use validator_app::{VALIDATOR_APP_COMPONENT, validator_app_name};
+
+/// Default image registry path of the Splice images.
+pub const IMAGE_REPOSITORY: &str = "ghcr.io/digital-asset/decentralized-canton-sync/docker";
+/// Longest validator name whose children (`<name>-validator-app`) are valid Service names.
+pub const MAX_NAME_LEN: usize = 63 - "-validator-app".len();
+
+/// Every object one validator needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    pub participant: Deployment,
+    pub participant_service: Service,
+    pub validator_app: Deployment,
+    pub validator_app_service: Service,
+    /// Present when the operator manages the participant's ServiceAccount.
+    pub service_account: Option<ServiceAccount>,
+}
+
+/// Why a validator cannot be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error(
+        "metadata.name `{0}` is too long or not a DNS label: its Services are `<name>-participant` and `<name>-validator-app`, so use at most {MAX_NAME_LEN} lowercase letters, digits and `-`"
+    )]
+    InvalidName(String),
+    #[error("metadata.namespace is missing")]
+    MissingNamespace,
+}
+
+impl Rendered {
+    /// The objects as JSON, in apply order (ServiceAccount first, so pods can start with it).
+    pub fn to_json(&self) -> Result<Vec<serde_json::Value>, serde_json::Error> {
+        let mut out = Vec::with_capacity(5);
+        if let Some(sa) = &self.service_account {
+            out.push(serde_json::to_value(sa)?);
+        }
+        out.push(serde_json::to_value(&self.participant)?);
+        out.push(serde_json::to_value(&self.participant_service)?);
+        out.push(serde_json::to_value(&self.validator_app)?);
+        out.push(serde_json::to_value(&self.validator_app_service)?);
+        Ok(out)
+    }
+}
+
+/// Renders a validator's objects from its spec and decision.
+pub fn render(validator: &Validator, decision: &KmsDecision) -> Result<Rendered, RenderError> {
+    let name = validator.name_any();
+    if name.len() > MAX_NAME_LEN || !is_dns1123_label(&name) {
+        return Err(RenderError::InvalidName(name));
+    }
+    let ctx = Context {
+        validator,
+        decision,
+        name: &name,
+        namespace: validator.namespace().ok_or(RenderError::MissingNamespace)?,
+    };
+    Ok(Rendered {
+        participant: participant::deployment(&ctx),
+        participant_service: participant::service(&ctx),
+        validator_app: validator_app::deployment(&ctx),
+        validator_app_service: validator_app::service(&ctx),
+        service_account: service_account(&ctx),
+    })
+}
+
+/// What every workload renderer needs.
+pub(crate) struct Context<'a> {
+    pub validator: &'a Validator,
+    pub decision: &'a KmsDecision,
+    pub name: &'a str,
+    pub namespace: String,
+}
+
+impl Context<'_> {
+    /// Metadata of a child: name, namespace, labels, and the owner reference when the Validator
+    /// exists on a server (offline renders have no uid).
+    pub fn meta(&self, name: String, component: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(labels::labels(
+                self.name,
+                component,
+                &self.validator.spec.version,
+            )),
+            owner_references: owner_reference(self.validator).map(|o| vec![o]),
+            ..ObjectMeta::default()
+        }
+    }
+}
+
+fn owner_reference(validator: &Validator) -> Option<OwnerReference> {
+    validator.controller_owner_ref(&())
+}
+
+/// The participant's ServiceAccount, when the operator creates it.
+fn service_account(ctx: &Context) -> Option<ServiceAccount> {
+    let kms = &ctx.decision.kms;
+    if !kms.creates_service_account() {
+        return None;
+    }
+    let identity = kms.service_account.as_ref()?;
+    let mut annotations = std::collections::BTreeMap::new();
+    if let Some(arn) = &identity.aws_role_arn {
+        annotations.insert("eks.amazonaws.com/role-arn".to_string(), arn.clone());
+    }
+    if let Some(email) = &identity.gcp_service_account {
+        annotations.insert("iam.gke.io/gcp-service-account".to_string(), email.clone());
+    }
+    let mut meta = ctx.meta(
+        created_service_account_name(ctx.name),
+        PARTICIPANT_COMPONENT,
+    );
+    meta.annotations = Some(annotations);
+    Some(ServiceAccount {
+        metadata: meta,
+        // IRSA and Workload Identity inject their own token; the participant never calls the Kubernetes API.
+        automount_service_account_token: Some(false),
+        ..ServiceAccount::default()
+    })
+}
+
+/// The image of a workload: the spec's override, or the Splice image tagged with `spec.version`.
+pub(crate) fn image(override_image: Option<&String>, artifact: &str, version: &str) -> String {
+    match override_image {
+        Some(image) => image.clone(),
+        None => format!("{IMAGE_REPOSITORY}/{artifact}:{version}"),
+    }
+}
+
+/// Kind and name of an object, for messages.
+pub fn describe<K: Resource<DynamicType = ()>>(obj: &K) -> String {
+    format!(
+        "{}/{}",
+        K::kind(&()),
+        obj.meta().name.as_deref().unwrap_or("?")
+    )
+}
