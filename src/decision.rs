@@ -169,21 +169,23 @@ fn check_name(name: &str, field: &str, errors: &mut Vec<FieldError>) {
 }
 
 fn check_identity(role_arn: Option<&str>, gcp_sa: Option<&str>, errors: &mut Vec<FieldError>) {
-    if let Some(arn) = role_arn {
-        if !is_iam_role_arn(arn) {
-            errors.push(FieldError::new(
-                "spec.kms.serviceAccount.awsRoleArn",
-                format!("`{arn}` is not an IAM role ARN such as arn:aws:iam::123456789012:role/canton-kms"),
-            ));
-        }
+    if let Some(arn) = role_arn
+        && !is_iam_role_arn(arn)
+    {
+        errors.push(FieldError::new(
+            "spec.kms.serviceAccount.awsRoleArn",
+            format!(
+                "`{arn}` is not an IAM role ARN such as arn:aws:iam::123456789012:role/canton-kms"
+            ),
+        ));
     }
-    if let Some(email) = gcp_sa {
-        if !is_gcp_service_account(email) {
-            errors.push(FieldError::new(
+    if let Some(email) = gcp_sa
+        && !is_gcp_service_account(email)
+    {
+        errors.push(FieldError::new(
                 "spec.kms.serviceAccount.gcpServiceAccount",
                 format!("`{email}` is not a Google service account email such as canton-kms@my-project.iam.gserviceaccount.com"),
             ));
-        }
     }
 }
 

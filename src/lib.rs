@@ -3,9 +3,14 @@
 
 pub mod api;
 pub mod config;
+pub mod controller;
 pub mod decision;
 pub mod hocon;
+pub mod http;
 pub mod kms;
 pub mod manifest;
+pub mod metrics;
 pub mod names;
+pub mod operator;
 pub mod render;
+pub mod telemetry;

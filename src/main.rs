@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use canton_operator::config::OperatorConfig;
-use canton_operator::manifest;
+use canton_operator::{manifest, operator};
 use clap::Parser;
 
 use cli::{Cli, Command};
@@ -64,6 +64,30 @@ fn check_config() -> ExitCode {
     }
 }
 
-fn run(_args: cli::RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+fn run(args: cli::RunArgs) -> anyhow::Result<ExitCode> {
+    canton_operator::telemetry::init(args.log_format == cli::LogFormat::Json);
+    let identity = match args.identity {
+        Some(id) => id,
+        None => hostname()?,
+    };
+    let settings = operator::RunSettings {
+        namespace: args.namespace,
+        metrics_addr: args.metrics_addr,
+        lease_namespace: args
+            .lease_namespace
+            .context("the Lease namespace is unknown: set POD_NAMESPACE (the chart does) or pass --lease-namespace")?,
+        lease_name: args.lease_name,
+        identity,
+        concurrency: args.concurrency,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(operator::run(settings))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn hostname() -> anyhow::Result<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .context("no replica identity: set POD_NAME or pass --identity")?;
+    Ok(name.trim().to_string())
 }

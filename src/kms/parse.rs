@@ -146,10 +146,10 @@ fn collect_fields(fields: &[AstField]) -> Result<BTreeMap<String, &AstNode>, Kms
     let mut out: BTreeMap<String, &AstNode> = BTreeMap::new();
     for field in fields {
         let key = field_key(field)?;
-        if let Some(previous) = out.get(&key) {
-            if literal(previous)? != literal(&field.value)? {
-                return Err(KmsValueError::Duplicate(key));
-            }
+        if let Some(previous) = out.get(&key)
+            && literal(previous)? != literal(&field.value)?
+        {
+            return Err(KmsValueError::Duplicate(key));
         }
         out.insert(key, &field.value);
     }

@@ -97,13 +97,13 @@ fn check_driver(driver: &DriverKms, at: &str, errors: &mut Vec<FieldError>) {
             "must name the KMS driver",
         ));
     }
-    if let Some(period) = &driver.health_check_period {
-        if !is_duration(period) {
-            errors.push(FieldError::new(
-                format!("{at}.healthCheckPeriod"),
-                format!("`{period}` is not a duration such as 10s, 500ms or 1m"),
-            ));
-        }
+    if let Some(period) = &driver.health_check_period
+        && !is_duration(period)
+    {
+        errors.push(FieldError::new(
+            format!("{at}.healthCheckPeriod"),
+            format!("`{period}` is not a duration such as 10s, 500ms or 1m"),
+        ));
     }
     for (key, value) in driver.config.iter().flatten() {
         if value.is_null() {

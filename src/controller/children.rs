@@ -1,0 +1,186 @@
+//! Applying the rendered children with server-side apply, and deleting the ones no longer wanted.
+
+use std::fmt::Debug;
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::context::{Context, FIELD_MANAGER};
+use super::diff::is_subset;
+use super::error::{Error, Result};
+use crate::api::Validator;
+use crate::decision::created_service_account_name;
+use crate::render::{self, INSTANCE, MANAGED_BY, MANAGER, Rendered};
+
+/// What applying the children changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// Children that did not exist and were created.
+    pub created: Vec<String>,
+    /// Children that existed but differed (someone edited them, or the spec changed).
+    pub updated: Vec<String>,
+    /// Children deleted because the spec no longer wants them.
+    pub deleted: Vec<String>,
+}
+
+impl ApplyReport {
+    /// Whether anything was written.
+    pub fn wrote(&self) -> bool {
+        !(self.created.is_empty() && self.updated.is_empty() && self.deleted.is_empty())
+    }
+}
+
+/// Applies every rendered child that differs from the cache; identical ones cost no request.
+pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport) -> Result<()> {
+    if let Some(sa) = &rendered.service_account {
+        apply_one(sa, &ctx.stores.service_accounts, ctx, report).await?;
+    }
+    apply_one(&rendered.participant, &ctx.stores.deployments, ctx, report).await?;
+    apply_one(
+        &rendered.participant_service,
+        &ctx.stores.services,
+        ctx,
+        report,
+    )
+    .await?;
+    apply_one(
+        &rendered.validator_app,
+        &ctx.stores.deployments,
+        ctx,
+        report,
+    )
+    .await?;
+    apply_one(
+        &rendered.validator_app_service,
+        &ctx.stores.services,
+        ctx,
+        report,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn apply_one<K>(
+    desired: &K,
+    store: &Store<K>,
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+{
+    let namespace = desired.namespace().ok_or(Error::MissingNamespace)?;
+    let name = desired.name_any();
+    let live = store.get(&ObjectRef::new(&name).within(&namespace));
+    let desired_json = serde_json::to_value(desired).map_err(|source| Error::Encode {
+        what: "a child object",
+        source,
+    })?;
+    if let Some(live) = &live {
+        let live_json = serde_json::to_value(live.as_ref()).map_err(|source| Error::Encode {
+            what: "a cached object",
+            source,
+        })?;
+        if is_subset(&desired_json, &live_json) {
+            return Ok(());
+        }
+    }
+    if !ctx.is_leading() {
+        return Err(Error::NotLeader);
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&desired_json),
+    )
+    .await?;
+    let what = render::describe(desired);
+    if live.is_some() {
+        report.updated.push(what);
+    } else {
+        report.created.push(what);
+    }
+    Ok(())
+}
+
+/// Deletes children this validator may have had but its spec no longer wants. The workloads are
+/// always wanted, so the candidate is the operator-created ServiceAccount; it goes only when it is
+/// labelled as ours and owned by this Validator. Looking candidates up by name keeps this O(1).
+pub async fn prune(
+    validator: &Validator,
+    rendered: &Rendered,
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    let name = validator.name_any();
+    if rendered.service_account.is_none() {
+        let candidate = created_service_account_name(&name);
+        prune_one::<ServiceAccount>(
+            validator,
+            &candidate,
+            &ctx.stores.service_accounts,
+            ctx,
+            report,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn prune_one<K>(
+    validator: &Validator,
+    name: &str,
+    store: &Store<K>,
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
+    let Some(live) = store.get(&ObjectRef::new(name).within(&namespace)) else {
+        return Ok(());
+    };
+    if !is_our_child(live.as_ref(), validator) {
+        return Ok(());
+    }
+    if !ctx.is_leading() {
+        return Err(Error::NotLeader);
+    }
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => return Err(e.into()),
+    }
+    report.deleted.push(render::describe(live.as_ref()));
+    Ok(())
+}
+
+/// Labelled as managed by this operator for this instance, and owned by this Validator.
+fn is_our_child<K: Resource>(obj: &K, validator: &Validator) -> bool {
+    let labels = obj.meta().labels.as_ref();
+    let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+    let owned = validator.meta().uid.as_ref().is_some_and(|uid| {
+        obj.meta()
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| &o.uid == uid)
+    });
+    label(MANAGED_BY) == Some(MANAGER)
+        && label(INSTANCE) == Some(validator.name_any().as_str())
+        && owned
+}

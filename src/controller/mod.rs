@@ -1,0 +1,174 @@
+//! The operator: watches Validators and their children, and reconciles while it holds the Lease.
+//! The only module with a Kubernetes client.
+
+mod capture;
+mod children;
+pub mod conditions;
+mod context;
+pub mod crd;
+pub mod diff;
+mod error;
+mod events;
+pub mod leader;
+pub mod preflight;
+mod reconcile;
+mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use kube::api::Api;
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+
+pub use capture::capture_patch;
+pub use children::ApplyReport;
+pub use context::{Context, FIELD_MANAGER, Stores};
+pub use error::Error;
+pub use reconcile::{RESYNC, backoff, error_policy, reconcile};
+
+use crate::api::Validator;
+use crate::config::OperatorConfig;
+use crate::metrics::Metrics;
+use crate::render::{MANAGED_BY, MANAGER};
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Watch one namespace, or all.
+    pub namespace: Option<String>,
+    /// Validators reconciled at once.
+    pub concurrency: u16,
+}
+
+/// Runs the controller while `leading` is true, until `shutdown` turns true. When leadership is
+/// lost the controller stops at once (writes also check it), and starts again if regained.
+pub async fn run(
+    client: Client,
+    config: OperatorConfig,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    mut leading: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            r = leading.wait_for(|l| *l) => if r.is_err() { return },
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        tracing::info!("leading: starting the controller");
+        let lost = {
+            let mut leading = leading.clone();
+            async move {
+                let _ = leading.wait_for(|l| !*l).await;
+            }
+        };
+        let stop = {
+            let mut shutdown = shutdown.clone();
+            async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            }
+        };
+        let run = controller_run(
+            client.clone(),
+            config.clone(),
+            &settings,
+            metrics.clone(),
+            leading.clone(),
+        );
+        tokio::select! {
+            _ = run => {}
+            _ = lost => tracing::warn!("lost leadership: stopped reconciling"),
+            _ = stop => return,
+        }
+    }
+}
+
+/// One controller lifetime: fresh caches, watches and work queue.
+pub async fn controller_run(
+    client: Client,
+    config: OperatorConfig,
+    settings: &Settings,
+    metrics: Arc<Metrics>,
+    leading: watch::Receiver<bool>,
+) {
+    let ns = settings.namespace.as_deref();
+    let (deployments, deployment_events) = child_cache::<Deployment>(&client, ns);
+    let (services, service_events) = child_cache::<Service>(&client, ns);
+    let (service_accounts, sa_events) = child_cache::<ServiceAccount>(&client, ns);
+    let stores = Stores {
+        deployments,
+        services,
+        service_accounts,
+    };
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        config,
+        stores,
+        metrics,
+        leading,
+    ));
+    Controller::new(
+        api::<Validator>(&client, ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .owns_stream(deployment_events)
+    .owns_stream(service_events)
+    .owns_stream(sa_events)
+    .with_config(controller::Config::default().concurrency(settings.concurrency))
+    .run(reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "controller event");
+        }
+    })
+    .await;
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A cache of one child kind, limited to objects this operator manages, and its change stream.
+fn child_cache<K>(
+    client: &Client,
+    namespace: Option<&str>,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store();
+    let config = watcher::Config::default()
+        .labels(&format!("{MANAGED_BY}={MANAGER}"))
+        .any_semantic();
+    let stream = watcher(api::<K>(client, namespace), config)
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    (store, stream)
+}
+
+/// How long to wait between CRD checks at start-up.
+pub const CRD_POLL: Duration = Duration::from_secs(5);

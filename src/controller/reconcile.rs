@@ -1,0 +1,170 @@
+//! One reconcile, as steps: decide → capture → preflight → build → apply → prune → status.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+
+use super::capture::capture;
+use super::children::{self, ApplyReport};
+use super::conditions::KmsOutcome;
+use super::context::Context;
+use super::error::{Error, Result};
+use super::preflight::{check_service_account, external_service_account};
+use super::status;
+use crate::api::Validator;
+use crate::decision::{DecisionSource, KmsDecision, SOURCE_ANNOTATION, resolve};
+use crate::render::render;
+
+/// How often a converged validator is looked at again, to catch what no watch reports.
+pub const RESYNC: Duration = Duration::from_secs(300);
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+
+/// Entry point for the controller runtime.
+pub async fn reconcile(validator: Arc<Validator>, ctx: Arc<Context>) -> Result<Action> {
+    let started = Instant::now();
+    let result = reconcile_validator(&validator, &ctx).await;
+    ctx.metrics.reconciled(started.elapsed());
+    if result.is_ok()
+        && let Ok(mut failures) = ctx.failures.lock()
+    {
+        failures.remove(&ObjectRef::from(validator.as_ref()));
+    }
+    result
+}
+
+/// Exponential backoff per validator, capped; one failing validator never delays the others.
+pub fn error_policy(validator: Arc<Validator>, error: &Error, ctx: Arc<Context>) -> Action {
+    let reason = error.reason();
+    ctx.metrics.failed(&reason);
+    let attempts = match ctx.failures.lock() {
+        Ok(mut failures) => {
+            let n = failures
+                .entry(ObjectRef::from(validator.as_ref()))
+                .or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        }
+        Err(_) => 1,
+    };
+    let delay = backoff(attempts);
+    tracing::warn!(validator = %validator.name_any(), %error, reason, attempts, ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// 1 s, 2 s, 4 s, … up to 5 minutes.
+pub fn backoff(attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(16));
+    BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_CAP)
+}
+
+async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Action> {
+    if !ctx.is_leading() {
+        return Ok(Action::await_change());
+    }
+    ctx.stores.wait_until_ready().await;
+    if validator.metadata.deletion_timestamp.is_some() {
+        // Children go with it through their owner references.
+        let key = format!(
+            "{}/{}",
+            validator.namespace().unwrap_or_default(),
+            validator.name_any()
+        );
+        ctx.metrics.set_mode(&key, None);
+        return Ok(Action::await_change());
+    }
+    let decision = match decide(validator, ctx) {
+        Ok(decision) => decision,
+        Err(blocked) => return refuse(validator, ctx, *blocked).await,
+    };
+    let validator = match validator.spec.kms {
+        Some(_) => validator.clone(),
+        None => capture(validator, &decision, ctx).await?,
+    };
+    if let Err(blocked) = preflight(&validator, &decision, ctx).await? {
+        return refuse(&validator, ctx, blocked).await;
+    }
+    let rendered = match render(&validator, &decision) {
+        Ok(rendered) => rendered,
+        Err(e) => return refuse(&validator, ctx, blocked("InvalidName", e.to_string())).await,
+    };
+    let mut report = ApplyReport::default();
+    children::apply(&rendered, ctx, &mut report).await?;
+    children::prune(&validator, &rendered, ctx, &mut report).await?;
+    status::update(
+        &validator,
+        ctx,
+        &KmsOutcome::Configured(Box::new(decision)),
+        &report,
+    )
+    .await?;
+    Ok(Action::requeue(RESYNC))
+}
+
+fn blocked(reason: &str, message: String) -> KmsOutcome {
+    KmsOutcome::Blocked {
+        reason: reason.to_string(),
+        message,
+    }
+}
+
+/// The decision, with its source as recorded on the Validator.
+fn decide(
+    validator: &Validator,
+    ctx: &Context,
+) -> std::result::Result<KmsDecision, Box<KmsOutcome>> {
+    let mut decision = resolve(&validator.spec, &ctx.config.kms_default)
+        .map_err(|e| Box::new(blocked(e.reason(), e.to_string())))?;
+    let recorded_from_env = validator
+        .annotations()
+        .get(SOURCE_ANNOTATION)
+        .is_some_and(|s| s == DecisionSource::Environment.as_str());
+    if recorded_from_env {
+        decision.source = DecisionSource::Environment;
+    }
+    Ok(decision)
+}
+
+/// Checks an externally managed KMS ServiceAccount (a read, never a write).
+async fn preflight(
+    validator: &Validator,
+    decision: &KmsDecision,
+    ctx: &Context,
+) -> Result<std::result::Result<(), KmsOutcome>> {
+    let name = validator.name_any();
+    let Some(account) = external_service_account(decision, &name) else {
+        return Ok(Ok(()));
+    };
+    let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
+    let api: Api<ServiceAccount> = Api::namespaced(ctx.client.clone(), &namespace);
+    let found = api.get_opt(&account).await?;
+    Ok(
+        check_service_account(decision, &account, &namespace, found.as_ref())
+            .map_err(|f| blocked(f.reason, f.message)),
+    )
+}
+
+/// Not provisioned (or not changed): status and one Event say why; existing workloads stay.
+async fn refuse(validator: &Validator, ctx: &Context, outcome: KmsOutcome) -> Result<Action> {
+    tracing::info!(validator = %validator.name_any(), ?outcome, "validator not provisioned");
+    status::update(validator, ctx, &outcome, &ApplyReport::default()).await?;
+    Ok(Action::requeue(RESYNC))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(30), Duration::from_secs(300));
+    }
+}

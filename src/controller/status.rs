@@ -1,0 +1,127 @@
+//! Writing status (only when it changed) and the Events that go with real changes.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
+use serde_json::json;
+
+use super::children::ApplyReport;
+use super::conditions::{self, KMS_CONFIGURED, KmsOutcome, Observation, desired_status};
+use super::context::{Context, FIELD_MANAGER};
+use super::error::{Error, Result};
+use super::events;
+use crate::api::{Validator, ValidatorStatus};
+use crate::render::{participant_name, validator_app_name};
+
+/// Computes the status from the cache and writes it if it differs; publishes Events for changes.
+pub async fn update(
+    validator: &Validator,
+    ctx: &Context,
+    outcome: &KmsOutcome,
+    report: &ApplyReport,
+) -> Result<()> {
+    let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
+    let name = validator.name_any();
+    let participant = ctx
+        .stores
+        .deployments
+        .get(&ObjectRef::new(&participant_name(&name)).within(&namespace));
+    let app = ctx
+        .stores
+        .deployments
+        .get(&ObjectRef::new(&validator_app_name(&name)).within(&namespace));
+    let obs = Observation {
+        generation: validator.metadata.generation,
+        outcome,
+        participant: participant.as_deref(),
+        validator_app: app.as_deref(),
+        validator_name: &name,
+    };
+    let previous = validator.status.as_ref();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let status = desired_status(&obs, previous, &now);
+    ctx.metrics.set_mode(
+        &format!("{namespace}/{name}"),
+        status.kms.as_ref().map(|k| k.summary.as_str()),
+    );
+    publish_changes(validator, ctx, previous, &status, report).await;
+    if previous == Some(&status) {
+        return Ok(());
+    }
+    write(validator, ctx, &namespace, &status).await
+}
+
+async fn write(
+    validator: &Validator,
+    ctx: &Context,
+    namespace: &str,
+    status: &ValidatorStatus,
+) -> Result<()> {
+    if !ctx.is_leading() {
+        return Err(Error::NotLeader);
+    }
+    let api: Api<Validator> = Api::namespaced(ctx.client.clone(), namespace);
+    let body = json!({ "status": status });
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    api.patch_status(&validator.name_any(), &params, &Patch::Merge(&body))
+        .await?;
+    Ok(())
+}
+
+/// Events: the KMS condition changing, children created (provisioned) or corrected (drift).
+async fn publish_changes(
+    validator: &Validator,
+    ctx: &Context,
+    previous: Option<&ValidatorStatus>,
+    status: &ValidatorStatus,
+    report: &ApplyReport,
+) {
+    let before = conditions::find(previous, KMS_CONFIGURED);
+    let after = conditions::find(Some(status), KMS_CONFIGURED);
+    if let Some(after) = after {
+        let changed = before.is_none_or(|b| b.status != after.status || b.reason != after.reason);
+        if changed && after.status != "True" {
+            events::publish(ctx, validator, true, &after.reason, after.message.clone()).await;
+        } else if changed && before.is_some() {
+            events::publish(
+                ctx,
+                validator,
+                false,
+                "KmsModeChanged",
+                after.message.clone(),
+            )
+            .await;
+        }
+    }
+    if !report.created.is_empty() {
+        let note = format!("created {}", report.created.join(", "));
+        events::publish(ctx, validator, false, "Provisioned", note).await;
+    }
+    if !report.updated.is_empty() {
+        let spec_unchanged =
+            previous.and_then(|p| p.observed_generation) == validator.metadata.generation;
+        let (reason, note) = if spec_unchanged {
+            (
+                "DriftCorrected",
+                format!(
+                    "restored {}: it had been changed outside the operator",
+                    report.updated.join(", ")
+                ),
+            )
+        } else {
+            (
+                "Updated",
+                format!("updated {} to the new spec", report.updated.join(", ")),
+            )
+        };
+        events::publish(ctx, validator, false, reason, note).await;
+    }
+    if !report.deleted.is_empty() {
+        let note = format!("deleted {}, no longer wanted", report.deleted.join(", "));
+        events::publish(ctx, validator, false, "Pruned", note).await;
+    }
+}

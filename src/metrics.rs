@@ -1,0 +1,121 @@
+//! Prometheus metrics: reconciles, failures by reason, reconcile duration, validators by KMS mode.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabel {
+    kms: String,
+}
+
+/// The operator's metrics and the registry that exposes them.
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Counter,
+    failures: Family<ReasonLabel, Counter>,
+    duration: Histogram,
+    by_mode: Family<ModeLabel, Gauge>,
+    modes: Mutex<HashMap<String, String>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `canton_operator` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("canton_operator");
+        let reconciles = Counter::default();
+        let failures = Family::<ReasonLabel, Counter>::default();
+        let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
+        let by_mode = Family::<ModeLabel, Gauge>::default();
+        registry.register("reconciles", "Reconciles started", reconciles.clone());
+        registry.register(
+            "reconcile_failures",
+            "Reconciles that failed, by reason",
+            failures.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time spent in one reconcile",
+            duration.clone(),
+        );
+        registry.register(
+            "validators",
+            "Validators by KMS decision (off, aws/external, …)",
+            by_mode.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            failures,
+            duration,
+            by_mode,
+            modes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a reconcile.
+    pub fn reconciled(&self, took: Duration) {
+        self.reconciles.inc();
+        self.duration.observe(took.as_secs_f64());
+    }
+
+    /// Counts a failure.
+    pub fn failed(&self, reason: &str) {
+        self.failures
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Records a validator's KMS summary (`None` when it is gone).
+    pub fn set_mode(&self, validator: &str, summary: Option<&str>) {
+        let Ok(mut modes) = self.modes.lock() else {
+            return;
+        };
+        let previous = match summary {
+            Some(s) => modes.insert(validator.to_string(), s.to_string()),
+            None => modes.remove(validator),
+        };
+        if previous.as_deref() == summary {
+            return;
+        }
+        if let Some(old) = previous {
+            self.by_mode.get_or_create(&ModeLabel { kms: old }).dec();
+        }
+        if let Some(new) = summary {
+            self.by_mode
+                .get_or_create(&ModeLabel {
+                    kms: new.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
