@@ -19,7 +19,11 @@ pub enum Command {
     /// Run the operator against the cluster in the kubeconfig (or in-cluster).
     Run(RunArgs),
     /// Print the CustomResourceDefinition YAML.
-    Crd,
+    Crd {
+        /// Print the field reference in Markdown instead (docs/crd-reference.md).
+        #[arg(long)]
+        reference: bool,
+    },
     /// Print the objects a Validator would get if provisioned now, with this environment.
     Render {
         /// Validator YAML file (`-` for standard input).
@@ -28,6 +32,30 @@ pub enum Command {
     },
     /// Check the operator's KMS environment variables and print the effective configuration.
     CheckConfig,
+    /// Check on a live cluster that a validator's participant uses the KMS as recorded.
+    Verify {
+        /// Name of the Validator.
+        validator: String,
+        /// Namespace of the Validator (default: the kubeconfig's).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// Print the least-privilege cloud policy (AWS IAM + IRSA trust, or GCP roles + Workload
+    /// Identity binding) a Validator's participant needs.
+    IamPolicy {
+        /// Validator YAML file (`-` for standard input).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// AWS account id of the keys (default: from spec.kms.serviceAccount.awsRoleArn).
+        #[arg(long)]
+        account_id: Option<String>,
+        /// The cluster's IRSA OIDC provider, e.g. oidc.eks.eu-west-1.amazonaws.com/id/ABC123.
+        #[arg(long)]
+        oidc_provider: Option<String>,
+    },
 }
 
 /// Options of `run`.
@@ -59,6 +87,13 @@ pub struct RunArgs {
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Output format of `verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
     Text,
     Json,
 }

@@ -25,8 +25,12 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Crd => {
-            print!("{}", manifest::crd_yaml()?);
+        Command::Crd { reference } => {
+            if reference {
+                print!("{}", canton_operator::reference::markdown());
+            } else {
+                print!("{}", manifest::crd_yaml()?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Render { file } => {
@@ -36,7 +40,28 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => Ok(check_config()),
+        Command::IamPolicy {
+            file,
+            account_id,
+            oidc_provider,
+        } => {
+            let text = read_input(&file)?;
+            let facts = canton_operator::iam::ClusterFacts {
+                aws_account_id: account_id,
+                oidc_provider,
+            };
+            println!(
+                "{}",
+                manifest::iam_policy_json(&text, &OperatorConfig::from_env(), &facts)?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run(args) => run(args),
+        Command::Verify {
+            validator,
+            namespace,
+            output,
+        } => verify(&validator, namespace, output),
     }
 }
 
@@ -83,6 +108,30 @@ fn run(args: cli::RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(operator::run(settings))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn verify(
+    validator: &str,
+    namespace: Option<String>,
+    output: cli::OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let report = runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the cluster")?;
+        let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+        anyhow::Ok(canton_operator::verify::verify(client, &namespace, validator).await?)
+    })?;
+    match output {
+        cli::OutputFormat::Text => print!("{}", report.to_text()),
+        cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn hostname() -> anyhow::Result<String> {

@@ -1,5 +1,6 @@
 //! Offline outputs: the CRD YAML and the objects a Validator renders to, as a YAML stream.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
 use crate::api::Validator;
@@ -18,13 +19,24 @@ pub enum ManifestError {
     Decision(#[from] DecisionError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Iam(#[from] crate::iam::IamError),
     #[error("could not write YAML: {0}")]
     Encode(String),
 }
 
-/// The CustomResourceDefinitions this operator serves, as one YAML stream.
+/// The CustomResourceDefinitions this operator serves.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![Validator::crd()]
+}
+
+/// The CustomResourceDefinitions as one YAML stream (`---` between documents).
 pub fn crd_yaml() -> Result<String, ManifestError> {
-    serde_saphyr::to_string(&Validator::crd()).map_err(|e| ManifestError::Encode(e.to_string()))
+    let docs = crds()
+        .iter()
+        .map(|crd| serde_saphyr::to_string(crd).map_err(|e| ManifestError::Encode(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(docs.join("---\n"))
 }
 
 /// Reads a Validator from YAML; a missing namespace means `default`, as with kubectl.
@@ -38,6 +50,23 @@ pub fn decode_validator(text: &str) -> Result<Validator, ManifestError> {
         .validate_cel()
         .map_err(|e| ManifestError::Rejected(e.to_string()))?;
     Ok(validator)
+}
+
+/// The cloud permissions a Validator's participant needs, as pretty JSON.
+pub fn iam_policy_json(
+    text: &str,
+    config: &OperatorConfig,
+    facts: &crate::iam::ClusterFacts,
+) -> Result<String, ManifestError> {
+    let validator = decode_validator(text)?;
+    let decision = resolve(&validator.spec, &config.kms_default)?;
+    let name = kube::ResourceExt::name_any(&validator);
+    let namespace = validator.metadata.namespace.clone().unwrap_or_default();
+    let account = decision
+        .participant_service_account(&name)
+        .unwrap_or_default();
+    let policy = crate::iam::policy(&decision, &namespace, &account, facts)?;
+    serde_json::to_string_pretty(&policy).map_err(|e| ManifestError::Encode(e.to_string()))
 }
 
 /// What the operator would apply for this Validator if it were provisioned now.

@@ -343,13 +343,25 @@ fn scalar_json(value: &hocon::ScalarValue, key: &str) -> Result<serde_json::Valu
         ScalarType::String => Ok(serde_json::Value::String(value.raw.clone())),
         ScalarType::Boolean => Ok(serde_json::Value::Bool(value.raw == "true")),
         ScalarType::Null => Ok(serde_json::Value::Null),
-        ScalarType::Number => value
-            .raw
-            .parse::<serde_json::Number>()
+        ScalarType::Number => number(&value.raw)
             .map(serde_json::Value::Number)
-            .map_err(|_| wrong(key, "a number")),
+            .ok_or_else(|| wrong(key, "a number")),
         _ => Err(wrong(key, "a plain value")),
     }
+}
+
+/// A number exactly as written: `serde_json`'s own float parsing (without its `float_roundtrip`
+/// feature) can be off by one unit in the last place, which would change a driver setting.
+fn number(raw: &str) -> Option<serde_json::Number> {
+    if let Ok(i) = raw.parse::<i64>() {
+        return Some(i.into());
+    }
+    if let Ok(u) = raw.parse::<u64>() {
+        return Some(u.into());
+    }
+    raw.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
 }
 
 /// Any node as a comparable literal (used to accept a key repeated with the same value).
