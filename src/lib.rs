@@ -15,5 +15,6 @@ pub mod names;
 pub mod operator;
 pub mod reference;
 pub mod render;
+pub mod rotation;
 pub mod telemetry;
 pub mod verify;

@@ -3,6 +3,7 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
+use super::rotation::KeyRotationSettings;
 use crate::kms::{AwsKms, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
 
 /// Where the participant's keys live. Once recorded it renders the same participant forever:
@@ -56,6 +57,9 @@ pub struct KmsSpec {
     /// The identity the participant uses to reach the KMS. When absent, `spec.serviceAccountName` is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<KmsServiceAccount>,
+    /// Key rotation: a schedule (`every`) and TLS to the participant's Admin API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<KeyRotationSettings>,
 }
 
 /// The participant's cloud identity: an existing ServiceAccount, or one the operator creates.

@@ -1,10 +1,16 @@
 //! The `Validator` custom resource (group `canton-operator.dev`, version `v1alpha1`).
 
 mod kms_spec;
+mod rotation;
 mod status;
 mod validator;
 
 pub use kms_spec::{KmsServiceAccount, KmsSpec};
+pub use rotation::{
+    AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,
+    OkmProposal, PreCreatedKmsKey, ROTATION_VALIDATOR_LABEL, RotationPhase, ValidatorKeyRotation,
+    ValidatorKeyRotationSpec, ValidatorKeyRotationStatus,
+};
 pub use status::{KmsStatus, ValidatorStatus};
 pub use validator::{
     LedgerApiAuth, ParticipantSpec, PostgresSpec, SecretKeyRef, Validator, ValidatorAppAuth,

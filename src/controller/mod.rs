@@ -79,7 +79,7 @@ pub async fn run(
         let run = controller_run(
             client.clone(),
             config.clone(),
-            &settings,
+            settings.clone(),
             metrics.clone(),
             leading.clone(),
         );
@@ -95,7 +95,7 @@ pub async fn run(
 pub async fn controller_run(
     client: Client,
     config: OperatorConfig,
-    settings: &Settings,
+    settings: Settings,
     metrics: Arc<Metrics>,
     leading: watch::Receiver<bool>,
 ) {

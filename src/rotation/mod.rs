@@ -1,0 +1,56 @@
+//! Rotation of a validator participant's node keys through its Admin API, requested with a
+//! `ValidatorKeyRotation` and carried out one resumable step at a time.
+//!
+//! - [`fingerprint`]: Canton's key fingerprints (pure).
+//! - [`plan`]: the next single step, from the request, its status and what the participant shows (pure).
+//! - [`admin`]: the Admin API client (tonic) behind [`admin::ParticipantAdmin`].
+//! - [`step`]: one step: observe, plan, act, and the status that results (no Kubernetes).
+//! - [`schedule`]: when a scheduled rotation is due, and its deterministic name (pure).
+//! - [`reconcile`]: the Kubernetes controller around it.
+
+pub mod admin;
+pub mod duration;
+pub mod fingerprint;
+pub mod plan;
+pub mod reconcile;
+pub mod schedule;
+pub mod step;
+
+/// The participant Admin API messages and services canton-operator uses, generated from `proto/`
+/// (a wire-compatible subset of Canton's own files; each names the Canton file it mirrors).
+#[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
+pub mod proto {
+    pub mod com {
+        pub mod digitalasset {
+            pub mod canton {
+                pub mod crypto {
+                    pub mod v30 {
+                        tonic::include_proto!("com.digitalasset.canton.crypto.v30");
+                    }
+                    pub mod admin {
+                        pub mod v30 {
+                            tonic::include_proto!("com.digitalasset.canton.crypto.admin.v30");
+                        }
+                    }
+                }
+                pub mod protocol {
+                    pub mod v30 {
+                        tonic::include_proto!("com.digitalasset.canton.protocol.v30");
+                    }
+                }
+                pub mod topology {
+                    pub mod admin {
+                        pub mod v30 {
+                            tonic::include_proto!("com.digitalasset.canton.topology.admin.v30");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub use com::digitalasset::canton::crypto::admin::v30 as vault;
+    pub use com::digitalasset::canton::crypto::v30 as crypto;
+    pub use com::digitalasset::canton::protocol::v30 as protocol;
+    pub use com::digitalasset::canton::topology::admin::v30 as topology;
+}

@@ -1,0 +1,422 @@
+//! The reconciler against a stateful fake API server: one test per behaviour of the controller issue.
+
+mod harness;
+mod support;
+
+use std::time::Duration;
+
+use harness::*;
+use serde_json::json;
+
+const KMS_VAR: &str = "ADDITIONAL_CONFIG_SPLICE_PARTICIPANT_CRYPTO_KMS";
+
+async fn provisioned(server: &support::fake_api::FakeApiServer, name: &str) {
+    let participant = format!("{name}-participant");
+    let app = format!("{name}-validator-app");
+    eventually("both Deployments exist", || {
+        deployment(server, &participant).is_some() && deployment(server, &app).is_some()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn kms_on_records_the_decision_then_provisions_the_seed_participant() {
+    within(30, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("acme")).unwrap();
+        let _op = start(&server, config(true));
+        provisioned(&server, "acme").await;
+
+        let v = validator_obj(&server, "acme").unwrap();
+        assert_eq!(v["spec"]["kms"]["enabled"], true);
+        assert_eq!(v["spec"]["kms"]["mode"], "external");
+        assert_eq!(
+            v["spec"]["kms"]["aws"],
+            json!({"region": "eu-west-1", "auditLogging": true})
+        );
+        assert_eq!(v["spec"]["serviceAccountName"], SEED_SA);
+        assert_eq!(
+            participant_env(&server, "acme", KMS_VAR).as_deref(),
+            Some(SEED_PARTICIPANT_VALUE)
+        );
+        let p = deployment(&server, "acme-participant").unwrap();
+        assert_eq!(p["spec"]["template"]["spec"]["serviceAccountName"], SEED_SA);
+        let app = deployment(&server, "acme-validator-app").unwrap();
+        assert!(
+            app["spec"]["template"]["spec"]
+                .get("serviceAccountName")
+                .is_none()
+        );
+        assert_eq!(
+            p["metadata"]["ownerReferences"][0]["uid"],
+            v["metadata"]["uid"]
+        );
+
+        // The capture went in before any workload: the Validator write precedes the first Deployment apply.
+        let requests = server.requests();
+        let capture = requests
+            .iter()
+            .position(|r| r.is_write() && r.path.contains("/validators/acme"))
+            .unwrap();
+        let first_child = requests
+            .iter()
+            .position(|r| r.is_write() && r.path.contains("/deployments/"))
+            .unwrap();
+        assert!(
+            capture < first_child,
+            "spec.kms must be recorded before any workload is created"
+        );
+        let capture = &requests[capture];
+        assert_eq!(capture.param("fieldManager"), Some("canton-operator"));
+        assert_eq!(
+            capture.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+
+        eventually("KmsConfigured=True", || {
+            condition(&server, "acme", "KmsConfigured")
+                .is_some_and(|c| c["status"] == "True" && c["reason"] == "ExternalKeys")
+        })
+        .await;
+        eventually("one KmsDecisionRecorded event", || {
+            events(&server, "KmsDecisionRecorded").len() == 1
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn kms_off_provisions_without_kms() {
+    within(30, async {
+        let server = server();
+        server.insert(&validator("plain")).unwrap();
+        let _op = start(&server, config(false));
+        provisioned(&server, "plain").await;
+        assert_eq!(
+            validator_obj(&server, "plain").unwrap()["spec"]["kms"],
+            json!({"enabled": false, "mode": "external"})
+        );
+        assert_eq!(participant_env(&server, "plain", KMS_VAR), None);
+        let p = deployment(&server, "plain-participant").unwrap();
+        assert!(
+            p["spec"]["template"]["spec"]
+                .get("serviceAccountName")
+                .is_none()
+        );
+        eventually("KmsConfigured says keys on node", || {
+            condition(&server, "plain", "KmsConfigured")
+                .is_some_and(|c| c["reason"] == "KeysOnNode")
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn environment_switch_touches_only_new_validators() {
+    within(40, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("before")).unwrap();
+        let op = start(&server, config(false));
+        provisioned(&server, "before").await;
+        op.kill();
+
+        // The operator restarts with KMS on: the old validator keeps its participant, a new one gets KMS.
+        server.insert(&validator("after")).unwrap();
+        let op = start(&server, config(true));
+        provisioned(&server, "after").await;
+        settle(&server, Duration::from_millis(300)).await;
+        assert_eq!(participant_env(&server, "before", KMS_VAR), None);
+        assert_eq!(
+            participant_env(&server, "after", KMS_VAR).as_deref(),
+            Some(SEED_PARTICIPANT_VALUE)
+        );
+        op.kill();
+
+        // And back: KMS off again never removes KMS from the validator that recorded it.
+        let _op = start(&server, config(false));
+        settle(&server, Duration::from_millis(300)).await;
+        assert_eq!(
+            participant_env(&server, "after", KMS_VAR).as_deref(),
+            Some(SEED_PARTICIPANT_VALUE)
+        );
+        assert_eq!(participant_env(&server, "before", KMS_VAR), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn broken_environment_refuses_only_validators_that_need_it() {
+    within(30, async {
+        let server = server();
+        let broken = config_from(&[
+            ("CANTON_TOPOLOGY_KMS_ENABLED", "true"),
+            ("CANTON_TOPOLOGY_KMS_VALUE", SEED_VALUE),
+        ]);
+        server.insert(&validator("needs-default")).unwrap();
+        let mut own = validator("has-own");
+        own.spec.kms = Some(canton_operator::api::KmsSpec::disabled());
+        server.insert(&own).unwrap();
+        let _op = start(&server, broken);
+
+        provisioned(&server, "has-own").await;
+        eventually("refusal in status", || {
+            condition(&server, "needs-default", "Ready").is_some_and(|c| {
+                c["status"] == "False"
+                    && c["reason"] == "KmsServiceAccountMissing"
+                    && c["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("CANTON_TOPOLOGY_KMS_SERVICE_ACCOUNT"))
+            })
+        })
+        .await;
+        settle(&server, Duration::from_millis(300)).await;
+        assert!(
+            deployment(&server, "needs-default-participant").is_none(),
+            "no workload while refused"
+        );
+        assert!(
+            validator_obj(&server, "needs-default").unwrap()["spec"]
+                .get("kms")
+                .is_none(),
+            "nothing recorded"
+        );
+        assert_eq!(events(&server, "KmsServiceAccountMissing").len(), 1);
+        assert_eq!(
+            events(&server, "KmsServiceAccountMissing")[0]["type"],
+            "Warning"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fixing_the_environment_and_restarting_provisions_the_refused_validator() {
+    within(30, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("late")).unwrap();
+        let broken = config_from(&[("CANTON_TOPOLOGY_KMS_ENABLED", "true")]);
+        let op = start(&server, broken);
+        eventually("refused", || {
+            condition(&server, "late", "Ready")
+                .is_some_and(|c| c["reason"] == "KmsServiceAccountMissing")
+        })
+        .await;
+        op.kill();
+        let _op = start(&server, config(true));
+        provisioned(&server, "late").await;
+        assert_eq!(
+            participant_env(&server, "late", KMS_VAR).as_deref(),
+            Some(SEED_PARTICIPANT_VALUE)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn drift_is_restored_and_reported() {
+    within(30, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("acme")).unwrap();
+        let _op = start(&server, config(true));
+        provisioned(&server, "acme").await;
+        settle(&server, Duration::from_millis(200)).await;
+
+        // Someone drops the KMS variable and changes the ServiceAccount (kubectl edit).
+        let mut d = deployment(&server, "acme-participant").unwrap();
+        let env = d["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap().clone();
+        let kept: Vec<_> = env.into_iter().filter(|e| e["name"] != KMS_VAR).collect();
+        d["spec"]["template"]["spec"]["containers"][0]["env"] = json!(kept);
+        d["spec"]["template"]["spec"]["serviceAccountName"] = json!("default");
+        d["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        server.update(&d, "kubectl-edit").unwrap();
+        assert_eq!(participant_env(&server, "acme", KMS_VAR), None);
+
+        eventually("KMS variable restored", || {
+            participant_env(&server, "acme", KMS_VAR).as_deref() == Some(SEED_PARTICIPANT_VALUE)
+        })
+        .await;
+        eventually("ServiceAccount restored", || {
+            deployment(&server, "acme-participant").unwrap()["spec"]["template"]["spec"]["serviceAccountName"] == SEED_SA
+        })
+        .await;
+        eventually("DriftCorrected event", || !events(&server, "DriftCorrected").is_empty()).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn steady_state_sends_no_writes() {
+    within(30, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("calm")).unwrap();
+        let op = start(&server, config(true));
+        provisioned(&server, "calm").await;
+        make_available(&server, "calm-participant");
+        make_available(&server, "calm-validator-app");
+        eventually("Ready=True", || {
+            condition(&server, "calm", "Ready").is_some_and(|c| c["status"] == "True")
+        })
+        .await;
+        settle(&server, Duration::from_millis(300)).await;
+        op.kill();
+
+        // A restarted operator reconciles everything again: it must find nothing to write.
+        server.clear_requests();
+        let _op = start(&server, config(true));
+        eventually("the restarted operator looked", || {
+            server
+                .requests()
+                .iter()
+                .any(|r| r.path.contains("serviceaccounts/catalyst-canton-kms"))
+        })
+        .await;
+        settle(&server, Duration::from_millis(500)).await;
+        let writes: Vec<String> = server
+            .writes()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(writes.is_empty(), "steady state wrote: {writes:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn status_transition_time_is_stable_and_ready_follows_deployments() {
+    within(30, async {
+        let server = server();
+        server.insert(&validator("st")).unwrap();
+        let _op = start(&server, config(false));
+        provisioned(&server, "st").await;
+        eventually("ParticipantReady=False", || {
+            condition(&server, "st", "ParticipantReady").is_some_and(|c| c["status"] == "False")
+        })
+        .await;
+        let kms_before = condition(&server, "st", "KmsConfigured").unwrap();
+        make_available(&server, "st-participant");
+        make_available(&server, "st-validator-app");
+        eventually("Ready=True", || {
+            condition(&server, "st", "Ready").is_some_and(|c| c["status"] == "True")
+        })
+        .await;
+        let kms_after = condition(&server, "st", "KmsConfigured").unwrap();
+        assert_eq!(
+            kms_before["lastTransitionTime"],
+            kms_after["lastTransitionTime"]
+        );
+        let v = validator_obj(&server, "st").unwrap();
+        assert_eq!(
+            v["status"]["observedGeneration"],
+            v["metadata"]["generation"]
+        );
+        assert_eq!(v["status"]["kms"]["summary"], "off");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn api_errors_back_off_and_converge_and_one_bad_validator_blocks_nobody() {
+    within(40, async {
+        let server = server();
+        server.inject(
+            support::fake_api::Fault::new(500)
+                .path("/deployments/ok-participant")
+                .times(3),
+        );
+        server.insert(&validator("ok")).unwrap();
+        let mut bad = validator("this-name-is-far-too-long-for-its-validator-app-service");
+        bad.spec.kms = Some(canton_operator::api::KmsSpec::disabled());
+        server.insert(&bad).unwrap();
+        let _op = start(&server, config(false));
+        provisioned(&server, "ok").await;
+        eventually("the bad one is refused with a reason", || {
+            condition(
+                &server,
+                "this-name-is-far-too-long-for-its-validator-app-service",
+                "Ready",
+            )
+            .is_some_and(|c| c["reason"] == "InvalidName")
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_the_validator_garbage_collects_its_children() {
+    within(30, async {
+        let server = server();
+        server.insert(&validator("gone")).unwrap();
+        let _op = start(&server, config(false));
+        provisioned(&server, "gone").await;
+        server
+            .delete(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "gone",
+            )
+            .unwrap();
+        eventually("children removed", || {
+            deployment(&server, "gone-participant").is_none()
+                && get(&server, "v1", "services", "gone-validator-app").is_none()
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_the_leader_writes_and_losing_the_lease_stops_writes() {
+    within(40, async {
+        let server = server();
+        server.insert(&validator("first")).unwrap();
+        let (leading, leading_rx) = tokio::sync::watch::channel(false);
+        let (_shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let metrics = std::sync::Arc::new(canton_operator::metrics::Metrics::new());
+        let settings = canton_operator::controller::Settings {
+            namespace: None,
+            concurrency: 2,
+        };
+        let task = tokio::spawn(canton_operator::controller::run(
+            server.client(),
+            config(false),
+            settings,
+            metrics,
+            leading_rx,
+            shutdown_rx,
+        ));
+        settle(&server, Duration::from_millis(300)).await;
+        assert_eq!(server.count_writes(), 0, "a standby replica wrote");
+
+        leading.send_replace(true);
+        provisioned(&server, "first").await;
+        settle(&server, Duration::from_millis(300)).await;
+
+        leading.send_replace(false);
+        server.clear_requests();
+        server.insert(&validator("second")).unwrap();
+        settle(&server, Duration::from_millis(500)).await;
+        let writes: Vec<String> = server
+            .writes()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect();
+        assert!(
+            writes.is_empty(),
+            "the operator wrote after losing the lease: {writes:?}"
+        );
+
+        leading.send_replace(true);
+        provisioned(&server, "second").await;
+        task.abort();
+    })
+    .await;
+}

@@ -1,0 +1,219 @@
+//! Running the real controller against the fake API server, and waiting for what it should do.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use canton_operator::api::Validator;
+use canton_operator::config::OperatorConfig;
+use canton_operator::controller::{Settings, controller_run};
+use canton_operator::manifest::decode_validator;
+use canton_operator::metrics::Metrics;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::CustomResourceExt;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::support::fake_api::FakeApiServer;
+
+pub const NS: &str = "validators";
+pub const SEED_VALUE: &str = r#"{ type = "aws", region = "eu-west-1", audit-logging = true }"#;
+pub const SEED_SA: &str = "catalyst-canton-kms";
+pub const SEED_PARTICIPANT_VALUE: &str = "canton.participants.participant.crypto.provider = kms\n\
+     canton.participants.participant.crypto.kms = { type = \"aws\", region = \"eu-west-1\", audit-logging = true }";
+
+/// A fake API server with the Validator CRD installed.
+pub fn server() -> FakeApiServer {
+    let server = FakeApiServer::new();
+    server
+        .register_crd(&Validator::crd())
+        .expect("CRD registers");
+    server
+}
+
+/// An environment with the seed's three variables, or KMS off.
+pub fn config(kms: bool) -> OperatorConfig {
+    config_from(if kms {
+        &[
+            ("CANTON_TOPOLOGY_KMS_ENABLED", "true"),
+            ("CANTON_TOPOLOGY_KMS_VALUE", SEED_VALUE),
+            ("CANTON_TOPOLOGY_KMS_SERVICE_ACCOUNT", SEED_SA),
+        ]
+    } else {
+        &[]
+    })
+}
+
+pub fn config_from(pairs: &[(&str, &str)]) -> OperatorConfig {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    OperatorConfig::from_lookup(move |name| {
+        pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.into())
+    })
+}
+
+/// A running controller; dropping or stopping it aborts it like a killed process.
+pub struct Operator {
+    pub leading: watch::Sender<bool>,
+    pub metrics: Arc<Metrics>,
+    task: JoinHandle<()>,
+}
+
+impl Operator {
+    /// Kills the controller (no graceful shutdown), as a crash would.
+    pub fn kill(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the controller as leader.
+pub fn start(server: &FakeApiServer, config: OperatorConfig) -> Operator {
+    let (leading, rx) = watch::channel(true);
+    let metrics = Arc::new(Metrics::new());
+    let settings = Settings {
+        namespace: None,
+        concurrency: 4,
+    };
+    let task = tokio::spawn(controller_run(
+        server.client(),
+        config,
+        settings,
+        metrics.clone(),
+        rx,
+    ));
+    Operator {
+        leading,
+        metrics,
+        task,
+    }
+}
+
+/// The example Validator, renamed.
+pub fn validator(name: &str) -> Validator {
+    let text = std::fs::read_to_string("examples/validator.yaml").expect("example exists");
+    let mut v = decode_validator(&text).expect("example decodes");
+    v.metadata.name = Some(name.to_string());
+    v.metadata.namespace = Some(NS.to_string());
+    v
+}
+
+/// The seed's externally managed ServiceAccount, annotated for IRSA.
+pub fn seed_service_account(server: &FakeApiServer) {
+    service_account(
+        server,
+        SEED_SA,
+        Some("arn:aws:iam::123456789012:role/canton-kms"),
+    );
+}
+
+pub fn service_account(server: &FakeApiServer, name: &str, role: Option<&str>) {
+    let mut sa = ServiceAccount::default();
+    sa.metadata.name = Some(name.to_string());
+    sa.metadata.namespace = Some(NS.to_string());
+    if let Some(role) = role {
+        sa.metadata.annotations =
+            Some([("eks.amazonaws.com/role-arn".to_string(), role.to_string())].into());
+    }
+    server.insert(&sa).expect("service account inserted");
+}
+
+pub fn get(server: &FakeApiServer, api_version: &str, plural: &str, name: &str) -> Option<Value> {
+    server.get(api_version, plural, Some(NS), name)
+}
+
+pub fn deployment(server: &FakeApiServer, name: &str) -> Option<Value> {
+    get(server, "apps/v1", "deployments", name)
+}
+
+pub fn validator_obj(server: &FakeApiServer, name: &str) -> Option<Value> {
+    get(server, "canton-operator.dev/v1alpha1", "validators", name)
+}
+
+/// The value of a participant env var, if the Deployment has it.
+pub fn participant_env(server: &FakeApiServer, validator: &str, var: &str) -> Option<String> {
+    let d = deployment(server, &format!("{validator}-participant"))?;
+    let env = d
+        .pointer("/spec/template/spec/containers/0/env")?
+        .as_array()?
+        .clone();
+    env.iter()
+        .find(|e| e["name"] == var)
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+}
+
+/// A condition of the Validator's status.
+pub fn condition(server: &FakeApiServer, validator: &str, type_: &str) -> Option<Value> {
+    let v = validator_obj(server, validator)?;
+    v.pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .cloned()
+}
+
+/// Events recorded about a validator with a given reason.
+pub fn events(server: &FakeApiServer, reason: &str) -> Vec<Value> {
+    server
+        .list("events.k8s.io/v1", "events", Some(NS))
+        .into_iter()
+        .filter(|e| e["reason"] == reason)
+        .collect()
+}
+
+/// Marks a Deployment available, as the Deployment controller would.
+pub fn make_available(server: &FakeApiServer, name: &str) {
+    let d = deployment(server, name).expect("deployment exists");
+    let generation = d
+        .pointer("/metadata/generation")
+        .cloned()
+        .unwrap_or(json!(1));
+    server
+        .set_status(
+            "apps/v1",
+            "deployments",
+            Some(NS),
+            name,
+            json!({"observedGeneration": generation, "replicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "readyReplicas": 1}),
+        )
+        .expect("status set");
+}
+
+/// Polls `check` until it holds, failing with `what` after 10 s.
+pub async fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the server has seen no request for `quiet` (the controller has settled).
+pub async fn settle(server: &FakeApiServer, quiet: Duration) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = server.requests().len();
+    loop {
+        tokio::time::sleep(quiet).await;
+        let now = server.requests().len();
+        if now == seen || Instant::now() > deadline {
+            return;
+        }
+        seen = now;
+    }
+}
+
+/// Runs `f` with a timeout so a hang fails the test instead of CI.
+pub async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .expect("test finished in time")
+}
