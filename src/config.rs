@@ -67,6 +67,8 @@ impl ConfigError {
 pub struct OperatorConfig {
     /// The KMS default for newly provisioned validators.
     pub kms_default: KmsDefault,
+    /// The operator's own namespace (`POD_NAMESPACE`), admitted to participants' Admin API.
+    pub operator_namespace: Option<String>,
 }
 
 impl OperatorConfig {
@@ -79,6 +81,7 @@ impl OperatorConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Self {
         Self {
             kms_default: kms_default(&lookup),
+            operator_namespace: read(&lookup, "POD_NAMESPACE").ok().flatten(),
         }
     }
 

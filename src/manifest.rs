@@ -6,7 +6,7 @@ use kube::CustomResourceExt;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::decision::{DecisionError, resolve};
-use crate::render::{RenderError, render};
+use crate::render::{RenderError, render_with};
 
 /// Why an offline render failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +73,7 @@ pub fn iam_policy_json(
 pub fn render_yaml(text: &str, config: &OperatorConfig) -> Result<String, ManifestError> {
     let validator = decode_validator(text)?;
     let decision = resolve(&validator.spec, &config.kms_default)?;
-    let rendered = render(&validator, &decision)?;
+    let rendered = render_with(&validator, &decision, config.operator_namespace.as_deref())?;
     let objects = rendered
         .to_json()
         .map_err(|e| ManifestError::Encode(e.to_string()))?;

@@ -61,6 +61,13 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
         report,
     )
     .await?;
+    apply_one(
+        &rendered.network_policy,
+        &ctx.stores.network_policies,
+        ctx,
+        report,
+    )
+    .await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -23,6 +24,7 @@ pub struct Stores {
     pub deployments: Store<Deployment>,
     pub services: Store<Service>,
     pub service_accounts: Store<ServiceAccount>,
+    pub network_policies: Store<NetworkPolicy>,
 }
 
 impl Stores {
@@ -32,6 +34,7 @@ impl Stores {
         let _ = self.deployments.wait_until_ready().await;
         let _ = self.services.wait_until_ready().await;
         let _ = self.service_accounts.wait_until_ready().await;
+        let _ = self.network_policies.wait_until_ready().await;
     }
 }
 

@@ -47,10 +47,16 @@ pub async fn run(
     let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
     let mut last_renewal: Option<Instant> = None;
     loop {
-        match try_acquire(&api, &settings, Timestamp::now()).await {
-            Ok(true) => last_renewal = Some(Instant::now()),
-            Ok(false) => last_renewal = None,
-            Err(e) => tracing::warn!(error = %e, "could not renew the leader lease"),
+        // A hung request must not keep us leading past the deadline: bound each round.
+        let round = tokio::time::timeout(
+            settings.renew_deadline / 2,
+            try_acquire(&api, &settings, Timestamp::now()),
+        );
+        match round.await {
+            Ok(Ok(true)) => last_renewal = Some(Instant::now()),
+            Ok(Ok(false)) => last_renewal = None,
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not renew the leader lease"),
+            Err(_) => tracing::warn!("renewing the leader lease timed out"),
         }
         let holding = last_renewal.is_some_and(|t| t.elapsed() < settings.renew_deadline);
         leading.send_if_modified(|l| std::mem::replace(l, holding) != holding);

@@ -20,6 +20,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::Api;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, Store};
@@ -103,11 +104,19 @@ pub async fn controller_run(
     let (deployments, deployment_events) = child_cache::<Deployment>(&client, ns);
     let (services, service_events) = child_cache::<Service>(&client, ns);
     let (service_accounts, sa_events) = child_cache::<ServiceAccount>(&client, ns);
+    let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns);
     let stores = Stores {
         deployments,
         services,
         service_accounts,
+        network_policies,
     };
+    // Key rotations run under the same leadership, beside the Validator controller.
+    let rotations = crate::rotation::run(
+        client.clone(),
+        crate::rotation::RotationSettings::new(settings.namespace.clone()),
+        leading.clone(),
+    );
     let ctx = Arc::new(Context::new(
         client.clone(),
         config,
@@ -115,21 +124,22 @@ pub async fn controller_run(
         metrics,
         leading,
     ));
-    Controller::new(
+    let validators = Controller::new(
         api::<Validator>(&client, ns),
         watcher::Config::default().any_semantic(),
     )
     .owns_stream(deployment_events)
     .owns_stream(service_events)
     .owns_stream(sa_events)
+    .owns_stream(np_events)
     .with_config(controller::Config::default().concurrency(settings.concurrency))
     .run(reconcile, error_policy, ctx)
     .for_each(|result| async move {
         if let Err(e) = result {
             tracing::debug!(error = %e, "controller event");
         }
-    })
-    .await;
+    });
+    futures::future::join(validators, rotations).await;
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>

@@ -18,10 +18,12 @@ use super::preflight::{check_service_account, external_service_account};
 use super::status;
 use crate::api::Validator;
 use crate::decision::{DecisionSource, KmsDecision, SOURCE_ANNOTATION, resolve};
-use crate::render::render;
+use crate::render::render_with;
 
 /// How often a converged validator is looked at again, to catch what no watch reports.
 pub const RESYNC: Duration = Duration::from_secs(300);
+/// How soon a validator blocked by a missing or unannotated ServiceAccount is checked again.
+pub const PREFLIGHT_RETRY: Duration = Duration::from_secs(30);
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 
@@ -87,9 +89,12 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
         None => capture(validator, &decision, ctx).await?,
     };
     if let Err(blocked) = preflight(&validator, &decision, ctx).await? {
-        return refuse(&validator, ctx, blocked).await;
+        // Someone is expected to create or annotate the ServiceAccount: look again soon.
+        refuse(&validator, ctx, blocked).await?;
+        return Ok(Action::requeue(PREFLIGHT_RETRY));
     }
-    let rendered = match render(&validator, &decision) {
+    let operator_namespace = ctx.config.operator_namespace.as_deref();
+    let rendered = match render_with(&validator, &decision, operator_namespace) {
         Ok(rendered) => rendered,
         Err(e) => return refuse(&validator, ctx, blocked("InvalidName", e.to_string())).await,
     };

@@ -1,12 +1,14 @@
 //! Pure rendering: a Validator plus its decision become the objects to apply. No client, no clock.
 
 mod labels;
+mod network_policy;
 mod participant;
 mod pod;
 mod validator_app;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource, ResourceExt};
 
@@ -16,6 +18,9 @@ use crate::names::is_dns1123_label;
 
 pub use labels::{
     APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, children_selector, selector,
+};
+pub use network_policy::{
+    ADMIN_API_PORT, DEFAULT_OPERATOR_NAMESPACE, NAMESPACE_NAME_LABEL, OPEN_PORTS, network_policy_name,
 };
 pub use participant::{PARTICIPANT_COMPONENT, participant_name};
 pub use validator_app::{VALIDATOR_APP_COMPONENT, validator_app_name};
@@ -34,6 +39,8 @@ pub struct Rendered {
     pub validator_app_service: Service,
     /// Present when the operator manages the participant's ServiceAccount.
     pub service_account: Option<ServiceAccount>,
+    /// Admits the participant's Admin API only from the validator app and the operator.
+    pub network_policy: NetworkPolicy,
 }
 
 /// Why a validator cannot be rendered.
@@ -50,7 +57,7 @@ pub enum RenderError {
 impl Rendered {
     /// The objects as JSON, in apply order (ServiceAccount first, so pods can start with it).
     pub fn to_json(&self) -> Result<Vec<serde_json::Value>, serde_json::Error> {
-        let mut out = Vec::with_capacity(5);
+        let mut out = Vec::with_capacity(6);
         if let Some(sa) = &self.service_account {
             out.push(serde_json::to_value(sa)?);
         }
@@ -58,12 +65,23 @@ impl Rendered {
         out.push(serde_json::to_value(&self.participant_service)?);
         out.push(serde_json::to_value(&self.validator_app)?);
         out.push(serde_json::to_value(&self.validator_app_service)?);
+        out.push(serde_json::to_value(&self.network_policy)?);
         Ok(out)
     }
 }
 
-/// Renders a validator's objects from its spec and decision.
+/// Renders a validator's objects from its spec and decision, for an operator in the default
+/// namespace ([`DEFAULT_OPERATOR_NAMESPACE`]).
 pub fn render(validator: &Validator, decision: &KmsDecision) -> Result<Rendered, RenderError> {
+    render_with(validator, decision, None)
+}
+
+/// Like [`render`], with the operator's namespace, which the Admin API NetworkPolicy admits.
+pub fn render_with(
+    validator: &Validator,
+    decision: &KmsDecision,
+    operator_namespace: Option<&str>,
+) -> Result<Rendered, RenderError> {
     let name = validator.name_any();
     if name.len() > MAX_NAME_LEN || !is_dns1123_label(&name) {
         return Err(RenderError::InvalidName(name));
@@ -80,6 +98,10 @@ pub fn render(validator: &Validator, decision: &KmsDecision) -> Result<Rendered,
         validator_app: validator_app::deployment(&ctx),
         validator_app_service: validator_app::service(&ctx),
         service_account: service_account(&ctx),
+        network_policy: network_policy::network_policy(
+            &ctx,
+            operator_namespace.unwrap_or(DEFAULT_OPERATOR_NAMESPACE),
+        ),
     })
 }
 

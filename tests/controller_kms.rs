@@ -1,0 +1,264 @@
+//! Per-validator KMS on a cluster: preflight, operator-managed identity, envelope mode, CRD rules.
+
+mod harness;
+mod support;
+
+use std::time::Duration;
+
+use canton_operator::api::{KmsServiceAccount, KmsSpec};
+use canton_operator::kms::{AwsKms, GcpKms, KmsMode, KmsProvider};
+use harness::*;
+use serde_json::json;
+
+const ENVELOPE_VAR: &str = "ADDITIONAL_CONFIG_SPLICE_PARTICIPANT_CRYPTO_KMS_ENVELOPE";
+
+fn aws() -> KmsProvider {
+    KmsProvider::Aws(AwsKms {
+        region: "eu-west-1".into(),
+        ..Default::default()
+    })
+}
+
+fn with_kms(name: &str, kms: KmsSpec, sa: Option<&str>) -> canton_operator::api::Validator {
+    let mut v = validator(name);
+    v.spec.kms = Some(kms);
+    v.spec.service_account_name = sa.map(str::to_string);
+    v
+}
+
+#[tokio::test]
+async fn missing_service_account_blocks_provisioning_with_a_reason() {
+    within(30, async {
+        let server = server();
+        server
+            .insert(&with_kms("nosa", KmsSpec::external(aws()), Some("absent")))
+            .unwrap();
+        let _op = start(&server, config(false));
+        eventually("ServiceAccountNotFound", || {
+            condition(&server, "nosa", "KmsConfigured").is_some_and(|c| {
+                c["status"] == "False"
+                    && c["reason"] == "ServiceAccountNotFound"
+                    && c["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("eks.amazonaws.com/role-arn"))
+            })
+        })
+        .await;
+        settle(&server, Duration::from_millis(300)).await;
+        assert!(deployment(&server, "nosa-participant").is_none());
+
+        // Creating it, annotated, unblocks the validator on the next look (a restart, here).
+        service_account(&server, "absent", Some("arn:aws:iam::123456789012:role/x"));
+        drop(_op);
+        let _op = start(&server, config(false));
+        eventually("provisioned", || {
+            deployment(&server, "nosa-participant").is_some()
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unannotated_service_account_blocks_provisioning() {
+    within(30, async {
+        let server = server();
+        service_account(&server, "bare", None);
+        server
+            .insert(&with_kms("bare", KmsSpec::external(aws()), Some("bare")))
+            .unwrap();
+        let _op = start(&server, config(false));
+        eventually("ServiceAccountNotAnnotated", || {
+            condition(&server, "bare", "Ready")
+                .is_some_and(|c| c["reason"] == "ServiceAccountNotAnnotated")
+        })
+        .await;
+        assert!(deployment(&server, "bare-participant").is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn operator_managed_identity_is_created_owned_restored_and_pruned() {
+    within(40, async {
+        let server = server();
+        let mut kms = KmsSpec::external(KmsProvider::Gcp(GcpKms {
+            location_id: "europe-west1".into(),
+            project_id: "acme-canton".into(),
+            key_ring_id: "validators".into(),
+            ..Default::default()
+        }));
+        kms.service_account = Some(KmsServiceAccount {
+            create: Some(true),
+            gcp_service_account: Some("canton-kms@acme-canton.iam.gserviceaccount.com".into()),
+            ..Default::default()
+        });
+        server.insert(&with_kms("managed", kms, None)).unwrap();
+        let _op = start(&server, config(false));
+        eventually("ServiceAccount created", || get(&server, "v1", "serviceaccounts", "managed-participant").is_some()).await;
+        let sa = get(&server, "v1", "serviceaccounts", "managed-participant").unwrap();
+        assert_eq!(sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"], "canton-kms@acme-canton.iam.gserviceaccount.com");
+        assert_eq!(sa["automountServiceAccountToken"], false);
+        let v = validator_obj(&server, "managed").unwrap();
+        assert_eq!(sa["metadata"]["ownerReferences"][0]["uid"], v["metadata"]["uid"]);
+        eventually("participant runs as it", || {
+            deployment(&server, "managed-participant")
+                .is_some_and(|d| d["spec"]["template"]["spec"]["serviceAccountName"] == "managed-participant")
+        })
+        .await;
+
+        // Annotation drift is restored.
+        server
+            .merge_patch("v1", "serviceaccounts", Some(NS), "managed-participant", json!({"metadata": {"annotations": {"iam.gke.io/gcp-service-account": "evil@x.iam.gserviceaccount.com"}}}), "kubectl")
+            .unwrap();
+        eventually("annotation restored", || {
+            get(&server, "v1", "serviceaccounts", "managed-participant").unwrap()["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+                == "canton-kms@acme-canton.iam.gserviceaccount.com"
+        })
+        .await;
+
+        // Switching to an externally managed account prunes the one the operator created.
+        service_account(&server, "external-gsa", None);
+        server
+            .merge_patch("v1", "serviceaccounts", Some(NS), "external-gsa", json!({"metadata": {"annotations": {"iam.gke.io/gcp-service-account": "b@acme-canton.iam.gserviceaccount.com"}}}), "kubectl")
+            .unwrap();
+        server
+            .merge_patch(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "managed",
+                json!({"spec": {"kms": {"serviceAccount": {"create": null, "gcpServiceAccount": null, "name": "external-gsa"}}}}),
+                "kubectl",
+            )
+            .unwrap();
+        eventually("created ServiceAccount pruned", || get(&server, "v1", "serviceaccounts", "managed-participant").is_none()).await;
+        eventually("Pruned event", || !events(&server, "Pruned").is_empty()).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_validator_without_kms_can_move_to_envelope_mode_but_not_to_external_keys() {
+    within(40, async {
+        let server = server();
+        service_account(&server, "kms-sa", Some("arn:aws:iam::123456789012:role/x"));
+        server.insert(&validator("legacy")).unwrap();
+        let _op = start(&server, config(false));
+        eventually("provisioned without KMS", || deployment(&server, "legacy-participant").is_some()).await;
+        settle(&server, Duration::from_millis(300)).await;
+
+        // External keys on a started participant: the CRD's rules refuse it, with the way forward.
+        let external = json!({"spec": {"serviceAccountName": "kms-sa", "kms": {"enabled": true, "mode": "external", "aws": {"region": "eu-west-1"}}}});
+        let refused = server
+            .merge_patch("canton-operator.dev/v1alpha1", "validators", Some(NS), "legacy", external, "kubectl")
+            .unwrap_err();
+        assert_eq!(refused.code, 422);
+        assert!(refused.message.contains("envelope"), "{}", refused.message);
+
+        // Envelope mode is the one allowed change; the participant gets the envelope variable once.
+        let envelope = json!({"spec": {"serviceAccountName": "kms-sa", "kms": {"enabled": true, "mode": "envelope", "aws": {"region": "eu-west-1"}, "envelope": {"wrapperKeyId": "alias/canton-wrapper"}}}});
+        server
+            .merge_patch("canton-operator.dev/v1alpha1", "validators", Some(NS), "legacy", envelope, "kubectl")
+            .unwrap();
+        eventually("envelope variable rendered", || participant_env(&server, "legacy", ENVELOPE_VAR).is_some()).await;
+        let value = participant_env(&server, "legacy", ENVELOPE_VAR).unwrap();
+        assert!(value.contains("private-key-store.encryption = { type = kms, wrapper-key-id = \"alias/canton-wrapper\" }"), "{value}");
+        assert_eq!(participant_env(&server, "legacy", "ADDITIONAL_CONFIG_SPLICE_PARTICIPANT_CRYPTO_KMS"), None);
+        eventually("KmsConfigured says envelope", || {
+            condition(&server, "legacy", "KmsConfigured").is_some_and(|c| c["reason"] == "EnvelopeKeys")
+        })
+        .await;
+        eventually("the move is an Event", || !events(&server, "KmsModeChanged").is_empty()).await;
+
+        // And once KMS holds the keys it can never be switched off.
+        let off = json!({"spec": {"kms": {"enabled": false}}});
+        let refused = server
+            .merge_patch("canton-operator.dev/v1alpha1", "validators", Some(NS), "legacy", off, "kubectl")
+            .unwrap_err();
+        assert_eq!(refused.code, 422);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn recorded_region_cannot_change_on_the_server() {
+    within(20, async {
+        let server = server();
+        let kms = KmsSpec {
+            mode: KmsMode::External,
+            ..KmsSpec::external(aws())
+        };
+        server.insert(&with_kms("fixed", kms, Some("x"))).unwrap();
+        let moved = json!({"spec": {"kms": {"aws": {"region": "us-east-1"}}}});
+        let refused = server
+            .merge_patch(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "fixed",
+                moved,
+                "kubectl",
+            )
+            .unwrap_err();
+        assert_eq!(refused.code, 422);
+        assert!(refused.message.contains("region"), "{}", refused.message);
+        let audit = json!({"spec": {"kms": {"aws": {"auditLogging": true}}}});
+        server
+            .merge_patch(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "fixed",
+                audit,
+                "kubectl",
+            )
+            .expect("operational knobs may change");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn children_are_applied_server_side_with_one_field_manager() {
+    within(20, async {
+        let server = server();
+        server.insert(&validator("ssa")).unwrap();
+        let _op = start(&server, config(false));
+        eventually("provisioned", || {
+            deployment(&server, "ssa-validator-app").is_some()
+        })
+        .await;
+        let applies: Vec<_> = server
+            .writes()
+            .into_iter()
+            .filter(|r| r.path.contains("/deployments/") || r.path.contains("/services/"))
+            .collect();
+        assert!(!applies.is_empty());
+        for r in applies {
+            assert_eq!(r.method, http::Method::PATCH, "{}", r.path);
+            assert_eq!(
+                r.content_type.as_deref(),
+                Some("application/apply-patch+yaml"),
+                "{}",
+                r.path
+            );
+            assert_eq!(
+                r.param("fieldManager"),
+                Some("canton-operator"),
+                "{}",
+                r.path
+            );
+            assert_eq!(r.param("force"), Some("true"), "{}", r.path);
+        }
+        let status_writes: Vec<_> = server
+            .writes()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/status"))
+            .collect();
+        assert!(
+            !status_writes.is_empty(),
+            "status goes through the status subresource"
+        );
+    })
+    .await;
+}
