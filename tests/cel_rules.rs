@@ -1,0 +1,257 @@
+//! The CRD's CEL rules, evaluated locally by kube's CEL validator: which creations and updates the
+//! API server lets through, and what it says when it refuses.
+
+mod common;
+
+use canton_operator::api::{KmsSpec, Validator};
+use common::{EXAMPLE, validator};
+use serde_json::{Value, json};
+
+fn aws_eu() -> Value {
+    json!({"region": "eu-west-1", "auditLogging": true})
+}
+
+/// The example Validator with this `spec.kms` (JSON, as a user writes it) and `spec.serviceAccountName`.
+fn with_kms(kms: Option<Value>, service_account_name: Option<&str>) -> Validator {
+    let mut v = validator(EXAMPLE);
+    v.spec.kms = kms.map(|k| {
+        serde_json::from_value::<KmsSpec>(k.clone()).unwrap_or_else(|e| panic!("{k}: {e}"))
+    });
+    v.spec.service_account_name = service_account_name.map(str::to_string);
+    v
+}
+
+fn kms(k: Value) -> Validator {
+    with_kms(Some(k), Some("catalyst-canton-kms"))
+}
+
+fn external_aws() -> Validator {
+    kms(json!({"enabled": true, "mode": "external", "aws": aws_eu()}))
+}
+
+fn disabled() -> Validator {
+    kms(json!({"enabled": false}))
+}
+
+/// Refused with one error per fragment, in order, each message containing its fragment.
+fn assert_refused_with(result: Result<(), kube::core::cel::ValidationErrors>, fragments: &[&str]) {
+    let errors = result.expect_err("refused").into_vec();
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert!(
+        messages.len() == fragments.len()
+            && messages.iter().zip(fragments).all(|(m, f)| m.contains(f)),
+        "expected refusals containing {fragments:#?}, got {messages:#?}"
+    );
+}
+
+/// Refused with exactly one error whose message contains `message`.
+fn assert_refused(result: Result<(), kube::core::cel::ValidationErrors>, message: &str) {
+    assert_refused_with(result, &[message]);
+}
+
+fn assert_update_refused(old: &Validator, new: &Validator, message: &str) {
+    assert!(old.validate_cel().is_ok(), "the old object must be valid");
+    assert_refused(new.validate_cel_update(old), message);
+}
+
+fn assert_update_allowed(old: &Validator, new: &Validator) {
+    assert_eq!(old.validate_cel(), Ok(()));
+    assert_eq!(new.validate_cel_update(old), Ok(()));
+}
+
+// ---------------------------------------------------------------- updates that keep keys reachable
+
+#[test]
+fn recording_a_decision_is_allowed() {
+    assert_update_allowed(&with_kms(None, None), &external_aws());
+    assert_update_allowed(&with_kms(None, None), &disabled());
+}
+
+#[test]
+fn re_applying_the_same_decision_is_allowed() {
+    assert_update_allowed(&external_aws(), &external_aws());
+    assert_update_allowed(&disabled(), &disabled());
+}
+
+#[test]
+fn audit_logging_and_tags_may_change() {
+    let changed = kms(json!({"enabled": true, "aws": {
+        "region": "eu-west-1", "auditLogging": false, "customTags": {"team": "canton"},
+    }}));
+    assert_update_allowed(&external_aws(), &changed);
+}
+
+#[test]
+fn a_running_validator_may_move_to_envelope_mode() {
+    let envelope = kms(json!({"enabled": true, "mode": "envelope", "aws": aws_eu(),
+        "envelope": {"wrapperKeyId": "alias/canton"}}));
+    assert_update_allowed(&disabled(), &envelope);
+}
+
+// ---------------------------------------------------------------- updates that would lose keys
+
+#[test]
+fn kms_cannot_be_turned_off() {
+    let off = "KMS cannot be turned off for this validator";
+    let keeping_provider = kms(json!({"enabled": false, "aws": aws_eu()}));
+    assert_update_refused(&external_aws(), &keeping_provider, off);
+    assert_refused_with(
+        disabled().validate_cel_update(&external_aws()),
+        &[off, "the KMS provider cannot change"],
+    );
+}
+
+#[test]
+fn external_mode_cannot_be_added_later() {
+    assert_update_refused(
+        &disabled(),
+        &external_aws(),
+        "external-key mode (crypto.provider = kms) must be chosen before the participant first starts",
+    );
+}
+
+#[test]
+fn mode_cannot_change_once_enabled() {
+    let envelope = kms(json!({"enabled": true, "mode": "envelope", "aws": aws_eu()}));
+    assert_update_refused(
+        &external_aws(),
+        &envelope,
+        "mode cannot change once KMS is enabled",
+    );
+    assert_update_refused(
+        &envelope,
+        &external_aws(),
+        "mode cannot change once KMS is enabled",
+    );
+}
+
+#[test]
+fn provider_cannot_change() {
+    let gcp = kms(json!({"enabled": true, "gcp": {
+        "locationId": "europe-west1", "projectId": "acme-canton", "keyRingId": "ring",
+    }}));
+    assert_update_refused(
+        &external_aws(),
+        &gcp,
+        "the KMS provider cannot change once KMS is enabled",
+    );
+}
+
+#[test]
+fn aws_key_location_cannot_change() {
+    let message = "aws.region and aws.multiRegionKey locate the participant's keys";
+    let moved = kms(json!({"enabled": true, "aws": {"region": "us-east-1", "auditLogging": true}}));
+    assert_update_refused(&external_aws(), &moved, message);
+    let multi =
+        kms(json!({"enabled": true, "aws": {"region": "eu-west-1", "multiRegionKey": true}}));
+    assert_update_refused(&external_aws(), &multi, message);
+    // An explicit false is the same as absent.
+    let single =
+        kms(json!({"enabled": true, "aws": {"region": "eu-west-1", "multiRegionKey": false}}));
+    assert_update_allowed(&external_aws(), &single);
+}
+
+#[test]
+fn gcp_key_ring_cannot_change() {
+    let gcp = |ring: &str| {
+        kms(json!({"enabled": true, "gcp": {
+            "locationId": "europe-west1", "projectId": "acme-canton", "keyRingId": ring,
+        }}))
+    };
+    assert_update_refused(
+        &gcp("ring"),
+        &gcp("other-ring"),
+        "gcp.locationId, gcp.projectId and gcp.keyRingId locate the participant's keys",
+    );
+}
+
+#[test]
+fn driver_name_cannot_change() {
+    let driver = |name: &str| kms(json!({"enabled": true, "driver": {"name": name}}));
+    assert_update_refused(
+        &driver("acme-hsm"),
+        &driver("other-hsm"),
+        "driver.name cannot change once KMS is enabled",
+    );
+}
+
+#[test]
+fn spec_kms_cannot_be_removed() {
+    assert_update_refused(
+        &external_aws(),
+        &with_kms(None, Some("catalyst-canton-kms")),
+        "spec.kms cannot be removed once recorded",
+    );
+    assert_update_refused(
+        &disabled(),
+        &with_kms(None, None),
+        "spec.kms cannot be removed once recorded",
+    );
+}
+
+// ---------------------------------------------------------------- creation rules
+
+#[test]
+fn enabled_needs_a_provider() {
+    assert_refused(
+        kms(json!({"enabled": true})).validate_cel(),
+        "enabled: true needs exactly one provider block: aws, gcp or driver",
+    );
+}
+
+#[test]
+fn at_most_one_provider() {
+    let two = json!({"aws": aws_eu(), "driver": {"name": "d"}});
+    let mut enabled = two.clone();
+    enabled["enabled"] = json!(true);
+    assert_refused_with(
+        kms(enabled).validate_cel(),
+        &[
+            "enabled: true needs exactly one provider block: aws, gcp or driver",
+            "set at most one provider block: aws, gcp or driver",
+        ],
+    );
+    let mut disabled = two;
+    disabled["enabled"] = json!(false);
+    assert_refused(
+        kms(disabled).validate_cel(),
+        "set at most one provider block: aws, gcp or driver",
+    );
+}
+
+#[test]
+fn envelope_settings_need_envelope_mode() {
+    assert_refused(
+        kms(json!({"enabled": true, "mode": "external", "aws": aws_eu(),
+            "envelope": {"wrapperKeyId": "alias/canton"}}))
+        .validate_cel(),
+        "envelope settings apply only with mode: envelope",
+    );
+}
+
+#[test]
+fn service_account_is_either_named_or_created() {
+    let sa = |service_account: Value| {
+        with_kms(
+            Some(json!({"enabled": true, "aws": aws_eu(), "serviceAccount": service_account})),
+            None,
+        )
+    };
+    let either = "set either name (an existing ServiceAccount) or create: true";
+    assert_refused(
+        sa(json!({"name": "kms", "create": true, "awsRoleArn": "arn:aws:iam::123456789012:role/x"}))
+            .validate_cel(),
+        either,
+    );
+    assert_refused(sa(json!({})).validate_cel(), either);
+    assert_refused(
+        sa(json!({"create": true})).validate_cel(),
+        "create: true needs awsRoleArn or gcpServiceAccount",
+    );
+    assert_eq!(sa(json!({"name": "kms"})).validate_cel(), Ok(()));
+    assert_eq!(
+        sa(json!({"create": true, "awsRoleArn": "arn:aws:iam::123456789012:role/x"}))
+            .validate_cel(),
+        Ok(())
+    );
+}

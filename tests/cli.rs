@@ -1,0 +1,276 @@
+//! The binary: exit codes, stdout and stderr of `crd`, `render` and `check-config`.
+
+mod common;
+
+use assert_cmd::Command;
+use assert_cmd::cargo::cargo_bin_cmd;
+use canton_operator::config::{ENABLED_VAR, SERVICE_ACCOUNT_VAR, VALUE_VAR};
+use common::{
+    CASES, EXAMPLE, SEED_ENV, SEED_PARTICIPANT_VALUE, SEED_SERVICE_ACCOUNT, SEED_VALUE, crate_path,
+    read, rendered,
+};
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// The operator binary with exactly these KMS variables (the caller's own are removed).
+fn operator(env: &[(&str, &str)]) -> Command {
+    let mut cmd = cargo_bin_cmd!("canton-operator");
+    for var in [ENABLED_VAR, VALUE_VAR, SERVICE_ACCOUNT_VAR, "POD_NAMESPACE"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).current_dir(crate_path(""));
+    cmd
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd
+        .assert()
+        .success()
+        .stderr("")
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).expect("UTF-8 output")
+}
+
+/// The YAML stream `render` printed, as JSON values.
+fn documents(stream: &str) -> Vec<Value> {
+    assert!(stream.starts_with("---\n"), "a YAML stream: {stream}");
+    serde_saphyr::from_multiple(stream).unwrap_or_else(|e| panic!("{e}\n{stream}"))
+}
+
+fn kinds_and_names(docs: &[Value]) -> Vec<(String, String)> {
+    docs.iter()
+        .map(|d| {
+            let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+            (s(&d["kind"]), s(&d["metadata"]["name"]))
+        })
+        .collect()
+}
+
+/// The pod spec of the Deployment named `name`.
+fn pod<'a>(docs: &'a [Value], name: &str) -> &'a Value {
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no Deployment {name}"));
+    &deployment["spec"]["template"]["spec"]
+}
+
+fn env_var<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
+    pod["containers"][0]["env"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"] == name)
+}
+
+// ---------------------------------------------------------------- crd
+
+#[test]
+fn crd_output_is_the_committed_deploy_crd() {
+    let printed = stdout_of(operator(&[]).arg("crd"));
+    assert!(
+        printed == read("deploy/crd.yaml"),
+        "deploy/crd.yaml is stale: run `cargo run -- crd > deploy/crd.yaml && scripts/sync-chart-crd`"
+    );
+    assert!(printed.contains("name: validators.canton-operator.dev"));
+}
+
+// ---------------------------------------------------------------- render
+
+/// The workloads of the example, among whatever else `render` prints.
+fn workloads(docs: &[Value]) -> Vec<(String, String)> {
+    kinds_and_names(docs)
+        .into_iter()
+        .filter(|(kind, _)| kind == "Deployment" || kind == "Service")
+        .collect()
+}
+
+fn example_workloads() -> Vec<(String, String)> {
+    [
+        ("Deployment", "acme-participant"),
+        ("Service", "acme-participant"),
+        ("Deployment", "acme-validator-app"),
+        ("Service", "acme-validator-app"),
+    ]
+    .map(|(k, n)| (k.to_string(), n.to_string()))
+    .to_vec()
+}
+
+#[test]
+fn render_prints_exactly_the_rendered_objects_for_every_fixture() {
+    for case in CASES {
+        let docs = documents(&stdout_of(
+            operator(case.env).args(["render", "-f", case.file]),
+        ));
+        let expected = rendered(case.file, case.env).to_json().expect("JSON");
+        assert_eq!(docs, expected, "{}", case.name);
+    }
+}
+
+#[test]
+fn render_without_kms_prints_the_workloads_without_kms() {
+    let docs = documents(&stdout_of(operator(&[]).args(["render", "-f", EXAMPLE])));
+    assert_eq!(workloads(&docs), example_workloads());
+    assert!(docs.iter().all(|d| d["kind"] != "ServiceAccount"));
+    let participant = pod(&docs, "acme-participant");
+    assert_eq!(participant.get("serviceAccountName"), None);
+    assert_eq!(
+        env_var(
+            participant,
+            "ADDITIONAL_CONFIG_SPLICE_PARTICIPANT_CRYPTO_KMS"
+        ),
+        None
+    );
+}
+
+#[test]
+fn render_with_the_seed_environment_prints_the_seed_configuration() {
+    let docs = documents(&stdout_of(
+        operator(SEED_ENV).args(["render", "-f", EXAMPLE]),
+    ));
+    assert_eq!(workloads(&docs), example_workloads());
+    let participant = pod(&docs, "acme-participant");
+    assert_eq!(participant["serviceAccountName"], SEED_SERVICE_ACCOUNT);
+    let kms = env_var(
+        participant,
+        "ADDITIONAL_CONFIG_SPLICE_PARTICIPANT_CRYPTO_KMS",
+    )
+    .expect("the seed's variable");
+    assert_eq!(kms["value"], SEED_PARTICIPANT_VALUE);
+    assert_eq!(
+        pod(&docs, "acme-validator-app").get("serviceAccountName"),
+        None
+    );
+}
+
+#[test]
+fn render_reads_standard_input() {
+    let from_file = stdout_of(operator(SEED_ENV).args(["render", "-f", EXAMPLE]));
+    let from_stdin = stdout_of(
+        operator(SEED_ENV)
+            .args(["render", "-f", "-"])
+            .write_stdin(read(EXAMPLE)),
+    );
+    assert_eq!(from_stdin, from_file);
+}
+
+#[test]
+fn render_with_kms_enabled_and_no_service_account_prints_nothing() {
+    for sa in [None, Some(""), Some("  ")] {
+        let mut env = vec![(ENABLED_VAR, "true"), (VALUE_VAR, SEED_VALUE)];
+        env.extend(sa.map(|s| (SERVICE_ACCOUNT_VAR, s)));
+        operator(&env)
+            .args(["render", "-f", EXAMPLE])
+            .assert()
+            .failure()
+            .stdout("")
+            .stderr(
+                predicate::str::contains(SERVICE_ACCOUNT_VAR)
+                    .and(predicate::str::contains("missing or empty")),
+            );
+    }
+}
+
+#[test]
+fn render_refuses_what_is_not_a_validator() {
+    let config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: b\n";
+    operator(&[])
+        .args(["render", "-f", "-"])
+        .write_stdin(config_map)
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(predicate::str::contains("not a Validator"));
+    operator(&[])
+        .args(["render", "-f", "Cargo.toml"])
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(predicate::str::contains("not a Validator"));
+    operator(&[])
+        .args(["render", "-f", "no/such/file.yaml"])
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(predicate::str::contains("no/such/file.yaml"));
+}
+
+#[test]
+fn render_refuses_a_validator_the_api_server_would_refuse() {
+    let invalid = read(EXAMPLE).replace(
+        "spec:\n",
+        "spec:\n  kms:\n    enabled: true\n    mode: external\n",
+    );
+    operator(&[])
+        .args(["render", "-f", "-"])
+        .write_stdin(invalid)
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "enabled: true needs exactly one provider block",
+        ));
+}
+
+// ---------------------------------------------------------------- check-config
+
+#[test]
+fn check_config_prints_the_effective_configuration() {
+    let disabled = stdout_of(operator(&[]).arg("check-config"));
+    assert!(disabled.starts_with("kms: disabled"), "{disabled}");
+    let enabled = stdout_of(operator(SEED_ENV).arg("check-config"));
+    for line in [
+        "kms: enabled",
+        "provider: aws",
+        "location: region eu-west-1",
+        "mode: external",
+        "serviceAccount: catalyst-canton-kms",
+        &format!("block: {SEED_VALUE}"),
+    ] {
+        assert!(enabled.lines().any(|l| l == line), "`{line}` in\n{enabled}");
+    }
+}
+
+#[test]
+fn check_config_refuses_with_every_error_on_stderr() {
+    for (env, fragments) in [
+        (
+            vec![(ENABLED_VAR, "true")],
+            vec![SERVICE_ACCOUNT_VAR, VALUE_VAR],
+        ),
+        (
+            vec![
+                (ENABLED_VAR, "yes"),
+                (VALUE_VAR, SEED_VALUE),
+                (SERVICE_ACCOUNT_VAR, SEED_SERVICE_ACCOUNT),
+            ],
+            vec![ENABLED_VAR, "`yes`"],
+        ),
+        (
+            vec![
+                (ENABLED_VAR, "true"),
+                (
+                    VALUE_VAR,
+                    r#"{ type = "aws", region = "eu-west-1" } canton.x = 1"#,
+                ),
+                (SERVICE_ACCOUNT_VAR, SEED_SERVICE_ACCOUNT),
+            ],
+            vec![VALUE_VAR, "text after the closing brace"],
+        ),
+    ] {
+        let assert = operator(&env)
+            .arg("check-config")
+            .assert()
+            .failure()
+            .stdout("");
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+        for fragment in fragments {
+            assert!(
+                stderr.contains(fragment),
+                "{env:?}: `{fragment}` in\n{stderr}"
+            );
+        }
+        assert!(stderr.lines().all(|l| l.starts_with("error: ")), "{stderr}");
+    }
+}
