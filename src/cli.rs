@@ -56,6 +56,28 @@ pub enum Command {
         #[arg(long)]
         oidc_provider: Option<String>,
     },
+    /// List a validator participant's keys: fingerprint, name, purpose, usage, KMS key id, and
+    /// whether each is in its OwnerToKeyMapping or retired.
+    Keys {
+        /// Name of the Validator.
+        validator: String,
+        /// Namespace of the Validator (default: the kubeconfig's).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Admin API `host:port` (for example after `kubectl port-forward svc/<validator>-participant 5002`);
+        /// default: the participant Service's in-cluster address.
+        #[arg(long)]
+        admin_address: Option<String>,
+        /// PEM CA file: connect with TLS (default: the Validator's spec.kms.rotation.adminApiTls, else plaintext).
+        #[arg(long)]
+        admin_ca_file: Option<PathBuf>,
+        /// Name on the Admin API's certificate (with --admin-ca-file).
+        #[arg(long)]
+        admin_server_name: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
 }
 
 /// Options of `run`.

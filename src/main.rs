@@ -62,7 +62,72 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             namespace,
             output,
         } => verify(&validator, namespace, output),
+        Command::Keys {
+            validator,
+            namespace,
+            admin_address,
+            admin_ca_file,
+            admin_server_name,
+            output,
+        } => {
+            let target = KeysTarget {
+                address: admin_address,
+                ca_file: admin_ca_file,
+                server_name: admin_server_name,
+            };
+            keys(&validator, namespace, target, output)
+        }
     }
+}
+
+/// Where `keys` connects, from its flags.
+struct KeysTarget {
+    address: Option<String>,
+    ca_file: Option<std::path::PathBuf>,
+    server_name: Option<String>,
+}
+
+fn keys(
+    validator: &str,
+    namespace: Option<String>,
+    flags: KeysTarget,
+    output: cli::OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    use canton_operator::rotation::admin::{AdminTarget, Timeouts, TlsTarget};
+    use canton_operator::rotation::{keys, reconcile::default_target};
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let rows = runtime.block_on(async {
+        let target = match (flags.address, flags.ca_file) {
+            (Some(address), None) => AdminTarget::plaintext(&address),
+            (Some(address), Some(ca)) => AdminTarget {
+                uri: format!("https://{address}"),
+                tls: Some(TlsTarget {
+                    ca_pem: None,
+                    ca_file: Some(ca),
+                    server_name: flags.server_name,
+                }),
+            },
+            (None, _) => {
+                let client = kube::Client::try_default()
+                    .await
+                    .context("connecting to the cluster")?;
+                let namespace = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+                let api: kube::Api<canton_operator::api::Validator> =
+                    kube::Api::namespaced(client, &namespace);
+                let v = api
+                    .get(validator)
+                    .await
+                    .with_context(|| format!("reading Validator {namespace}/{validator}"))?;
+                default_target(&v)?
+            }
+        };
+        anyhow::Ok(keys::list(&target, Timeouts::default()).await?)
+    })?;
+    match output {
+        cli::OutputFormat::Text => print!("{}", keys::to_table(&rows)),
+        cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_input(path: &std::path::Path) -> anyhow::Result<String> {

@@ -2,11 +2,14 @@
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
+use serde::Serialize;
 
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::decision::{DecisionError, resolve};
-use crate::render::{RenderError, render_with};
+use crate::render::{RenderError, Rendered, render_with};
+
+mod yaml;
 
 /// Why an offline render failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +30,7 @@ pub enum ManifestError {
 
 /// The CustomResourceDefinitions this operator serves.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Validator::crd()]
+    vec![Validator::crd(), crate::api::ValidatorKeyRotation::crd()]
 }
 
 /// The CustomResourceDefinitions as one YAML stream (`---` between documents).
@@ -74,12 +77,34 @@ pub fn render_yaml(text: &str, config: &OperatorConfig) -> Result<String, Manife
     let validator = decode_validator(text)?;
     let decision = resolve(&validator.spec, &config.kms_default)?;
     let rendered = render_with(&validator, &decision, config.operator_namespace.as_deref())?;
-    let objects = rendered
-        .to_json()
-        .map_err(|e| ManifestError::Encode(e.to_string()))?;
-    let docs = objects
-        .iter()
-        .map(|o| serde_saphyr::to_string(o).map_err(|e| ManifestError::Encode(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(docs.iter().map(|d| format!("---\n{d}")).collect())
+    rendered_yaml(&rendered)
+}
+
+/// The rendered objects as one YAML stream, in apply order (the order of [`Rendered::to_json`]).
+///
+/// Performance (docs/performance.md): the objects are written straight from their types by
+/// [`yaml::to_string`], ~5x faster than `to_json` + `serde_saphyr`; a document that writer
+/// declines (see its module) goes through `to_json` + `serde_saphyr` as before.
+pub fn rendered_yaml(rendered: &Rendered) -> Result<String, ManifestError> {
+    let mut out = Vec::with_capacity(16 * 1024);
+    if let Some(sa) = &rendered.service_account {
+        push_document(&mut out, sa)?;
+    }
+    push_document(&mut out, &rendered.participant)?;
+    push_document(&mut out, &rendered.participant_service)?;
+    push_document(&mut out, &rendered.validator_app)?;
+    push_document(&mut out, &rendered.validator_app_service)?;
+    push_document(&mut out, &rendered.network_policy)?;
+    String::from_utf8(out).map_err(|e| ManifestError::Encode(e.to_string()))
+}
+
+fn push_document<T: Serialize>(out: &mut Vec<u8>, object: &T) -> Result<(), ManifestError> {
+    out.extend_from_slice(b"---\n");
+    if !yaml::write_document(out, object) {
+        let encode = |e: &dyn std::fmt::Display| ManifestError::Encode(e.to_string());
+        let value = serde_json::to_value(object).map_err(|e| encode(&e))?;
+        let doc = serde_saphyr::to_string(&value).map_err(|e| encode(&e))?;
+        out.extend_from_slice(doc.as_bytes());
+    }
+    Ok(())
 }

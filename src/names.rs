@@ -18,6 +18,16 @@ fn is_label_chars(s: &str) -> bool {
         && s.chars().all(|c| alnum(c) || c == '-')
 }
 
+/// A label value: at most 63 characters of alphanumerics, `-`, `_` and `.`, alphanumeric at both ends.
+pub fn is_label_value(s: &str) -> bool {
+    s.is_empty()
+        || (s.len() <= 63
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,14 +42,4 @@ mod tests {
         assert!(!is_dns1123_label("a.b"));
         assert!(!is_dns1123_label(&"a".repeat(64)));
     }
-}
-
-/// A label value: at most 63 characters of alphanumerics, `-`, `_` and `.`, alphanumeric at both ends.
-pub fn is_label_value(s: &str) -> bool {
-    s.is_empty()
-        || (s.len() <= 63
-            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
 }

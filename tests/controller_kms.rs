@@ -250,15 +250,11 @@ async fn children_are_applied_server_side_with_one_field_manager() {
             );
             assert_eq!(r.param("force"), Some("true"), "{}", r.path);
         }
-        let status_writes: Vec<_> = server
-            .writes()
-            .into_iter()
-            .filter(|r| r.path.ends_with("/status"))
-            .collect();
-        assert!(
-            !status_writes.is_empty(),
-            "status goes through the status subresource"
-        );
+        // The status write follows the last child and the Provisioned Event: wait for it.
+        eventually("status goes through the status subresource", || {
+            server.writes().iter().any(|r| r.path.ends_with("/status"))
+        })
+        .await;
     })
     .await;
 }

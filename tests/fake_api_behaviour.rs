@@ -241,6 +241,30 @@ async fn create_errors_match_the_apiserver() {
     );
     assert_eq!(err.code, 400);
 
+    let copied = api.get("x").await.expect("get");
+    let mut copy = copied.clone();
+    copy.metadata.name = Some("copy".into());
+    let err = api_error(
+        api.create(&PostParams::default(), &copy)
+            .await
+            .expect_err("rv set on create"),
+    );
+    assert_eq!(err.code, 400);
+    assert!(
+        err.message.contains("resourceVersion should not be set"),
+        "{}",
+        err.message
+    );
+
+    let mut huge = config_map("huge", json!({}));
+    huge.data = Some([("blob".to_string(), "x".repeat(1024 * 1024 + 1))].into());
+    let err = api_error(
+        api.create(&PostParams::default(), &huge)
+            .await
+            .expect_err("too big"),
+    );
+    assert_eq!(err.code, 422);
+
     let missing_ns: Api<ConfigMap> = Api::namespaced(server.client(), "nope");
     let err = api_error(
         missing_ns
@@ -1147,4 +1171,233 @@ async fn crds_created_over_the_api_register_their_resource() {
         .expect("delete crd");
     let err = api_error(widgets.get("w").await.expect_err("resource gone"));
     assert_eq!(err.code, 404);
+}
+
+#[tokio::test]
+async fn apply_to_status_touches_only_status_and_tracks_the_subresource() {
+    let server = FakeApiServer::new();
+    let api: Api<Deployment> = Api::namespaced(server.client(), "default");
+    let created = api
+        .create(&PostParams::default(), &deployment("web", 1, "nginx:1"))
+        .await
+        .expect("create");
+    let status_apply = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"replicas": 42},
+        "status": {"readyReplicas": 1},
+    });
+    let after = api
+        .patch_status(
+            "web",
+            &PatchParams::apply("status-writer"),
+            &Patch::Apply(&status_apply),
+        )
+        .await
+        .expect("status apply");
+    assert_eq!(after.spec.as_ref().and_then(|s| s.replicas), Some(1));
+    assert_eq!(
+        after.status.as_ref().and_then(|s| s.ready_replicas),
+        Some(1)
+    );
+    assert_eq!(after.metadata.generation, created.metadata.generation);
+    let entry = after
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| m.manager.as_deref() == Some("status-writer"))
+        .expect("status-writer entry");
+    assert_eq!(entry.subresource.as_deref(), Some("status"));
+    let fields = serde_json::to_string(&entry.fields_v1).expect("json");
+    assert!(
+        fields.contains("f:readyReplicas") && !fields.contains("f:spec"),
+        "{fields}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn paused_and_dropped_watches() {
+    let server = FakeApiServer::new();
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let mut stream = watcher(api.clone(), watcher::Config::default()).boxed();
+    assert!(matches!(
+        next_event(&mut stream).await.expect("init"),
+        watcher::Event::Init
+    ));
+    assert!(matches!(
+        next_event(&mut stream).await.expect("done"),
+        watcher::Event::InitDone
+    ));
+
+    server.pause_watches();
+    api.create(&PostParams::default(), &config_map("held", json!({})))
+        .await
+        .expect("create");
+    let held = tokio::time::timeout(Duration::from_secs(30), stream.next()).await;
+    assert!(held.is_err(), "no event is delivered while paused");
+    server.resume_watches();
+    match next_event(&mut stream).await.expect("apply") {
+        watcher::Event::Apply(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("held")),
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // A dropped watch resumes from its last resourceVersion: no re-list, no gap.
+    server.clear_requests();
+    server.drop_watches();
+    api.create(&PostParams::default(), &config_map("after-drop", json!({})))
+        .await
+        .expect("create");
+    match next_event(&mut stream).await.expect("apply") {
+        watcher::Event::Apply(cm) => assert_eq!(cm.metadata.name.as_deref(), Some("after-drop")),
+        other => panic!("unexpected {other:?}"),
+    }
+    let reqs = server.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.is_watch() && r.param("resourceVersion").is_some_and(|v| v != "0"))
+    );
+    assert!(
+        !reqs
+            .iter()
+            .any(|r| r.method == Method::GET && !r.is_watch() && r.path.ends_with("/configmaps"))
+    );
+}
+
+#[tokio::test]
+async fn namespace_and_foreground_deletion() {
+    let server = FakeApiServer::new();
+    let namespaces: Api<Namespace> = Api::all(server.client());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "temp"}})).expect("ns");
+    let created = namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("create ns");
+    assert_eq!(
+        created.status.and_then(|s| s.phase).as_deref(),
+        Some("Active")
+    );
+
+    let configmaps: Api<ConfigMap> = Api::namespaced(server.client(), "temp");
+    let mut held = config_map("held", json!({}));
+    held.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    configmaps
+        .create(&PostParams::default(), &held)
+        .await
+        .expect("cm");
+    configmaps
+        .create(&PostParams::default(), &config_map("plain", json!({})))
+        .await
+        .expect("cm");
+
+    namespaces
+        .delete("temp", &DeleteParams::default())
+        .await
+        .expect("delete ns");
+    let terminating = namespaces
+        .get("temp")
+        .await
+        .expect("still there while content remains");
+    assert_eq!(
+        terminating.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    assert!(configmaps.get_opt("plain").await.expect("get").is_none());
+    let err = api_error(
+        configmaps
+            .create(&PostParams::default(), &config_map("new", json!({})))
+            .await
+            .expect_err("terminating"),
+    );
+    assert_eq!(err.code, 403);
+
+    configmaps
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("release");
+    assert!(
+        namespaces.get_opt("temp").await.expect("get").is_none(),
+        "empty terminating namespace goes away"
+    );
+
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), "default");
+    let defaults: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let owner = deployments
+        .create(&PostParams::default(), &deployment("owner", 1, "nginx:1"))
+        .await
+        .expect("owner");
+    let mut child = config_map("child", json!({}));
+    child.metadata.owner_references = Some(vec![owner.controller_owner_ref(&()).expect("ref")]);
+    child.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    defaults
+        .create(&PostParams::default(), &child)
+        .await
+        .expect("child");
+    let foreground = DeleteParams::foreground();
+    deployments
+        .delete("owner", &foreground)
+        .await
+        .expect("foreground delete");
+    let waiting = deployments
+        .get("owner")
+        .await
+        .expect("owner waits for dependents");
+    assert!(
+        waiting
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"foregroundDeletion".to_string())
+    );
+    defaults
+        .patch(
+            "child",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("release child");
+    assert!(
+        deployments.get_opt("owner").await.expect("get").is_none(),
+        "owner goes once dependents are gone"
+    );
+}
+
+#[tokio::test]
+async fn metadata_only_requests_and_discovery() {
+    let server = FakeApiServer::new();
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    api.create(&PostParams::default(), &config_map("c", json!({"a": "b"})))
+        .await
+        .expect("create");
+    let meta = api.get_metadata("c").await.expect("metadata");
+    assert_eq!(
+        meta.metadata
+            .labels
+            .unwrap_or_default()
+            .get("a")
+            .map(String::as_str),
+        Some("b")
+    );
+    let list = api
+        .list_metadata(&ListParams::default())
+        .await
+        .expect("list metadata");
+    assert_eq!(list.items.len(), 1);
+
+    let client = server.client();
+    let version = client.apiserver_version().await.expect("version");
+    assert_eq!(version.major, "1");
+    let groups = client.list_api_groups().await.expect("groups");
+    assert!(groups.groups.iter().any(|g| g.name == "apps"));
+    let core = client
+        .list_core_api_resources("v1")
+        .await
+        .expect("core resources");
+    assert!(core.resources.iter().any(|r| r.name == "configmaps"));
 }

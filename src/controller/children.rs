@@ -47,6 +47,14 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
         report,
     )
     .await?;
+    // The Admin API is closed to all but the validator app and the operator before the app starts.
+    apply_one(
+        &rendered.network_policy,
+        &ctx.stores.network_policies,
+        ctx,
+        report,
+    )
+    .await?;
     apply_one(
         &rendered.validator_app,
         &ctx.stores.deployments,
@@ -57,13 +65,6 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
     apply_one(
         &rendered.validator_app_service,
         &ctx.stores.services,
-        ctx,
-        report,
-    )
-    .await?;
-    apply_one(
-        &rendered.network_policy,
-        &ctx.stores.network_policies,
         ctx,
         report,
     )

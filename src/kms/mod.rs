@@ -10,6 +10,6 @@ mod parse;
 mod validate;
 
 pub use emit::{KMS_ENV_VAR, KMS_ENVELOPE_ENV_VAR, kms_block, participant_env};
-pub use model::{AwsKms, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
+pub use model::{AwsKms, DriverJar, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
 pub use parse::{KmsValueError, MAX_VALUE_BYTES, parse_kms_value};
 pub use validate::{FieldError, validate_provider};

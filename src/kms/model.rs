@@ -59,6 +59,23 @@ pub struct DriverKms {
     /// How often Canton checks the driver's health, as a duration such as `10s` (Canton `health-check-period`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check_period: Option<String>,
+    /// Where the driver's jar comes from: an image whose jar is copied onto the participant's classpath.
+    /// Not part of Canton's configuration; used only to build the participant pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jar: Option<DriverJar>,
+}
+
+/// An image that carries a KMS driver jar, and where the participant image loads jars from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DriverJar {
+    /// Image holding the jar; it must have `cp`.
+    pub image: String,
+    /// Absolute path of the `.jar` inside that image.
+    pub path: String,
+    /// A directory on the participant image's classpath; the jar is mounted there (as one file, so the
+    /// directory's other files stay visible).
+    pub classpath_dir: String,
 }
 
 /// The schema of an object whose keys are not known in advance.

@@ -243,6 +243,7 @@ fn driver(f: &BTreeMap<String, &AstNode>) -> Result<DriverKms, KmsValueError> {
         name: required_string(f, "name", "driver")?,
         config,
         health_check_period: opt(f, "health-check-period", string)?,
+        jar: None,
     })
 }
 

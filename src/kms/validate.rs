@@ -105,6 +105,17 @@ fn check_driver(driver: &DriverKms, at: &str, errors: &mut Vec<FieldError>) {
             format!("`{period}` is not a duration such as 10s, 500ms or 1m"),
         ));
     }
+    if let Some(jar) = &driver.jar {
+        let file_ok =
+            jar.path.starts_with('/') && jar.path.ends_with(".jar") && !jar.path.contains("..");
+        let dir_ok = jar.classpath_dir.starts_with('/') && !jar.classpath_dir.contains("..");
+        if jar.image.trim().is_empty() || !file_ok || !dir_ok {
+            errors.push(FieldError::new(
+                format!("{at}.jar"),
+                "needs an image, the absolute path of a .jar inside it, and an absolute classpathDir",
+            ));
+        }
+    }
     for (key, value) in driver.config.iter().flatten() {
         if value.is_null() {
             errors.push(FieldError::new(

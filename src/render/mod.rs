@@ -20,7 +20,8 @@ pub use labels::{
     APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, children_selector, selector,
 };
 pub use network_policy::{
-    ADMIN_API_PORT, DEFAULT_OPERATOR_NAMESPACE, NAMESPACE_NAME_LABEL, OPEN_PORTS, network_policy_name,
+    ADMIN_API_PORT, DEFAULT_OPERATOR_NAMESPACE, NAMESPACE_NAME_LABEL, OPEN_PORTS,
+    network_policy_name,
 };
 pub use participant::{PARTICIPANT_COMPONENT, participant_name};
 pub use validator_app::{VALIDATOR_APP_COMPONENT, validator_app_name};

@@ -1,11 +1,13 @@
 //! The Canton participant: Deployment and Service `<name>-participant`.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, EnvVar, GRPCAction, Probe, Service};
+use k8s_openapi::api::core::v1::{
+    Container, EmptyDirVolumeSource, EnvVar, GRPCAction, Probe, Service, Volume, VolumeMount,
+};
 
 use super::pod::{self, env, env_from_ref, env_secret, port};
 use super::{Context, image};
-use crate::kms::participant_env;
+use crate::kms::{DriverJar, DriverKms, KmsProvider, participant_env};
 
 /// `app.kubernetes.io/component` of the participant.
 pub const PARTICIPANT_COMPONENT: &str = "participant";
@@ -43,13 +45,72 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
         ..Container::default()
     };
     let service_account = ctx.decision.participant_service_account(ctx.name);
-    pod::deployment(
+    let mut deployment = pod::deployment(
         ctx,
         participant_name(ctx.name),
         PARTICIPANT_COMPONENT,
         container,
         service_account,
-    )
+    );
+    if let Some(KmsProvider::Driver(DriverKms { jar: Some(jar), .. })) = ctx.decision.provider() {
+        add_driver_jar(&mut deployment, &jar);
+    }
+    deployment
+}
+
+/// Copies the driver jar from its image into a shared volume, and mounts it onto the classpath.
+fn add_driver_jar(deployment: &mut Deployment, jar: &DriverJar) {
+    const VOLUME: &str = "kms-driver";
+    const STAGING: &str = "/kms-driver";
+    let file = jar
+        .path
+        .rsplit('/')
+        .next()
+        .unwrap_or("driver.jar")
+        .to_string();
+    let Some(pod) = deployment
+        .spec
+        .as_mut()
+        .and_then(|s| s.template.spec.as_mut())
+    else {
+        return;
+    };
+    pod.volumes.get_or_insert_with(Vec::new).push(Volume {
+        name: VOLUME.to_string(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    });
+    let staging = VolumeMount {
+        name: VOLUME.to_string(),
+        mount_path: STAGING.to_string(),
+        ..VolumeMount::default()
+    };
+    pod.init_containers
+        .get_or_insert_with(Vec::new)
+        .push(Container {
+            name: "kms-driver".to_string(),
+            image: Some(jar.image.clone()),
+            command: Some(vec![
+                "cp".to_string(),
+                jar.path.clone(),
+                format!("{STAGING}/{file}"),
+            ]),
+            volume_mounts: Some(vec![staging]),
+            security_context: Some(pod::container_security()),
+            ..Container::default()
+        });
+    if let Some(participant) = pod.containers.first_mut() {
+        participant
+            .volume_mounts
+            .get_or_insert_with(Vec::new)
+            .push(VolumeMount {
+                name: VOLUME.to_string(),
+                mount_path: format!("{}/{file}", jar.classpath_dir.trim_end_matches('/')),
+                sub_path: Some(file),
+                read_only: Some(true),
+                ..VolumeMount::default()
+            });
+    }
 }
 
 pub(super) fn service(ctx: &Context) -> Service {

@@ -41,7 +41,10 @@ pub enum AdminError {
         unavailable: bool,
     },
     #[error("the participant's answer to {method} is unusable: {detail}")]
-    Decode { method: &'static str, detail: String },
+    Decode {
+        method: &'static str,
+        detail: String,
+    },
     #[error("the participant has no identity yet: wait until it has been initialized")]
     NotInitialized,
     #[error("the Admin API settings are invalid: {0}")]
@@ -206,10 +209,8 @@ pub trait ParticipantAdmin {
     /// Every key with a private key in the vault (`ListMyKeys`).
     fn list_keys(&mut self) -> impl Future<Output = Result<Vec<VaultKey>, AdminError>> + Send;
     /// The participant's OwnerToKeyMapping in every store (`ListOwnerToKeyMapping`).
-    fn list_okms(
-        &mut self,
-        uid: &str,
-    ) -> impl Future<Output = Result<Vec<Okm>, AdminError>> + Send;
+    fn list_okms(&mut self, uid: &str)
+    -> impl Future<Output = Result<Vec<Okm>, AdminError>> + Send;
     /// Generates or registers a key (`Generate*Key` / `RegisterKms*Key`).
     fn create_key(
         &mut self,
@@ -415,7 +416,12 @@ impl ParticipantAdmin for AdminClient {
                     usage: key.usage.clone(),
                 };
                 let r = self.vault.generate_signing_key(request).await;
-                signing(r.map_err(|s| AdminError::rpc(method, s))?.into_inner().public_key, method)
+                signing(
+                    r.map_err(|s| AdminError::rpc(method, s))?
+                        .into_inner()
+                        .public_key,
+                    method,
+                )
             }
             (Purpose::Encryption, None) => {
                 let method = "GenerateEncryptionKey";
@@ -424,7 +430,12 @@ impl ParticipantAdmin for AdminClient {
                     name: key.name.clone(),
                 };
                 let r = self.vault.generate_encryption_key(request).await;
-                encryption(r.map_err(|s| AdminError::rpc(method, s))?.into_inner().public_key, method)
+                encryption(
+                    r.map_err(|s| AdminError::rpc(method, s))?
+                        .into_inner()
+                        .public_key,
+                    method,
+                )
             }
             (Purpose::Signing, Some(id)) => {
                 let method = "RegisterKmsSigningKey";
@@ -434,7 +445,12 @@ impl ParticipantAdmin for AdminClient {
                     usage: key.usage.clone(),
                 };
                 let r = self.vault.register_kms_signing_key(request).await;
-                signing(r.map_err(|s| AdminError::rpc(method, s))?.into_inner().public_key, method)
+                signing(
+                    r.map_err(|s| AdminError::rpc(method, s))?
+                        .into_inner()
+                        .public_key,
+                    method,
+                )
             }
             (Purpose::Encryption, Some(id)) => {
                 let method = "RegisterKmsEncryptionKey";
@@ -443,7 +459,12 @@ impl ParticipantAdmin for AdminClient {
                     name: key.name.clone(),
                 };
                 let r = self.vault.register_kms_encryption_key(request).await;
-                encryption(r.map_err(|s| AdminError::rpc(method, s))?.into_inner().public_key, method)
+                encryption(
+                    r.map_err(|s| AdminError::rpc(method, s))?
+                        .into_inner()
+                        .public_key,
+                    method,
+                )
             }
         }
     }
@@ -523,8 +544,12 @@ pub fn vault_key(meta: vault::PrivateKeyMetadata) -> Result<VaultKey, AdminError
     })?;
     let fingerprint = key_fingerprint(&public_key).map_err(|e| decode(method, e))?;
     let (purpose, usage, spec) = match &public_key.key {
-        Some(public_key::Key::SigningPublicKey(k)) => (Purpose::Signing, k.usage.clone(), k.key_spec),
-        Some(public_key::Key::EncryptionPublicKey(k)) => (Purpose::Encryption, Vec::new(), k.key_spec),
+        Some(public_key::Key::SigningPublicKey(k)) => {
+            (Purpose::Signing, k.usage.clone(), k.key_spec)
+        }
+        Some(public_key::Key::EncryptionPublicKey(k)) => {
+            (Purpose::Encryption, Vec::new(), k.key_spec)
+        }
         None => return Err(decode(method, FingerprintError::Empty)),
     };
     Ok(VaultKey {
@@ -538,9 +563,7 @@ pub fn vault_key(meta: vault::PrivateKeyMetadata) -> Result<VaultKey, AdminError
     })
 }
 
-fn okm(
-    result: topology::list_owner_to_key_mapping_response::Result,
-) -> Result<Okm, AdminError> {
+fn okm(result: topology::list_owner_to_key_mapping_response::Result) -> Result<Okm, AdminError> {
     let method = "ListOwnerToKeyMapping";
     let context = result.context.unwrap_or_default();
     let item = result.item.unwrap_or_default();

@@ -5,12 +5,14 @@
 //! - [`plan`]: the next single step, from the request, its status and what the participant shows (pure).
 //! - [`admin`]: the Admin API client (tonic) behind [`admin::ParticipantAdmin`].
 //! - [`step`]: one step: observe, plan, act, and the status that results (no Kubernetes).
+//! - [`keys`]: what `canton-operator keys` shows.
 //! - [`schedule`]: when a scheduled rotation is due, and its deterministic name (pure).
 //! - [`reconcile`]: the Kubernetes controller around it.
 
 pub mod admin;
 pub mod duration;
 pub mod fingerprint;
+pub mod keys;
 pub mod plan;
 pub mod reconcile;
 pub mod schedule;

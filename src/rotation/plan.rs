@@ -7,7 +7,9 @@
 //! a proposal that already applied. The status only fixes what cannot be re-derived: which keys
 //! the request covers, whether the backup gate was passed, and which proposals were sent.
 
-use crate::api::{KeyProgress, OkmProposal, PreCreatedKmsKey, RotationPhase, ValidatorKeyRotationStatus};
+use crate::api::{
+    KeyProgress, OkmProposal, PreCreatedKmsKey, RotationPhase, ValidatorKeyRotationStatus,
+};
 
 use super::admin::{NewKey, Okm, OkmChange, Purpose, Store, VaultKey};
 use super::proto::crypto::PublicKey;
@@ -62,17 +64,30 @@ impl Observed {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Create (or register) the new key for `keys[index]`.
-    Create { index: usize, key: NewKey },
+    Create {
+        index: usize,
+        key: NewKey,
+    },
     /// Propose this OwnerToKeyMapping.
-    Propose { change: &'static str, okm: OkmChange },
+    Propose {
+        change: &'static str,
+        okm: OkmChange,
+    },
     /// A proposal was accepted but the authorized store does not show it yet.
-    WaitForProposal { serial: u32 },
+    WaitForProposal {
+        serial: u32,
+    },
     /// These synchronizer stores do not show the change yet.
-    WaitForSynchronizers { stores: Vec<String> },
+    WaitForSynchronizers {
+        stores: Vec<String>,
+    },
     /// New keys effective; the user must confirm the backup.
     AwaitBackup,
     Succeed,
-    Fail { reason: &'static str, message: String },
+    Fail {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 /// The status the rotation should show, and what to do next.
@@ -83,7 +98,12 @@ pub struct Plan {
     pub action: Action,
 }
 
-fn fail(phase: RotationPhase, keys: Vec<KeyProgress>, reason: &'static str, message: String) -> Plan {
+fn fail(
+    phase: RotationPhase,
+    keys: Vec<KeyProgress>,
+    reason: &'static str,
+    message: String,
+) -> Plan {
     Plan {
         phase,
         keys,
@@ -116,7 +136,9 @@ pub fn plan(req: &Request, status: &ValidatorKeyRotationStatus, obs: &Observed) 
         return create(index, keys, obs);
     }
     let old_gone = keys.iter().all(|k| !auth.contains(&k.old_fingerprint));
-    let new_in = keys.iter().all(|k| new_fp(k).is_some_and(|f| auth.contains(f)));
+    let new_in = keys
+        .iter()
+        .all(|k| new_fp(k).is_some_and(|f| auth.contains(f)));
     let removing = phase == RotationPhase::RemovingOldKeys || (old_gone && new_in);
     if !removing {
         return add(req, status, obs, auth, keys);
@@ -161,7 +183,11 @@ fn start(req: &Request, obs: &Observed, auth: &Okm) -> Plan {
 }
 
 /// Old keys to rotate, in OwnerToKeyMapping order.
-fn targets(req: &Request, obs: &Observed, auth: &Okm) -> Result<Vec<String>, (&'static str, String)> {
+fn targets(
+    req: &Request,
+    obs: &Observed,
+    auth: &Okm,
+) -> Result<Vec<String>, (&'static str, String)> {
     if req.keys.is_empty() {
         // Our own new keys never count as old ones, even if a stale read showed Pending again.
         let suffix = format!("{ROTATED}-{}", req.stamp);
@@ -170,7 +196,12 @@ fn targets(req: &Request, obs: &Observed, auth: &Okm) -> Result<Vec<String>, (&'
                 .and_then(|k| k.name.as_deref())
                 .is_some_and(|n| n.ends_with(&suffix))
         };
-        let all: Vec<String> = auth.fingerprints.iter().filter(|f| !ours(f)).cloned().collect();
+        let all: Vec<String> = auth
+            .fingerprints
+            .iter()
+            .filter(|f| !ours(f))
+            .cloned()
+            .collect();
         return Ok(dedup(all));
     }
     for fp in req.keys {
@@ -222,8 +253,12 @@ fn check_kms_keys(req: &Request, targets: &[String]) -> Result<(), (&'static str
                 ),
             ));
         }
-        let dup_old = req.kms_keys[..i].iter().any(|o| o.old_fingerprint == k.old_fingerprint);
-        let dup_id = req.kms_keys[..i].iter().any(|o| o.kms_key_id == k.kms_key_id);
+        let dup_old = req.kms_keys[..i]
+            .iter()
+            .any(|o| o.old_fingerprint == k.old_fingerprint);
+        let dup_id = req.kms_keys[..i]
+            .iter()
+            .any(|o| o.kms_key_id == k.kms_key_id);
         if dup_old || dup_id {
             return Err((
                 "DuplicateKmsKey",
@@ -311,7 +346,12 @@ fn create(index: usize, keys: Vec<KeyProgress>, obs: &Observed) -> Plan {
             "the old key {} is no longer in the participant's vault, so its replacement cannot be made like it",
             k.old_fingerprint
         );
-        return fail(RotationPhase::CreatingKeys, keys, "OldKeyNotInVault", message);
+        return fail(
+            RotationPhase::CreatingKeys,
+            keys,
+            "OldKeyNotInVault",
+            message,
+        );
     };
     let key = NewKey {
         purpose: old.purpose,
@@ -342,14 +382,21 @@ fn add(
         .collect();
     if !missing.is_empty() {
         if let Some(serial) = sent_not_visible(status, ADD_NEW_KEYS, auth) {
-            return Plan { phase, keys, action: Action::WaitForProposal { serial } };
+            return Plan {
+                phase,
+                keys,
+                action: Action::WaitForProposal { serial },
+            };
         }
         let mut public_keys = auth.keys.clone();
         for k in &missing {
             match new_fp(k).and_then(|f| obs.key(f)) {
                 Some(v) => public_keys.push(v.public_key.clone()),
                 None => {
-                    let message = format!("the new key {} is not in the participant's vault", k.new_name);
+                    let message = format!(
+                        "the new key {} is not in the participant's vault",
+                        k.new_name
+                    );
                     return fail(phase, keys, "NewKeyMissing", message);
                 }
             }
@@ -359,20 +406,43 @@ fn add(
             member: auth.member.clone(),
             keys: public_keys,
         };
-        return Plan { phase, keys, action: Action::Propose { change: ADD_NEW_KEYS, okm } };
+        return Plan {
+            phase,
+            keys,
+            action: Action::Propose {
+                change: ADD_NEW_KEYS,
+                okm,
+            },
+        };
     }
-    let lagging = lagging(obs, |o| keys.iter().all(|k| new_fp(k).is_some_and(|f| o.contains(f))));
+    let lagging = lagging(obs, |o| {
+        keys.iter()
+            .all(|k| new_fp(k).is_some_and(|f| o.contains(f)))
+    });
     if !lagging.is_empty() {
-        return Plan { phase, keys, action: Action::WaitForSynchronizers { stores: lagging } };
+        return Plan {
+            phase,
+            keys,
+            action: Action::WaitForSynchronizers { stores: lagging },
+        };
     }
     if req.pause_for_backup && !req.backup_confirmed {
-        return Plan { phase: RotationPhase::AwaitingBackup, keys, action: Action::AwaitBackup };
+        return Plan {
+            phase: RotationPhase::AwaitingBackup,
+            keys,
+            action: Action::AwaitBackup,
+        };
     }
     remove(status, obs, auth, keys)
 }
 
 /// Removes the old keys once their replacements are effective everywhere, then waits again.
-fn remove(status: &ValidatorKeyRotationStatus, obs: &Observed, auth: &Okm, keys: Vec<KeyProgress>) -> Plan {
+fn remove(
+    status: &ValidatorKeyRotationStatus,
+    obs: &Observed,
+    auth: &Okm,
+    keys: Vec<KeyProgress>,
+) -> Plan {
     let phase = RotationPhase::RemovingOldKeys;
     let present: Vec<&str> = keys
         .iter()
@@ -384,7 +454,11 @@ fn remove(status: &ValidatorKeyRotationStatus, obs: &Observed, auth: &Okm, keys:
             return fail(phase, keys, "WouldLeaveNoUsableKey", message);
         }
         if let Some(serial) = sent_not_visible(status, REMOVE_OLD_KEYS, auth) {
-            return Plan { phase, keys, action: Action::WaitForProposal { serial } };
+            return Plan {
+                phase,
+                keys,
+                action: Action::WaitForProposal { serial },
+            };
         }
         let (kept, fps): (Vec<PublicKey>, Vec<&String>) = auth
             .keys
@@ -394,7 +468,8 @@ fn remove(status: &ValidatorKeyRotationStatus, obs: &Observed, auth: &Okm, keys:
             .map(|(k, f)| (k.clone(), f))
             .unzip();
         if fps.is_empty() {
-            let message = "removing the old keys would leave the OwnerToKeyMapping empty".to_string();
+            let message =
+                "removing the old keys would leave the OwnerToKeyMapping empty".to_string();
             return fail(phase, keys, "WouldLeaveNoUsableKey", message);
         }
         let okm = OkmChange {
@@ -402,13 +477,30 @@ fn remove(status: &ValidatorKeyRotationStatus, obs: &Observed, auth: &Okm, keys:
             member: auth.member.clone(),
             keys: kept,
         };
-        return Plan { phase, keys, action: Action::Propose { change: REMOVE_OLD_KEYS, okm } };
+        return Plan {
+            phase,
+            keys,
+            action: Action::Propose {
+                change: REMOVE_OLD_KEYS,
+                okm,
+            },
+        };
     }
-    let lagging = lagging(obs, |o| keys.iter().all(|k| !o.contains(&k.old_fingerprint)));
+    let lagging = lagging(obs, |o| {
+        keys.iter().all(|k| !o.contains(&k.old_fingerprint))
+    });
     if !lagging.is_empty() {
-        return Plan { phase, keys, action: Action::WaitForSynchronizers { stores: lagging } };
+        return Plan {
+            phase,
+            keys,
+            action: Action::WaitForSynchronizers { stores: lagging },
+        };
     }
-    Plan { phase: RotationPhase::Succeeded, keys, action: Action::Succeed }
+    Plan {
+        phase: RotationPhase::Succeeded,
+        keys,
+        action: Action::Succeed,
+    }
 }
 
 /// Every old key still mapped has its replacement in the authorized store and every synchronizer.

@@ -15,13 +15,13 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use super::admin::{AdminClient, AdminError, AdminTarget, TlsTarget, Timeouts, in_cluster_address};
+use super::admin::{AdminClient, AdminError, AdminTarget, Timeouts, TlsTarget, in_cluster_address};
 use super::duration::parse_every;
 use super::schedule::{Existing, blocking_rotation, due_rotation};
 use super::step::{self, Next, Outcome, StepSettings};
 use crate::api::{
-    ROTATION_VALIDATOR_LABEL, RotationPhase, Validator, ValidatorKeyRotation, ValidatorKeyRotationSpec,
-    ValidatorKeyRotationStatus,
+    ROTATION_VALIDATOR_LABEL, RotationPhase, Validator, ValidatorKeyRotation,
+    ValidatorKeyRotationSpec, ValidatorKeyRotationStatus,
 };
 
 /// The field manager of every write.
@@ -72,7 +72,9 @@ impl RotationSettings {
 /// `<validator>-participant.<ns>.svc:5002`, plaintext unless the Validator configures TLS.
 pub fn default_target(validator: &Validator) -> Result<AdminTarget, AdminError> {
     let name = validator.name_any();
-    let namespace = validator.namespace().unwrap_or_else(|| "default".to_string());
+    let namespace = validator
+        .namespace()
+        .unwrap_or_else(|| "default".to_string());
     let address = in_cluster_address(&name, &namespace);
     let tls = validator
         .spec
@@ -145,11 +147,16 @@ fn error_policy(rotation: Arc<ValidatorKeyRotation>, error: &RotationError, _: A
     Action::requeue(Duration::from_secs(5))
 }
 
-async fn reconcile(rotation: Arc<ValidatorKeyRotation>, ctx: Arc<Ctx>) -> Result<Action, RotationError> {
+async fn reconcile(
+    rotation: Arc<ValidatorKeyRotation>,
+    ctx: Arc<Ctx>,
+) -> Result<Action, RotationError> {
     if !ctx.is_leading() {
         return Ok(Action::await_change());
     }
-    let namespace = rotation.namespace().ok_or(RotationError::MissingNamespace)?;
+    let namespace = rotation
+        .namespace()
+        .ok_or(RotationError::MissingNamespace)?;
     let api: Api<ValidatorKeyRotation> = Api::namespaced(ctx.client.clone(), &namespace);
     // The cache may lag our own status writes; the step must start from the latest status.
     let Some(current) = api.get_opt(&rotation.name_any()).await? else {
@@ -186,7 +193,12 @@ async fn prerequisites(
             "Validator {} does not exist in namespace {namespace}; the rotation starts when it does",
             rotation.spec.validator
         );
-        return Ok(Err(waiting(rotation, "ValidatorNotFound", message, ctx.settings.step.poll * 6)));
+        return Ok(Err(waiting(
+            rotation,
+            "ValidatorNotFound",
+            message,
+            ctx.settings.step.poll * 6,
+        )));
     };
     if rotation.phase() == RotationPhase::Pending {
         let all = api.list(&ListParams::default()).await?.items;
@@ -195,18 +207,32 @@ async fn prerequisites(
                 "waiting for ValidatorKeyRotation {} of the same validator to finish: at most one runs at a time",
                 other.name_any()
             );
-            return Ok(Err(waiting(rotation, "WaitingForOtherRotation", message, ctx.settings.step.poll)));
+            return Ok(Err(waiting(
+                rotation,
+                "WaitingForOtherRotation",
+                message,
+                ctx.settings.step.poll,
+            )));
         }
     }
     Ok(Ok(validator))
 }
 
-fn waiting(rotation: &ValidatorKeyRotation, reason: &str, message: String, after: Duration) -> Outcome {
+fn waiting(
+    rotation: &ValidatorKeyRotation,
+    reason: &str,
+    message: String,
+    after: Duration,
+) -> Outcome {
     let mut status = rotation.status.clone().unwrap_or_default();
     status.phase.get_or_insert(RotationPhase::Pending);
     status.reason = Some(reason.to_string());
     status.message = Some(message);
-    Outcome { status, next: Next::After(after), event: None }
+    Outcome {
+        status,
+        next: Next::After(after),
+        event: None,
+    }
 }
 
 /// Connects (with timeouts) and takes one step; an unreachable participant becomes status.
@@ -254,7 +280,10 @@ async fn write_status(
 
 /// `{"status": new}`, with `null` for every field the new status drops (a merge patch would
 /// otherwise keep it).
-pub fn status_patch(previous: &ValidatorKeyRotationStatus, status: &ValidatorKeyRotationStatus) -> Value {
+pub fn status_patch(
+    previous: &ValidatorKeyRotationStatus,
+    status: &ValidatorKeyRotationStatus,
+) -> Value {
     let mut new = serde_json::to_value(status).unwrap_or_else(|_| json!({}));
     let old = serde_json::to_value(previous).unwrap_or_else(|_| json!({}));
     if let (Some(new_map), Some(old_map)) = (new.as_object_mut(), old.as_object()) {
@@ -270,13 +299,21 @@ async fn publish(ctx: &Ctx, rotation: &ValidatorKeyRotation, note: &step::Note) 
         return;
     }
     let event = Event {
-        type_: if note.warning { EventType::Warning } else { EventType::Normal },
+        type_: if note.warning {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        },
         reason: note.reason.clone(),
         note: Some(note.message.clone()),
         action: "RotateKeys".to_string(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &rotation.object_ref(&())).await {
+    if let Err(e) = ctx
+        .recorder
+        .publish(&event, &rotation.object_ref(&()))
+        .await
+    {
         tracing::warn!(error = %e, "could not publish event");
     }
 }
@@ -295,11 +332,19 @@ async fn schedule_loop(ctx: Arc<Ctx>) {
 
 /// Creates every ValidatorKeyRotation that `spec.kms.rotation.every` makes due now; returns
 /// their names. Safe to run from several replicas at once: names are deterministic.
-pub async fn schedule_once(client: &Client, namespace: Option<&str>) -> Result<Vec<String>, kube::Error> {
+pub async fn schedule_once(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<Vec<String>, kube::Error> {
     let validators: Api<Validator> = namespaced_or_all(client, namespace);
     let mut created = Vec::new();
     for validator in validators.list(&ListParams::default()).await?.items {
-        let Some(settings) = validator.spec.kms.as_ref().and_then(|k| k.rotation.as_ref()) else {
+        let Some(settings) = validator
+            .spec
+            .kms
+            .as_ref()
+            .and_then(|k| k.rotation.as_ref())
+        else {
             continue;
         };
         let Some(every) = settings.every.as_deref() else {
@@ -312,7 +357,14 @@ pub async fn schedule_once(client: &Client, namespace: Option<&str>) -> Result<V
                 continue;
             }
         };
-        if let Some(name) = request_if_due(client, &validator, every, settings.pause_for_backup.unwrap_or(false)).await? {
+        if let Some(name) = request_if_due(
+            client,
+            &validator,
+            every,
+            settings.pause_for_backup.unwrap_or(false),
+        )
+        .await?
+        {
             created.push(name);
         }
     }
@@ -325,8 +377,10 @@ async fn request_if_due(
     every: Duration,
     pause_for_backup: bool,
 ) -> Result<Option<String>, kube::Error> {
-    let (Some(namespace), Some(created)) = (validator.namespace(), validator.metadata.creation_timestamp.as_ref())
-    else {
+    let (Some(namespace), Some(created)) = (
+        validator.namespace(),
+        validator.metadata.creation_timestamp.as_ref(),
+    ) else {
         return Ok(None);
     };
     let name = validator.name_any();
@@ -339,11 +393,22 @@ async fn request_if_due(
         .filter(|r| r.spec.validator == name)
         .map(|r| Existing {
             name: r.name_any(),
-            created: r.metadata.creation_timestamp.as_ref().map(|t| t.0).unwrap_or(created.0),
+            created: r
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .unwrap_or(created.0),
             phase: r.phase(),
         })
         .collect();
-    let Some(due) = due_rotation(&name, created.0, every, &existing, k8s_openapi::jiff::Timestamp::now()) else {
+    let Some(due) = due_rotation(
+        &name,
+        created.0,
+        every,
+        &existing,
+        k8s_openapi::jiff::Timestamp::now(),
+    ) else {
         return Ok(None);
     };
     let mut rotation = ValidatorKeyRotation::new(

@@ -94,32 +94,63 @@ mod tests {
     }
 
     fn existing(name: &str, created: &str, phase: RotationPhase) -> Existing {
-        Existing { name: name.into(), created: ts(created), phase }
+        Existing {
+            name: name.into(),
+            created: ts(created),
+            phase,
+        }
     }
 
     #[test]
     fn due_one_period_after_creation_then_after_each_rotation() {
         let created = ts("2025-01-01T00:00:00Z");
-        assert_eq!(due_rotation("v", created, 90 * DAY, &[], ts("2025-03-01T00:00:00Z")), None);
+        assert_eq!(
+            due_rotation("v", created, 90 * DAY, &[], ts("2025-03-01T00:00:00Z")),
+            None
+        );
         let due = due_rotation("v", created, 90 * DAY, &[], ts("2025-04-02T00:00:00Z"));
         assert_eq!(
             due,
-            Some(Due { name: "v-rotation-20250401000000".into(), due_at: ts("2025-04-01T00:00:00Z") })
+            Some(Due {
+                name: "v-rotation-20250401000000".into(),
+                due_at: ts("2025-04-01T00:00:00Z")
+            })
         );
-        let done = [existing("v-rotation-20250401000000", "2025-04-02T00:00:05Z", RotationPhase::Succeeded)];
-        assert_eq!(due_rotation("v", created, 90 * DAY, &done, ts("2025-05-01T00:00:00Z")), None);
+        let done = [existing(
+            "v-rotation-20250401000000",
+            "2025-04-02T00:00:05Z",
+            RotationPhase::Succeeded,
+        )];
+        assert_eq!(
+            due_rotation("v", created, 90 * DAY, &done, ts("2025-05-01T00:00:00Z")),
+            None
+        );
         let next = due_rotation("v", created, 90 * DAY, &done, ts("2025-07-02T00:00:00Z"));
-        assert_eq!(next.map(|d| d.name), Some("v-rotation-20250701000005".into()));
+        assert_eq!(
+            next.map(|d| d.name),
+            Some("v-rotation-20250701000005".into())
+        );
     }
 
     #[test]
     fn never_while_one_is_unfinished() {
         let created = ts("2025-01-01T00:00:00Z");
-        for phase in [RotationPhase::Pending, RotationPhase::AddingKeys, RotationPhase::AwaitingBackup] {
+        for phase in [
+            RotationPhase::Pending,
+            RotationPhase::AddingKeys,
+            RotationPhase::AwaitingBackup,
+        ] {
             let running = [existing("manual", "2025-01-02T00:00:00Z", phase)];
-            assert_eq!(due_rotation("v", created, DAY, &running, ts("2026-01-01T00:00:00Z")), None);
+            assert_eq!(
+                due_rotation("v", created, DAY, &running, ts("2026-01-01T00:00:00Z")),
+                None
+            );
         }
-        let failed = [existing("manual", "2025-01-02T00:00:00Z", RotationPhase::Failed)];
+        let failed = [existing(
+            "manual",
+            "2025-01-02T00:00:00Z",
+            RotationPhase::Failed,
+        )];
         assert!(due_rotation("v", created, DAY, &failed, ts("2026-01-01T00:00:00Z")).is_some());
     }
 
@@ -131,14 +162,25 @@ mod tests {
         assert_eq!(a, b);
     }
 
-    fn rotation(name: &str, validator: &str, created: &str, phase: RotationPhase) -> ValidatorKeyRotation {
+    fn rotation(
+        name: &str,
+        validator: &str,
+        created: &str,
+        phase: RotationPhase,
+    ) -> ValidatorKeyRotation {
         let mut r = ValidatorKeyRotation::new(
             name,
-            ValidatorKeyRotationSpec { validator: validator.into(), ..Default::default() },
+            ValidatorKeyRotationSpec {
+                validator: validator.into(),
+                ..Default::default()
+            },
         );
         r.metadata.namespace = Some("ns".into());
         r.metadata.creation_timestamp = Some(Time(ts(created)));
-        r.status = Some(ValidatorKeyRotationStatus { phase: Some(phase), ..Default::default() });
+        r.status = Some(ValidatorKeyRotationStatus {
+            phase: Some(phase),
+            ..Default::default()
+        });
         r
     }
 

@@ -43,7 +43,9 @@ impl StepSettings {
     /// Delay before retry number `failures` (1-based): base, 2×base, 4×base, … capped.
     pub fn backoff(&self, failures: u32) -> Duration {
         let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-        self.backoff_base.saturating_mul(factor).min(self.backoff_cap)
+        self.backoff_base
+            .saturating_mul(factor)
+            .min(self.backoff_cap)
     }
 }
 
@@ -101,7 +103,11 @@ pub async fn advance<A: ParticipantAdmin>(
 ) -> Outcome {
     let status = rotation.status.clone().unwrap_or_default();
     if rotation.phase().is_terminal() {
-        return Outcome { status, next: Next::Done, event: None };
+        return Outcome {
+            status,
+            next: Next::Done,
+            event: None,
+        };
     }
     let obs = match observe(admin).await {
         Ok(obs) => obs,
@@ -118,15 +124,26 @@ pub async fn advance<A: ParticipantAdmin>(
     let plan = plan(&request, &status, &obs);
     let mut next = status.clone();
     next.participant = Some(obs.uid.clone());
-    set_condition(&mut next, reachable(true, "Reached", "the Admin API answered"), now);
+    set_condition(
+        &mut next,
+        reachable(true, "Reached", "the Admin API answered"),
+        now,
+    );
     if rotation.spec.pause_for_backup {
         let confirmed = request.backup_confirmed;
         let (reason, message) = if confirmed {
             ("Confirmed", "the backup of the new keys was confirmed")
         } else {
-            ("NotConfirmed", "set spec.backupConfirmed: true once the new keys are backed up")
+            (
+                "NotConfirmed",
+                "set spec.backupConfirmed: true once the new keys are backed up",
+            )
         };
-        set_condition(&mut next, condition(BACKUP_CONFIRMED, confirmed, reason, message), now);
+        set_condition(
+            &mut next,
+            condition(BACKUP_CONFIRMED, confirmed, reason, message),
+            now,
+        );
     }
     act(rotation, admin, plan, next, now, settings).await
 }
@@ -147,8 +164,18 @@ async fn act<A: ParticipantAdmin>(
         }
         Action::Succeed => {
             next.keys = plan.keys;
-            let message = format!("rotated {} key(s); the old keys are retired, never deleted", next.keys.len());
-            finish(before, next, RotationPhase::Succeeded, "Rotated", message, now)
+            let message = format!(
+                "rotated {} key(s); the old keys are retired, never deleted",
+                next.keys.len()
+            );
+            finish(
+                before,
+                next,
+                RotationPhase::Succeeded,
+                "Rotated",
+                message,
+                now,
+            )
         }
         // Record a new phase or progress before acting on it.
         _ if plan.phase != before || plan.keys != next.keys => {
@@ -161,19 +188,36 @@ async fn act<A: ParticipantAdmin>(
                 reason: plan.phase.as_str().to_string(),
                 message: describe(plan.phase).to_string(),
             });
-            Outcome { status: next, next: Next::Now, event }
+            Outcome {
+                status: next,
+                next: Next::Now,
+                event,
+            }
         }
         Action::Create { index, key } => match admin.create_key(&key).await {
             Ok(_) => {
-                let what = plan.keys.get(index).map(|k| k.old_fingerprint.clone()).unwrap_or_default();
+                let what = plan
+                    .keys
+                    .get(index)
+                    .map(|k| k.old_fingerprint.clone())
+                    .unwrap_or_default();
                 progressed(next, format!("created {} to replace {what}", key.name))
             }
             Err(e) => failed_call(rotation, &e, now, settings),
         },
         Action::Propose { change, okm } => match admin.propose_okm(&okm).await {
             Ok(()) => {
-                next.proposals.push(OkmProposal { change: change.to_string(), serial: okm.serial });
-                progressed(next, format!("proposed {change} as OwnerToKeyMapping serial {}", okm.serial))
+                next.proposals.push(OkmProposal {
+                    change: change.to_string(),
+                    serial: okm.serial,
+                });
+                progressed(
+                    next,
+                    format!(
+                        "proposed {change} as OwnerToKeyMapping serial {}",
+                        okm.serial
+                    ),
+                )
             }
             Err(e) => failed_call(rotation, &e, now, settings),
         },
@@ -197,7 +241,9 @@ fn describe(phase: RotationPhase) -> &'static str {
         RotationPhase::Pending => "waiting to start",
         RotationPhase::CreatingKeys => "creating the new keys",
         RotationPhase::AddingKeys => "adding the new keys to the OwnerToKeyMapping",
-        RotationPhase::AwaitingBackup => "new keys effective; waiting for the backup to be confirmed",
+        RotationPhase::AwaitingBackup => {
+            "new keys effective; waiting for the backup to be confirmed"
+        }
         RotationPhase::RemovingOldKeys => "removing the old keys from the OwnerToKeyMapping",
         RotationPhase::Succeeded => "rotated",
         RotationPhase::Failed => "failed",
@@ -205,12 +251,20 @@ fn describe(phase: RotationPhase) -> &'static str {
 }
 
 /// Sets a new phase and the timestamps that go with it.
-fn enter(status: &mut ValidatorKeyRotationStatus, before: RotationPhase, phase: RotationPhase, now: &Time) {
+fn enter(
+    status: &mut ValidatorKeyRotationStatus,
+    before: RotationPhase,
+    phase: RotationPhase,
+    now: &Time,
+) {
     status.phase = Some(phase);
     if before == RotationPhase::Pending && status.started_at.is_none() {
         status.started_at = Some(now.clone());
     }
-    let effective = matches!(phase, RotationPhase::AwaitingBackup | RotationPhase::RemovingOldKeys);
+    let effective = matches!(
+        phase,
+        RotationPhase::AwaitingBackup | RotationPhase::RemovingOldKeys
+    );
     if effective && status.keys_effective_at.is_none() {
         status.keys_effective_at = Some(now.clone());
     }
@@ -231,24 +285,40 @@ fn finish(
     status.consecutive_failures = None;
     let event = Note {
         warning: phase == RotationPhase::Failed,
-        reason: if phase == RotationPhase::Failed { reason.to_string() } else { phase.as_str().to_string() },
+        reason: if phase == RotationPhase::Failed {
+            reason.to_string()
+        } else {
+            phase.as_str().to_string()
+        },
         message,
     };
-    Outcome { status, next: Next::Done, event: Some(event) }
+    Outcome {
+        status,
+        next: Next::Done,
+        event: Some(event),
+    }
 }
 
 fn progressed(mut status: ValidatorKeyRotationStatus, message: String) -> Outcome {
     status.consecutive_failures = None;
     status.reason = None;
     status.message = Some(message);
-    Outcome { status, next: Next::Now, event: None }
+    Outcome {
+        status,
+        next: Next::Now,
+        event: None,
+    }
 }
 
 fn waiting(mut status: ValidatorKeyRotationStatus, message: String, next: Next) -> Outcome {
     status.consecutive_failures = None;
     status.reason = None;
     status.message = Some(message);
-    Outcome { status, next, event: None }
+    Outcome {
+        status,
+        next,
+        event: None,
+    }
 }
 
 /// A failed call: retried with backoff, and the rotation fails once the limit is reached. Both
@@ -270,7 +340,14 @@ pub fn failed_call(
     set_condition(&mut status, reachable_cond, now);
     if failures >= settings.max_failures {
         let message = format!("gave up after {failures} failed attempts in a row: {error}");
-        return finish(before, status, RotationPhase::Failed, error.reason(), message, now);
+        return finish(
+            before,
+            status,
+            RotationPhase::Failed,
+            error.reason(),
+            message,
+            now,
+        );
     }
     if status.phase.is_none() {
         status.phase = Some(RotationPhase::Pending);
@@ -283,7 +360,11 @@ pub fn failed_call(
         settings.max_failures,
         delay.as_secs()
     ));
-    Outcome { status, next: Next::After(delay), event: None }
+    Outcome {
+        status,
+        next: Next::After(delay),
+        event: None,
+    }
 }
 
 fn reachable(ok: bool, reason: &str, message: &str) -> Condition {

@@ -264,7 +264,11 @@ pub(crate) fn validate(kind: Builtin, obj: &Value, old: Option<&Value>) -> Vec<C
             }
         }
         Builtin::Service => validate_service(obj, old, &mut errs),
-        Builtin::ConfigMap | Builtin::Secret => validate_data_keys(obj, old, &mut errs),
+        Builtin::ConfigMap | Builtin::Secret => {
+            validate_data_keys(obj, old, &mut errs);
+            validate_data_size(obj, &mut errs);
+        }
+        Builtin::Event => validate_event(obj, &mut errs),
         _ => {}
     }
     errs
@@ -469,5 +473,55 @@ fn validate_data_keys(obj: &Value, old: Option<&Value>, errs: &mut Vec<Cause>) {
                 "field is immutable when `immutable` is set",
             ));
         }
+    }
+}
+
+/// ConfigMaps and Secrets hold at most 1 MiB of data.
+fn validate_data_size(obj: &Value, errs: &mut Vec<Cause>) {
+    const LIMIT: usize = 1024 * 1024;
+    let size: usize = ["data", "binaryData", "stringData"]
+        .iter()
+        .filter_map(|f| obj.get(*f).and_then(Value::as_object))
+        .flat_map(|m| m.iter())
+        .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+        .sum();
+    if size > LIMIT {
+        let detail = format!("must have at most {LIMIT} bytes");
+        errs.push(field_error("data", FieldErrorKind::TooLong, &detail));
+    }
+}
+
+/// events.k8s.io/v1 Event validation (ValidateEventCreate for v1).
+fn validate_event(obj: &Value, errs: &mut Vec<Cause>) {
+    let text = |f: &str| obj.get(f).and_then(Value::as_str).unwrap_or("");
+    for field in [
+        "reportingController",
+        "reportingInstance",
+        "action",
+        "reason",
+    ] {
+        if text(field).is_empty() {
+            errs.push(field_error(field, FieldErrorKind::Required, ""));
+        } else if text(field).len() > 128 {
+            errs.push(field_error(
+                field,
+                FieldErrorKind::TooLong,
+                "may not be more than 128 bytes",
+            ));
+        }
+    }
+    if obj.get("eventTime").is_none_or(Value::is_null) {
+        errs.push(field_error("eventTime", FieldErrorKind::Required, ""));
+    }
+    if !matches!(text("type"), "Normal" | "Warning") {
+        let detail = format!("{:?}: has invalid value: {:?}", text("type"), text("type"));
+        errs.push(field_error("type", FieldErrorKind::Invalid, &detail));
+    }
+    if text("note").len() > 1024 {
+        errs.push(field_error(
+            "note",
+            FieldErrorKind::TooLong,
+            "may not be more than 1024 bytes",
+        ));
     }
 }

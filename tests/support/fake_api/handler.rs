@@ -11,6 +11,10 @@ use tokio::sync::watch;
 
 use super::apply::{self, ApplyRequest, conflict_message, retain_existing};
 use super::builtin;
+use super::checks::{
+    check_apply_config, check_name_matches, check_namespace_matches, check_preconditions,
+    check_types, dropped_fields, parse_apply_body, reject_unknown,
+};
 use super::errors::{ApiError, Cause, FieldErrorKind, field_error};
 use super::managed::{self, ManagedEntry, Scope, flatten, record_update, same_ignoring_time};
 use super::meta::{self, NameRule};
@@ -55,7 +59,7 @@ pub(crate) struct WriteCtx {
 }
 
 impl WriteCtx {
-    fn key(&self) -> ObjKey {
+    pub(crate) fn key(&self) -> ObjKey {
         ObjKey {
             group: self.rt.group.clone(),
             plural: self.rt.plural.clone(),
@@ -64,7 +68,7 @@ impl WriteCtx {
         }
     }
 
-    fn api_version(&self) -> String {
+    pub(crate) fn api_version(&self) -> String {
         self.rt.api_version(&self.version)
     }
 }
@@ -219,6 +223,15 @@ impl State {
     /// POST.
     pub(crate) fn create(&mut self, ctx: &WriteCtx, mut body: Value) -> Result<Value> {
         check_types(&body, ctx)?;
+        if body
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|rv| !rv.is_empty())
+        {
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
         let mut ctx = ctx.clone();
         ctx.name = self.resolve_create_name(&ctx, &mut body)?;
         check_namespace_matches(&body, &ctx)?;
@@ -367,7 +380,7 @@ impl State {
     }
 
     /// The stored object or 404.
-    fn existing(&self, ctx: &WriteCtx) -> Result<Stored> {
+    pub(crate) fn existing(&self, ctx: &WriteCtx) -> Result<Stored> {
         self.store
             .get(&ctx.key())
             .cloned()
@@ -650,311 +663,6 @@ impl State {
             }
         })
     }
-
-    // ----- deletion -----
-
-    /// DELETE of one object.
-    pub(crate) fn delete(
-        &mut self,
-        ctx: &WriteCtx,
-        opts: &Value,
-        policy: Option<Propagation>,
-    ) -> Result<Value> {
-        let old = self.existing(ctx)?;
-        check_delete_preconditions(opts, &old.obj, ctx)?;
-        let policy = policy
-            .or_else(|| propagation_from_body(opts))
-            .unwrap_or(Propagation::Background);
-        if ctx.dry_run {
-            return Ok(render(&old.obj, &ctx.rt, &ctx.version));
-        }
-        match self.delete_object(&ctx.key(), policy) {
-            Some(remaining) => Ok(render(&remaining, &ctx.rt, &ctx.version)),
-            None => Ok(json!({
-                "kind": "Status",
-                "apiVersion": "v1",
-                "metadata": {},
-                "status": "Success",
-                "details": {
-                    "name": ctx.name,
-                    "group": ctx.rt.group,
-                    "kind": ctx.rt.plural,
-                    "uid": old.obj.pointer("/metadata/uid").cloned().unwrap_or(Value::Null),
-                },
-            })),
-        }
-    }
-
-    /// Deletes or starts deleting an object. Returns the object if it still
-    /// exists afterwards (finalizers pending), `None` if it is gone.
-    pub(crate) fn delete_object(&mut self, key: &ObjKey, policy: Propagation) -> Option<Value> {
-        let old = self.store.get(key)?.clone();
-        if old.obj.pointer("/metadata/deletionTimestamp").is_some() {
-            return Some((*old.obj).clone());
-        }
-        let mut obj = (*old.obj).clone();
-        let mut fins = finalizers(&obj);
-        match policy {
-            Propagation::Foreground => fins.push("foregroundDeletion".into()),
-            Propagation::Orphan => fins.push("orphan".into()),
-            Propagation::Background => {}
-        }
-        if key.group.is_empty() && key.plural == "namespaces" {
-            return self.delete_namespace(key, obj);
-        }
-        if fins.is_empty() {
-            self.remove_object(key, obj);
-            return None;
-        }
-        obj["metadata"]["finalizers"] = json!(fins);
-        obj["metadata"]["deletionTimestamp"] = Value::from(now_rfc3339());
-        obj["metadata"]["deletionGracePeriodSeconds"] = Value::from(0);
-        if let Some(generation) = obj.pointer("/metadata/generation").and_then(Value::as_i64) {
-            obj["metadata"]["generation"] = Value::from(generation + 1);
-        }
-        self.put_internal(key, obj, old.managed);
-        self.run_gc_finalizers(key);
-        self.store.get(key).map(|s| (*s.obj).clone())
-    }
-
-    /// Stores a server-side modification (new resourceVersion, MODIFIED).
-    fn put_internal(&mut self, key: &ObjKey, mut obj: Value, managed: Vec<ManagedEntry>) {
-        let rv = self.store.next_rv();
-        obj["metadata"]["resourceVersion"] = Value::from(rv.to_string());
-        self.store.put(
-            key.clone(),
-            Stored {
-                obj: Arc::new(obj),
-                managed,
-            },
-            rv,
-        );
-        self.changes.send_replace(rv);
-    }
-
-    /// The garbage collector's part of `orphan` and `foregroundDeletion`.
-    fn run_gc_finalizers(&mut self, key: &ObjKey) {
-        let Some(stored) = self.store.get(key).cloned() else {
-            return;
-        };
-        let uid = stored
-            .obj
-            .pointer("/metadata/uid")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let fins = finalizers(&stored.obj);
-        if fins.iter().any(|f| f == "orphan") {
-            for dep in self.store.dependents_of(&uid) {
-                self.drop_owner_reference(&dep, &uid);
-            }
-            self.remove_finalizer(key, "orphan");
-        } else if fins.iter().any(|f| f == "foregroundDeletion") {
-            for dep in self.store.dependents_of(&uid) {
-                self.delete_object(&dep, Propagation::Foreground);
-            }
-            if self.store.dependents_of(&uid).is_empty() {
-                self.remove_finalizer(key, "foregroundDeletion");
-            }
-        }
-    }
-
-    fn remove_finalizer(&mut self, key: &ObjKey, finalizer: &str) {
-        let Some(stored) = self.store.get(key).cloned() else {
-            return;
-        };
-        let mut obj = (*stored.obj).clone();
-        let fins: Vec<String> = finalizers(&obj)
-            .into_iter()
-            .filter(|f| f != finalizer)
-            .collect();
-        if fins.is_empty() {
-            self.remove_object(key, obj);
-        } else {
-            obj["metadata"]["finalizers"] = json!(fins);
-            self.put_internal(key, obj, stored.managed);
-        }
-    }
-
-    fn drop_owner_reference(&mut self, key: &ObjKey, owner_uid: &str) {
-        let Some(stored) = self.store.get(key).cloned() else {
-            return;
-        };
-        let mut obj = (*stored.obj).clone();
-        if let Some(refs) = obj
-            .pointer_mut("/metadata/ownerReferences")
-            .and_then(Value::as_array_mut)
-        {
-            refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(owner_uid));
-        }
-        meta::drop_empty_collections(&mut obj);
-        self.put_internal(key, obj, stored.managed);
-    }
-
-    /// Removes an object for good (DELETED event) and lets the garbage
-    /// collector react. Returns the final state as watchers saw it.
-    fn remove_object(&mut self, key: &ObjKey, mut obj: Value) -> Value {
-        let rv = self.store.next_rv();
-        obj["metadata"]["resourceVersion"] = Value::from(rv.to_string());
-        let final_obj = Arc::new(obj);
-        self.store.remove(key, final_obj.clone(), rv);
-        self.changes.send_replace(rv);
-        self.after_removal(key, &final_obj);
-        (*final_obj).clone()
-    }
-
-    fn after_removal(&mut self, key: &ObjKey, obj: &Value) {
-        let uid = obj
-            .pointer("/metadata/uid")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        for dep in self.store.dependents_of(&uid) {
-            self.collect_dependent(&dep, &uid);
-        }
-        for owner_uid in owner_uids(obj) {
-            if let Some(owner) = self.store.key_by_uid(&owner_uid).cloned() {
-                self.run_gc_finalizers(&owner);
-            }
-        }
-        if key.group == "apiextensions.k8s.io" && key.plural == "customresourcedefinitions" {
-            self.remove_crd_resource(obj);
-        }
-        if !key.namespace.is_empty() {
-            self.finish_namespace_if_empty(&key.namespace);
-        }
-    }
-
-    /// A dependent of a deleted owner: deleted if no other owner exists,
-    /// otherwise the dangling reference is removed.
-    fn collect_dependent(&mut self, dep: &ObjKey, owner_uid: &str) {
-        let Some(stored) = self.store.get(dep).cloned() else {
-            return;
-        };
-        let others_exist = owner_uids(&stored.obj)
-            .iter()
-            .any(|u| u != owner_uid && self.store.key_by_uid(u).is_some());
-        if others_exist {
-            self.drop_owner_reference(dep, owner_uid);
-        } else {
-            self.delete_object(dep, Propagation::Background);
-        }
-    }
-
-    fn remove_crd_resource(&mut self, crd: &Value) {
-        let group = crd
-            .pointer("/spec/group")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let plural = crd
-            .pointer("/spec/names/plural")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let id = (group.clone(), plural.clone());
-        let keys: Vec<ObjKey> = self
-            .store
-            .list(&id, None)
-            .map(|(name, s)| ObjKey {
-                group: group.clone(),
-                plural: plural.clone(),
-                namespace: s
-                    .obj
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                name: name.clone(),
-            })
-            .collect();
-        for key in keys {
-            if let Some(s) = self.store.get(&key).cloned() {
-                self.remove_object(&key, (*s.obj).clone());
-            }
-        }
-        self.registry.unregister(&id);
-    }
-
-    /// Namespace deletion: mark Terminating, delete the content, and remove
-    /// the namespace once it is empty.
-    fn delete_namespace(&mut self, key: &ObjKey, mut obj: Value) -> Option<Value> {
-        obj["metadata"]["deletionTimestamp"] = Value::from(now_rfc3339());
-        obj["metadata"]["deletionGracePeriodSeconds"] = Value::from(0);
-        obj["status"] = json!({"phase": "Terminating"});
-        let managed = self
-            .store
-            .get(key)
-            .map(|s| s.managed.clone())
-            .unwrap_or_default();
-        self.put_internal(key, obj, managed);
-        for content in self.namespace_content(&key.name) {
-            self.delete_object(&content, Propagation::Background);
-        }
-        self.finish_namespace_if_empty(&key.name);
-        self.store.get(key).map(|s| (*s.obj).clone())
-    }
-
-    fn namespace_content(&self, ns: &str) -> Vec<ObjKey> {
-        self.registry
-            .all()
-            .filter(|rt| rt.namespaced)
-            .flat_map(|rt| {
-                self.store.list(&rt.id(), Some(ns)).map(|(name, _)| ObjKey {
-                    group: rt.group.clone(),
-                    plural: rt.plural.clone(),
-                    namespace: ns.to_string(),
-                    name: name.clone(),
-                })
-            })
-            .collect()
-    }
-
-    fn finish_namespace_if_empty(&mut self, ns: &str) {
-        let key = namespace_key(ns);
-        let terminating = self
-            .store
-            .get(&key)
-            .is_some_and(|s| s.obj.pointer("/metadata/deletionTimestamp").is_some());
-        if terminating && self.namespace_content(ns).is_empty() {
-            let obj = self
-                .store
-                .get(&key)
-                .map(|s| (*s.obj).clone())
-                .unwrap_or(Value::Null);
-            if finalizers(&obj).is_empty() {
-                self.remove_object(&key, obj);
-            }
-        }
-    }
-
-    /// DELETE of a collection (with selectors).
-    pub(crate) fn delete_collection(
-        &mut self,
-        q: &ListQuery,
-        policy: Propagation,
-    ) -> Result<Value> {
-        let list = self.list(q)?;
-        let rt = q.rt.clone();
-        for item in list["items"].as_array().into_iter().flatten() {
-            let key = ObjKey {
-                group: rt.group.clone(),
-                plural: rt.plural.clone(),
-                namespace: item
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                name: item
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            };
-            self.delete_object(&key, policy);
-        }
-        Ok(list)
-    }
 }
 
 /// Parameters of a LIST (and DELETE collection).
@@ -968,7 +676,7 @@ pub(crate) struct ListQuery {
     pub(crate) continue_token: Option<String>,
 }
 
-fn namespace_key(ns: &str) -> ObjKey {
+pub(crate) fn namespace_key(ns: &str) -> ObjKey {
     ObjKey {
         group: String::new(),
         plural: "namespaces".into(),
@@ -1030,7 +738,7 @@ fn render_list_item(obj: &Value, rt: &ResourceType, version: &str) -> Value {
     out
 }
 
-fn finalizers(obj: &Value) -> Vec<String> {
+pub(crate) fn finalizers(obj: &Value) -> Vec<String> {
     obj.pointer("/metadata/finalizers")
         .and_then(Value::as_array)
         .map(|a| {
@@ -1039,218 +747,6 @@ fn finalizers(obj: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// apiVersion (group) and kind of a request body must match the endpoint.
-fn check_types(body: &Value, ctx: &WriteCtx) -> Result<()> {
-    if !body.is_object() {
-        return Err(ApiError::bad_request(
-            "the body of the request must be a JSON object",
-        ));
-    }
-    let expected = ctx.api_version();
-    if let Some(av) = body.get("apiVersion").and_then(Value::as_str)
-        && av != expected
-    {
-        return Err(ApiError::bad_request(format!(
-            "the API version in the data ({av}) does not match the expected API version ({expected})"
-        )));
-    }
-    if let Some(kind) = body.get("kind").and_then(Value::as_str)
-        && kind != ctx.rt.kind
-    {
-        return Err(ApiError::bad_request(format!(
-            "{} in version {:?} cannot be handled as a {}: the kind in the data ({kind}) does not match the expected kind",
-            ctx.rt.kind, ctx.version, ctx.rt.kind
-        )));
-    }
-    Ok(())
-}
-
-fn check_name_matches(body: &Value, ctx: &WriteCtx) -> Result<()> {
-    let name = body
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if name != ctx.name {
-        return Err(ApiError::bad_request(format!(
-            "the name of the object ({name}) does not match the name on the URL ({})",
-            ctx.name
-        )));
-    }
-    Ok(())
-}
-
-fn check_namespace_matches(body: &Value, ctx: &WriteCtx) -> Result<()> {
-    let ns = body
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if ctx.rt.namespaced && !ns.is_empty() && ns != ctx.namespace {
-        return Err(ApiError::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request",
-        ));
-    }
-    Ok(())
-}
-
-/// `metadata.resourceVersion` (optimistic lock) and `metadata.uid` in a
-/// request body are preconditions.
-fn check_preconditions(body: &Value, old: &Value, ctx: &WriteCtx) -> Result<()> {
-    let rv = body
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let old_rv = old
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !rv.is_empty() && rv != old_rv {
-        return Err(ApiError::stale(&ctx.rt, &ctx.name));
-    }
-    let uid = body
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let old_uid = old
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if !uid.is_empty() && uid != old_uid {
-        return Err(ApiError::conflict(
-            &ctx.rt,
-            &ctx.name,
-            format!(
-                "Operation cannot be fulfilled on {} {:?}: Precondition failed: UID in precondition: {uid}, UID in object meta: {old_uid}",
-                ctx.rt.resource_label(),
-                ctx.name
-            ),
-            vec![],
-        ));
-    }
-    Ok(())
-}
-
-fn check_delete_preconditions(opts: &Value, old: &Value, ctx: &WriteCtx) -> Result<()> {
-    let pre = opts.get("preconditions").cloned().unwrap_or(Value::Null);
-    let as_meta = json!({"metadata": {
-        "uid": pre.get("uid").cloned().unwrap_or(Value::Null),
-        "resourceVersion": pre.get("resourceVersion").cloned().unwrap_or(Value::Null),
-    }});
-    check_preconditions(&as_meta, old, ctx)
-}
-
-fn propagation_from_body(opts: &Value) -> Option<Propagation> {
-    match opts.get("propagationPolicy").and_then(Value::as_str) {
-        Some("Foreground") => Some(Propagation::Foreground),
-        Some("Orphan") => Some(Propagation::Orphan),
-        Some("Background") => Some(Propagation::Background),
-        _ => (opts.get("orphanDependents") == Some(&Value::Bool(true)))
-            .then_some(Propagation::Orphan),
-    }
-}
-
-/// Parses a propagationPolicy query value.
-pub(crate) fn parse_propagation(s: &str) -> Option<Propagation> {
-    propagation_from_body(&json!({"propagationPolicy": s}))
-}
-
-/// JSON first (what kube sends), YAML otherwise.
-fn parse_apply_body(body: &[u8]) -> Result<Value> {
-    let parsed = serde_json::from_slice::<Value>(body).or_else(|_| {
-        let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
-        serde_saphyr::from_str::<Value>(text).map_err(|e| e.to_string())
-    });
-    match parsed {
-        Ok(v) if v.is_object() => Ok(v),
-        Ok(_) => Err(ApiError::bad_request(
-            "error decoding YAML: the apply configuration must be an object",
-        )),
-        Err(e) => Err(ApiError::bad_request(format!("error decoding YAML: {e}"))),
-    }
-}
-
-/// Identity checks of an apply configuration.
-fn check_apply_config(config: &Value, ctx: &WriteCtx) -> Result<()> {
-    if config
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return Err(ApiError::bad_request(
-            "error decoding YAML: Object 'apiVersion' is missing",
-        ));
-    }
-    if config
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return Err(ApiError::bad_request(
-            "error decoding YAML: Object 'Kind' is missing",
-        ));
-    }
-    check_types(config, ctx)?;
-    check_name_matches(config, ctx)?;
-    check_namespace_matches(config, ctx)?;
-    if config.pointer("/metadata/managedFields").is_some() {
-        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
-    }
-    Ok(())
-}
-
-/// A `fieldValidation=Strict` request fails on unknown fields; otherwise
-/// they are silently dropped (the apiserver only warns).
-fn reject_unknown(ctx: &WriteCtx, unknown: &[String]) -> Result<()> {
-    if !ctx.strict || unknown.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = unknown
-        .iter()
-        .map(|u| format!("unknown field {u:?}"))
-        .collect();
-    Err(ApiError::bad_request(format!(
-        "{} in version {:?} cannot be handled as a {}: strict decoding error: {}",
-        ctx.rt.kind,
-        ctx.version,
-        ctx.rt.kind,
-        list.join(", ")
-    )))
-}
-
-/// Paths present before typed decoding but gone after (unknown fields).
-fn dropped_fields(before: &Value, after: &Value, path: &str, out: &mut Vec<String>) {
-    match (before, after) {
-        (Value::Object(b), Value::Object(a)) => {
-            for (k, bv) in b {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match a.get(k) {
-                    Some(av) => dropped_fields(bv, av, &p, out),
-                    None if is_empty_value(bv) || k == "stringData" => {}
-                    None => out.push(p),
-                }
-            }
-        }
-        (Value::Array(b), Value::Array(a)) => {
-            for (i, (bv, av)) in b.iter().zip(a).enumerate() {
-                dropped_fields(bv, av, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn is_empty_value(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        _ => false,
-    }
 }
 
 /// What an apply on a missing object starts from.

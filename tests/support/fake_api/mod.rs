@@ -10,6 +10,33 @@
 //! lifecycle, label/field selectors, paginated lists, and streaming watches
 //! with bookmarks and 410 Gone. See the module files for each part.
 //!
+//! Deliberate differences from a real apiserver (keep them in mind when a
+//! test depends on them):
+//! - Controllers run inline: garbage collection, namespace termination,
+//!   finalizer-driven removal and CRD establishment complete within the
+//!   request that triggers them (a real cluster does it moments later).
+//!   Objects whose ownerReferences all point at missing owners are deleted
+//!   right after being written (see `set_gc_dangling`).
+//! - No admission webhooks, RBAC, quotas, scale subresource, pod lifecycle or
+//!   Deployment controller: nothing fills in `status` unless a test calls
+//!   `set_status`.
+//! - Built-in defaulting/validation covers what operators usually trip over
+//!   (Deployment/PodSpec/Container/Service/Secret/Namespace/NetworkPolicy
+//!   defaults, selector/template match, immutable selector and clusterIP,
+//!   names, labels, annotations, ownerReferences, ConfigMap/Secret keys and
+//!   size, events.k8s.io fields), not the full Go validation.
+//! - CRD OpenAPI validation covers type, nullable, required, enum, bounds,
+//!   lengths, pattern, items/properties counts and list-type uniqueness, but
+//!   not `allOf`/`anyOf`/`oneOf`/`not` or `format`; there is no conversion
+//!   between served versions (like `conversion: None`).
+//! - Server-side apply follows structured-merge-diff for ownership,
+//!   conflicts and removal, with built-in list keys from a table; new
+//!   associative-list items are appended (not ordered like the config),
+//!   and ownership of fields that no longer exist is dropped for everyone.
+//! - core/v1 and events.k8s.io/v1 Events are stored separately.
+//! - LIST ignores `resourceVersionMatch=Exact`; continue tokens never expire
+//!   except through `compact`/`expire_watches`.
+//!
 //! ```ignore
 //! let server = FakeApiServer::new();
 //! let client = server.client();
@@ -19,9 +46,11 @@
 mod apply;
 mod body;
 mod builtin;
+mod checks;
 mod discovery;
 mod errors;
 mod faults;
+mod gc;
 mod handler;
 mod managed;
 mod meta;
