@@ -11,7 +11,6 @@ use canton_operator::controller::{Settings, controller_run};
 use canton_operator::manifest::decode_validator;
 use canton_operator::metrics::Metrics;
 use k8s_openapi::api::core::v1::ServiceAccount;
-use kube::CustomResourceExt;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,12 +23,12 @@ pub const SEED_SA: &str = "catalyst-canton-kms";
 pub const SEED_PARTICIPANT_VALUE: &str = "canton.participants.participant.crypto.provider = kms\n\
      canton.participants.participant.crypto.kms = { type = \"aws\", region = \"eu-west-1\", audit-logging = true }";
 
-/// A fake API server with the Validator CRD installed.
+/// A fake API server with the operator's CRDs installed.
 pub fn server() -> FakeApiServer {
     let server = FakeApiServer::new();
-    server
-        .register_crd(&Validator::crd())
-        .expect("CRD registers");
+    for crd in canton_operator::manifest::crds() {
+        server.register_crd(&crd).expect("CRD registers");
+    }
     server
 }
 
