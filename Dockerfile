@@ -1,0 +1,13 @@
+# The operator image the Helm chart runs (ghcr.io/canton-operator/canton-operator).
+# The build needs no system protoc: build.rs compiles the Admin API protos with a pure-Rust compiler.
+FROM rust:1.89-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin canton-operator
+
+# Non-root (65532), no shell; works with the chart's read-only root filesystem.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/canton-operator /usr/local/bin/canton-operator
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/canton-operator"]
+CMD ["run"]
