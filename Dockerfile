@@ -1,6 +1,6 @@
 # The operator image the Helm chart runs (ghcr.io/canton-operator/canton-operator).
 # The build needs no system protoc: build.rs compiles the Admin API protos with a pure-Rust compiler.
-FROM rust:1.89-bookworm AS build
+FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin canton-operator
