@@ -82,12 +82,22 @@ pub fn render(value: &Value) -> String {
 
 /// Renders `path = value` where the path is a dotted sequence of crate-chosen segments.
 pub fn assignment(path: &[&'static str], value: &Value) -> String {
-    format!("{} = {}", path.join("."), render(value))
+    // One buffer, no intermediate strings: this runs for every HOCON variable of every render.
+    let mut out = String::with_capacity(256);
+    for (i, segment) in path.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(segment);
+    }
+    out.push_str(" = ");
+    write_value(&mut out, value);
+    out
 }
 
 fn write_value(out: &mut String, value: &Value) {
     match value {
-        Value::Str(s) => out.push_str(&quote(s)),
+        Value::Str(s) => quote_into(out, s),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => {
             let _ = write!(out, "{i}");
@@ -127,7 +137,7 @@ fn write_object(out: &mut String, fields: &[(Key, Value)]) {
         }
         match key {
             Key::Fixed(k) => out.push_str(k),
-            Key::Quoted(k) => out.push_str(&quote(k)),
+            Key::Quoted(k) => quote_into(out, k),
         }
         out.push_str(" = ");
         write_value(out, value);
@@ -136,8 +146,8 @@ fn write_object(out: &mut String, fields: &[(Key, Value)]) {
 }
 
 /// JSON string quoting, which HOCON quoted strings share; every control character is escaped.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+fn quote_into(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
     for c in s.chars() {
         match c {
@@ -153,7 +163,6 @@ fn quote(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 #[cfg(test)]

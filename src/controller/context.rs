@@ -3,6 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -25,16 +28,51 @@ pub struct Stores {
     pub services: Store<Service>,
     pub service_accounts: Store<ServiceAccount>,
     pub network_policies: Store<NetworkPolicy>,
+    /// Every cache listed once; one future that any number of reconciles can await.
+    ready: Shared<BoxFuture<'static, ()>>,
 }
 
 impl Stores {
+    pub fn new(
+        deployments: Store<Deployment>,
+        services: Store<Service>,
+        service_accounts: Store<ServiceAccount>,
+        network_policies: Store<NetworkPolicy>,
+    ) -> Self {
+        let ready = {
+            let (d, s, a, n) = (
+                deployments.clone(),
+                services.clone(),
+                service_accounts.clone(),
+                network_policies.clone(),
+            );
+            async move {
+                let _ = d.wait_until_ready().await;
+                let _ = s.wait_until_ready().await;
+                let _ = a.wait_until_ready().await;
+                let _ = n.wait_until_ready().await;
+            }
+            .boxed()
+            .shared()
+        };
+        Self {
+            deployments,
+            services,
+            service_accounts,
+            network_policies,
+            ready,
+        }
+    }
+
     /// Resolves once every cache has its initial list, so a reconcile never mistakes a cold cache
     /// for missing children (which would re-apply all of them after every restart).
+    ///
+    /// Any number of reconciles may wait at once. kube's `Store::wait_until_ready` must not be
+    /// awaited by several tasks: it keeps one waker (a oneshot receiver's), so only the task that
+    /// polled it last is woken and the others hang for good, each holding a reconcile slot and
+    /// its validator. Here the stores are awaited by one shared future instead.
     pub async fn wait_until_ready(&self) {
-        let _ = self.deployments.wait_until_ready().await;
-        let _ = self.services.wait_until_ready().await;
-        let _ = self.service_accounts.wait_until_ready().await;
-        let _ = self.network_policies.wait_until_ready().await;
+        self.ready.clone().await;
     }
 }
 
@@ -78,5 +116,47 @@ impl Context {
     /// Whether writes are allowed right now.
     pub fn is_leading(&self) -> bool {
         *self.leading.borrow()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kube::runtime::reflector;
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+
+    /// Several reconciles wait for cold caches at once (the controller starts them as soon as
+    /// the Validators are listed): all of them go on when the caches are listed.
+    #[tokio::test]
+    async fn every_waiting_reconcile_goes_on_when_the_caches_are_listed() {
+        let (deployments, mut dw) = reflector::store::<Deployment>();
+        let (services, mut sw) = reflector::store::<Service>();
+        let (service_accounts, mut aw) = reflector::store::<ServiceAccount>();
+        let (network_policies, mut nw) = reflector::store::<NetworkPolicy>();
+        let stores = Stores::new(deployments, services, service_accounts, network_policies);
+        let waiters: Vec<_> = (0..4)
+            .map(|_| {
+                let stores = stores.clone();
+                tokio::spawn(async move { stores.wait_until_ready().await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        dw.apply_watcher_event(&Event::Init);
+        dw.apply_watcher_event(&Event::InitDone);
+        sw.apply_watcher_event(&Event::Init);
+        sw.apply_watcher_event(&Event::InitDone);
+        aw.apply_watcher_event(&Event::Init);
+        aw.apply_watcher_event(&Event::InitDone);
+        nw.apply_watcher_event(&Event::Init);
+        nw.apply_watcher_event(&Event::InitDone);
+        for waiter in waiters {
+            tokio::time::timeout(Duration::from_secs(5), waiter)
+                .await
+                .expect("every waiter is woken")
+                .expect("waiter ran");
+        }
     }
 }

@@ -105,12 +105,7 @@ pub async fn controller_run(
     let (services, service_events) = child_cache::<Service>(&client, ns);
     let (service_accounts, sa_events) = child_cache::<ServiceAccount>(&client, ns);
     let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns);
-    let stores = Stores {
-        deployments,
-        services,
-        service_accounts,
-        network_policies,
-    };
+    let stores = Stores::new(deployments, services, service_accounts, network_policies);
     // Key rotations run under the same leadership, beside the Validator controller.
     let rotations = crate::rotation::run(
         client.clone(),
@@ -124,9 +119,19 @@ pub async fn controller_run(
         metrics,
         leading,
     ));
-    let validators = Controller::new(
+    // Every watch backs off on its own and its errors stop here (see `log_errors`).
+    let (validator_store, validator_writer) = reflector::store();
+    let validator_events = watcher(
         api::<Validator>(&client, ns),
         watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .modify(drop_managed_fields)
+    .reflect(validator_writer)
+    .applied_objects();
+    let validators = Controller::for_stream(
+        log_errors(validator_events, "validators"),
+        validator_store,
     )
     .owns_stream(deployment_events)
     .owns_stream(service_events)
@@ -175,9 +180,37 @@ where
         .any_semantic();
     let stream = watcher(api::<K>(client, namespace), config)
         .default_backoff()
+        .modify(drop_managed_fields)
         .reflect(writer)
         .touched_objects();
-    (store, stream)
+    (store, log_errors(stream, K::plural(&()).into_owned()))
+}
+
+/// Cached objects keep no `managedFields`: nothing reads them, and they are close to half of each
+/// object (docs/performance.md, "Reconciler at scale").
+fn drop_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
+/// Logs a watch's errors and keeps them from the controller. Each watch already backs off on its
+/// own; an error passed on would also pause the controller's one shared trigger backoff, which
+/// takes a single error per pause: when all five watches fail at once (410 Gone after an
+/// apiserver restart or compaction) the last one would re-list only after five growing pauses,
+/// and changes made meanwhile would go unseen for that long.
+fn log_errors<K: Send + 'static>(
+    stream: impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    what: impl std::fmt::Display + Send + 'static,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static {
+    stream.filter_map(move |event| {
+        let item = match event {
+            Ok(obj) => Some(Ok(obj)),
+            Err(error) => {
+                tracing::warn!(watch = %what, %error, "watch failed: backing off, then resuming or re-listing");
+                None
+            }
+        };
+        futures::future::ready(item)
+    })
 }
 
 /// How long to wait between CRD checks at start-up.
