@@ -142,7 +142,9 @@ impl YamlFormatter {
             i -= 1;
             buf[i] = b'-';
         }
-        self.scalar(w, std::str::from_utf8(&buf[i..]).expect("ASCII digits"))
+        // Only ASCII digits and `-` were written above, so this cannot fail.
+        let digits = std::str::from_utf8(&buf[i..]).unwrap_or("0");
+        self.scalar(w, digits)
     }
 
     fn u128<W: ?Sized + Write>(&mut self, w: &mut W, v: u128) -> io::Result<()> {
@@ -178,7 +180,9 @@ impl YamlFormatter {
     }
 
     fn end_container<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        let frame = self.stack.pop().expect("balanced containers");
+        let Some(frame) = self.stack.pop() else {
+            return Err(io::Error::other("unbalanced YAML containers"));
+        };
         if frame.empty {
             let text: &[u8] = if frame.is_map { b"{}\n" } else { b"[]\n" };
             if frame.slot != Slot::Root {
@@ -191,7 +195,9 @@ impl YamlFormatter {
 
     /// Starts a child of the innermost container: what goes before its first character.
     fn begin_child<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        let frame = self.stack.last_mut().expect("inside a container");
+        let Some(frame) = self.stack.last_mut() else {
+            return Err(io::Error::other("YAML value outside a container"));
+        };
         let first = std::mem::replace(&mut frame.empty, false);
         let (indent, slot, is_map) = (frame.indent, frame.slot, frame.is_map);
         if first {
