@@ -18,7 +18,10 @@ const STEPS: &[(&str, &str)] = &[
     ("capture", "/validators/crash?"),
     ("participant Deployment", "/deployments/crash-participant?"),
     ("participant Service", "/services/crash-participant?"),
-    ("validator app Deployment", "/deployments/crash-validator-app?"),
+    (
+        "validator app Deployment",
+        "/deployments/crash-validator-app?",
+    ),
     ("validator app Service", "/services/crash-validator-app?"),
     ("status", "/validators/crash/status"),
 ];
@@ -49,22 +52,42 @@ async fn crash_at(step: &str, fragment: &str) {
     server.inject(Fault::new(500).path(fragment).times(1_000_000));
     let op = start(&server, config(true));
     eventually(&format!("the operator reached {step}"), || {
-        server.requests().iter().any(|r| r.is_write() && format!("{}?", r.path).contains(fragment.trim_end_matches('?')))
+        server.requests().iter().any(|r| {
+            r.is_write() && format!("{}?", r.path).contains(fragment.trim_end_matches('?'))
+        })
     })
     .await;
     op.kill();
     server.clear_faults();
 
-    let recorded_before: Option<Value> = validator_obj(&server, "crash").and_then(|v| v["spec"].get("kms").cloned());
-    let _op = start(&server, if recorded_before.is_some() { config(false) } else { config(true) });
+    let recorded_before: Option<Value> =
+        validator_obj(&server, "crash").and_then(|v| v["spec"].get("kms").cloned());
+    let _op = start(
+        &server,
+        if recorded_before.is_some() {
+            config(false)
+        } else {
+            config(true)
+        },
+    );
     converged(&server).await;
     settle(&server, Duration::from_millis(200)).await;
 
-    assert_eq!(children(&server), (2, 2), "exactly one set of children after a crash at {step}");
+    assert_eq!(
+        children(&server),
+        (2, 2),
+        "exactly one set of children after a crash at {step}"
+    );
     let v = validator_obj(&server, "crash").unwrap();
-    assert_eq!(v["spec"]["kms"]["enabled"], true, "decision lost after a crash at {step}");
+    assert_eq!(
+        v["spec"]["kms"]["enabled"], true,
+        "decision lost after a crash at {step}"
+    );
     if let Some(before) = recorded_before {
-        assert_eq!(v["spec"]["kms"], before, "decision changed after a crash at {step}");
+        assert_eq!(
+            v["spec"]["kms"], before,
+            "decision changed after a crash at {step}"
+        );
     }
 }
 
@@ -89,7 +112,11 @@ async fn conflicts_throttling_and_server_errors_are_retried_until_converged() {
             let _op = start(&server, config(true));
             converged(&server).await;
             assert_eq!(children(&server), (2, 2), "after {code}s");
-            let failures = server.requests().iter().filter(|r| r.method == Method::PATCH).count();
+            let failures = server
+                .requests()
+                .iter()
+                .filter(|r| r.method == Method::PATCH)
+                .count();
             assert!(failures > 3, "the {code}s were retried");
         }
     })
@@ -116,7 +143,12 @@ async fn expired_watches_are_relisted_and_changes_during_the_gap_are_seen() {
             deployment(&server, "during-gap-participant").is_some()
         })
         .await;
-        assert!(server.requests().iter().any(|r| r.param("watch").is_none() && r.path.ends_with("/validators")));
+        assert!(
+            server
+                .requests()
+                .iter()
+                .any(|r| r.param("watch").is_none() && r.path.ends_with("/validators"))
+        );
     })
     .await;
 }
@@ -130,10 +162,19 @@ async fn a_failed_capture_never_creates_workloads() {
         server.inject(Fault::new(500).path("/validators/crash?").times(1_000_000));
         let _op = start(&server, config(true));
         eventually("capture attempted twice (backoff)", || {
-            server.requests().iter().filter(|r| r.is_write() && r.path.ends_with("/validators/crash")).count() >= 2
+            server
+                .requests()
+                .iter()
+                .filter(|r| r.is_write() && r.path.ends_with("/validators/crash"))
+                .count()
+                >= 2
         })
         .await;
-        assert_eq!(children(&server), (0, 0), "no workload without a recorded decision");
+        assert_eq!(
+            children(&server),
+            (0, 0),
+            "no workload without a recorded decision"
+        );
     })
     .await;
 }

@@ -2,7 +2,8 @@
 
 #[test]
 fn crd_reference_matches_the_types() {
-    let committed = std::fs::read_to_string("docs/crd-reference.md").expect("docs/crd-reference.md exists");
+    let committed =
+        std::fs::read_to_string("docs/crd-reference.md").expect("docs/crd-reference.md exists");
     let generated = canton_operator::reference::markdown();
     assert!(
         committed == generated,
@@ -13,7 +14,17 @@ fn crd_reference_matches_the_types() {
 #[test]
 fn crd_reference_documents_every_kms_field() {
     let md = canton_operator::reference::markdown();
-    for field in ["spec.kms.mode", "spec.kms.aws.region", "spec.kms.gcp.keyRingId", "spec.kms.driver.name", "spec.serviceAccountName", "status.kms.summary"] {
-        assert!(md.contains(&format!("`{field}`")), "{field} missing from the reference");
+    for field in [
+        "spec.kms.mode",
+        "spec.kms.aws.region",
+        "spec.kms.gcp.keyRingId",
+        "spec.kms.driver.name",
+        "spec.serviceAccountName",
+        "status.kms.summary",
+    ] {
+        assert!(
+            md.contains(&format!("`{field}`")),
+            "{field} missing from the reference"
+        );
     }
 }

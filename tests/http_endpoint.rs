@@ -10,7 +10,9 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 async fn get(health: &Health, path: &str) -> (u16, String) {
-    let request = http::Request::get(path).body(axum::body::Body::empty()).unwrap();
+    let request = http::Request::get(path)
+        .body(axum::body::Body::empty())
+        .unwrap();
     let response = router(health.clone()).oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -21,10 +23,17 @@ async fn get(health: &Health, path: &str) -> (u16, String) {
 async fn metrics_health_and_readiness() {
     let metrics = Arc::new(Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
-    let health = Health { metrics: metrics.clone(), ready: ready.clone() };
+    let health = Health {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
 
     assert_eq!(get(&health, "/healthz").await.0, 200);
-    assert_eq!(get(&health, "/readyz").await.0, 503, "not ready before the CRD is established");
+    assert_eq!(
+        get(&health, "/readyz").await.0,
+        503,
+        "not ready before the CRD is established"
+    );
     ready.store(true, Ordering::Relaxed);
     assert_eq!(get(&health, "/readyz").await.0, 200);
 
@@ -35,9 +44,24 @@ async fn metrics_health_and_readiness() {
     metrics.set_mode("ns/b", Some("aws/external"));
     let (status, text) = get(&health, "/metrics").await;
     assert_eq!(status, 200);
-    assert!(text.contains("canton_operator_reconciles_total 1"), "{text}");
-    assert!(text.contains("canton_operator_reconcile_failures_total{reason=\"Api409\"} 1"), "{text}");
-    assert!(text.contains("canton_operator_validators{kms=\"aws/external\"} 2"), "{text}");
-    assert!(text.contains("canton_operator_validators{kms=\"off\"} 0"), "{text}");
-    assert!(text.contains("canton_operator_reconcile_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("canton_operator_reconciles_total 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("canton_operator_reconcile_failures_total{reason=\"Api409\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("canton_operator_validators{kms=\"aws/external\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("canton_operator_validators{kms=\"off\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("canton_operator_reconcile_duration_seconds_bucket"),
+        "{text}"
+    );
 }

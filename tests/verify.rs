@@ -9,7 +9,11 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
 /// A participant pod as the Deployment would create it, with the given ready state.
-fn pod_from_deployment(server: &support::fake_api::FakeApiServer, validator: &str, ready: bool) -> Pod {
+fn pod_from_deployment(
+    server: &support::fake_api::FakeApiServer,
+    validator: &str,
+    ready: bool,
+) -> Pod {
     let d = deployment(server, &format!("{validator}-participant")).expect("deployment");
     let template = d["spec"]["template"].clone();
     let pod = json!({
@@ -26,7 +30,9 @@ fn insert_pod(server: &support::fake_api::FakeApiServer, pod: &Pod) {
     let created = server.insert(pod).expect("pod inserted");
     let status = serde_json::to_value(pod).unwrap()["status"].clone();
     let name = created["metadata"]["name"].as_str().unwrap().to_string();
-    server.set_status("v1", "pods", Some(NS), &name, status).expect("pod status");
+    server
+        .set_status("v1", "pods", Some(NS), &name, status)
+        .expect("pod status");
 }
 
 async fn provision(server: &support::fake_api::FakeApiServer, kms: bool, name: &str) {
@@ -35,7 +41,10 @@ async fn provision(server: &support::fake_api::FakeApiServer, kms: bool, name: &
     }
     server.insert(&validator(name)).unwrap();
     let op = start(server, config(kms));
-    eventually("provisioned", || deployment(server, &format!("{name}-participant")).is_some()).await;
+    eventually("provisioned", || {
+        deployment(server, &format!("{name}-participant")).is_some()
+    })
+    .await;
     op.kill();
 }
 
@@ -53,7 +62,12 @@ async fn a_kms_validator_passes_every_check() {
         assert!(report.passed, "{}", report.to_text());
         assert_eq!(
             names(&report),
-            vec![("serviceAccount", true), ("kmsConfig", true), ("participantReady", true), ("serviceAccountAnnotation", true)]
+            vec![
+                ("serviceAccount", true),
+                ("kmsConfig", true),
+                ("participantReady", true),
+                ("serviceAccountAnnotation", true)
+            ]
         );
         let json: Value = serde_json::to_value(&report).unwrap();
         assert_eq!(json["passed"], true);
@@ -68,17 +82,29 @@ async fn a_pod_without_the_kms_variable_or_not_ready_fails() {
         provision(&server, true, "drifted").await;
         let mut pod = pod_from_deployment(&server, "drifted", false);
         let spec = pod.spec.as_mut().unwrap();
-        spec.containers[0].env.as_mut().unwrap().retain(|e| !e.name.starts_with("ADDITIONAL_CONFIG"));
+        spec.containers[0]
+            .env
+            .as_mut()
+            .unwrap()
+            .retain(|e| !e.name.starts_with("ADDITIONAL_CONFIG"));
         spec.service_account_name = Some("default".into());
         insert_pod(&server, &pod);
         let report = verify(server.client(), NS, "drifted").await.unwrap();
         assert!(!report.passed);
         assert_eq!(
             names(&report),
-            vec![("serviceAccount", false), ("kmsConfig", false), ("participantReady", false), ("serviceAccountAnnotation", true)]
+            vec![
+                ("serviceAccount", false),
+                ("kmsConfig", false),
+                ("participantReady", false),
+                ("serviceAccountAnnotation", true)
+            ]
         );
         let text = report.to_text();
-        assert!(text.contains("FAIL  kmsConfig") && text.contains("missing"), "{text}");
+        assert!(
+            text.contains("FAIL  kmsConfig") && text.contains("missing"),
+            "{text}"
+        );
         assert!(text.contains("1 of 4 checks passed"), "{text}");
     })
     .await;
@@ -92,7 +118,14 @@ async fn a_validator_without_kms_passes_when_the_variable_is_absent() {
         insert_pod(&server, &pod_from_deployment(&server, "plain", true));
         let report = verify(server.client(), NS, "plain").await.unwrap();
         assert!(report.passed, "{}", report.to_text());
-        assert_eq!(names(&report), vec![("serviceAccount", true), ("kmsConfig", true), ("participantReady", true)]);
+        assert_eq!(
+            names(&report),
+            vec![
+                ("serviceAccount", true),
+                ("kmsConfig", true),
+                ("participantReady", true)
+            ]
+        );
     })
     .await;
 }
@@ -106,7 +139,11 @@ async fn unknown_validator_and_unprovisioned_validator_are_reported() {
         server.insert(&validator("fresh")).unwrap();
         let report = verify(server.client(), NS, "fresh").await.unwrap();
         assert!(!report.passed);
-        assert!(report.checks[0].detail.contains("not recorded yet"), "{}", report.to_text());
+        assert!(
+            report.checks[0].detail.contains("not recorded yet"),
+            "{}",
+            report.to_text()
+        );
     })
     .await;
 }
