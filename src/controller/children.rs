@@ -16,6 +16,23 @@ use crate::api::Validator;
 use crate::decision::created_service_account_name;
 use crate::render::{self, INSTANCE, MANAGED_BY, MANAGER, Rendered};
 
+/// A namespaced child kind this operator caches, compares and deletes.
+pub trait Child:
+    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+{
+}
+
+impl<K> Child for K where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned
+{
+}
+
 /// What applying the children changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ApplyReport {
@@ -79,11 +96,7 @@ async fn apply_one<K>(
     report: &mut ApplyReport,
 ) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned,
+    K: Child + Serialize,
 {
     let namespace = desired.namespace().ok_or(Error::MissingNamespace)?;
     let name = desired.name_any();
@@ -152,10 +165,7 @@ async fn prune_one<K>(
     report: &mut ApplyReport,
 ) -> Result<()>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned,
+    K: Child,
 {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let Some(live) = store.get(&ObjectRef::new(name).within(&namespace)) else {
