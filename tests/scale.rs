@@ -73,6 +73,10 @@ struct Figures {
     steady_secs: f64,
     first: ProcStats,
     second: ProcStats,
+    /// CPU seconds of this test process (the fake API server) in each phase.
+    fake_cpu: [f64; 3],
+    /// Times an operator process logged that it lost leadership (Lease renewals too slow).
+    leadership_lost: usize,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,34 +179,44 @@ async fn run(plan: &Plan) -> Figures {
     let config = dir.join("kubeconfig");
     std::fs::write(&config, kubeconfig(addr)).expect("kubeconfig written");
     let port = free_port();
-    let poll = Duration::from_millis((n as u64 / 10).clamp(100, 1000));
+    // Looking at every validator costs the fake a LIST; at 10,000 look every 2 s.
+    let poll = Duration::from_millis((n as u64 / 5).clamp(100, 2000));
+    let fake_cpu = || proc_stats(std::process::id()).map_or(0.0, |s| s.cpu_secs);
 
     // Provisioning: from process start until every validator has its children and KMS status.
-    server.clear_requests();
+    off_runtime(&server, FakeApiServer::clear_requests).await;
+    let cpu = fake_cpu();
     let started = Instant::now();
     let mut op = Operator::spawn(plan, &config, port, &dir, "first");
-    op.wait_for(plan, "every validator provisioned", poll, || {
-        provisioned(&server, n)
+    op.wait_async(plan, "every validator provisioned", poll, || {
+        off_runtime(&server, move |s| provisioned(s, n))
     })
     .await;
     let provision_secs = started.elapsed().as_secs_f64();
-    check_children(&server, n);
+    off_runtime(&server, move |s| check_children(s, n)).await;
     println!("provisioned {n} in {provision_secs:.1} s");
     wait_quiet(&server, &mut op, plan).await;
-    let provision = take_counts(&server);
+    let provision = off_runtime(&server, take_counts).await;
+    let fake_provision = fake_cpu() - cpu;
 
     // The Deployment controller's part: every Deployment becomes available.
+    let cpu = fake_cpu();
     let started = Instant::now();
-    make_all_available(&server);
-    op.wait_for(plan, "every validator Ready", poll, || ready(&server, n))
-        .await;
+    off_runtime(&server, make_all_available).await;
+    op.wait_async(plan, "every validator Ready", poll, || {
+        off_runtime(&server, move |s| ready(s, n))
+    })
+    .await;
     let available_secs = started.elapsed().as_secs_f64();
     wait_quiet(&server, &mut op, plan).await;
-    let available = take_counts(&server);
+    let available = off_runtime(&server, take_counts).await;
     let first = op.stats();
+    let mut leadership_lost = op.leadership_lost();
     op.kill();
+    let fake_available = fake_cpu() - cpu;
 
     // Restart: a fresh process lists everything and reconciles every validator once.
+    let cpu = fake_cpu();
     let started = Instant::now();
     let mut op = Operator::spawn(plan, &config, port, &dir, "second");
     op.wait_async(
@@ -220,10 +234,12 @@ async fn run(plan: &Plan) -> Figures {
     // And a little longer, idle, to see that nothing comes back.
     tokio::time::sleep(QUIET * 2).await;
     let steady_secs = started.elapsed().as_secs_f64();
-    let steady = take_counts(&server);
+    let steady = off_runtime(&server, take_counts).await;
     let second = op.stats();
+    leadership_lost += op.leadership_lost();
     op.kill();
     http.abort();
+    let fake_cpu = [fake_provision, fake_available, fake_cpu() - cpu];
 
     let figures = Figures {
         n,
@@ -238,9 +254,23 @@ async fn run(plan: &Plan) -> Figures {
         steady_secs,
         first,
         second,
+        fake_cpu,
+        leadership_lost,
     };
     println!("raw: {figures:?}");
     figures
+}
+
+/// Runs a synchronous look at (or change of) the fake on a blocking thread: with 10,000 validators
+/// a LIST of them takes long enough that, on a runtime worker, it would hold up the HTTP side.
+async fn off_runtime<T: Send + 'static>(
+    server: &FakeApiServer,
+    f: impl FnOnce(&FakeApiServer) -> T + Send + 'static,
+) -> T {
+    let server = server.clone();
+    tokio::task::spawn_blocking(move || f(&server))
+        .await
+        .expect("blocking task")
 }
 
 fn template() -> Validator {
@@ -370,13 +400,14 @@ async fn wait_quiet(server: &FakeApiServer, op: &mut Operator, plan: &Plan) {
     let allowance = (QUIET.as_secs() / 2 + 1) as usize;
     let port = op.port;
     op.wait_async(plan, "quiet", Duration::ZERO, || async move {
+        let writes = || off_runtime(server, FakeApiServer::count_writes);
         let before = (
-            server.count_writes(),
+            writes().await,
             scrape(port).await.and_then(|t| metric(&t, RECONCILES)),
         );
         tokio::time::sleep(QUIET).await;
         let after = (
-            server.count_writes(),
+            writes().await,
             scrape(port).await.and_then(|t| metric(&t, RECONCILES)),
         );
         before.1.is_some() && before.1 == after.1 && after.0 - before.0 <= allowance
@@ -443,21 +474,18 @@ impl Operator {
         }
     }
 
+    /// How often this process logged that it lost leadership.
+    fn leadership_lost(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .matches("lost leadership")
+            .count()
+    }
+
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    async fn wait_for(
-        &mut self,
-        plan: &Plan,
-        what: &str,
-        every: Duration,
-        check: impl Fn() -> bool,
-    ) {
-        self.wait_async(plan, what, every, || std::future::ready(check()))
-            .await;
     }
 
     async fn wait_async<F: std::future::Future<Output = bool>>(
@@ -658,6 +686,26 @@ fn table(runs: &[Figures]) -> String {
             "CPU per validator, provisioning (ms)",
             Box::new(|f| f.first.cpu_secs * 1000.0 / f.n as f64),
             2,
+        ),
+        (
+            "CPU of the fake API server (test process): provision (s)",
+            Box::new(|f| f.fake_cpu[0]),
+            1,
+        ),
+        (
+            "CPU of the fake API server: available (s)",
+            Box::new(|f| f.fake_cpu[1]),
+            1,
+        ),
+        (
+            "CPU of the fake API server: restart + steady state (s)",
+            Box::new(|f| f.fake_cpu[2]),
+            1,
+        ),
+        (
+            "leadership lost (a Lease renewal took over 5 s), times",
+            Box::new(|f| f.leadership_lost as f64),
+            0,
         ),
     ];
     for (name, value, digits) in rows {
