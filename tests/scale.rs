@@ -20,7 +20,7 @@
 //! Deployments, both Services and a `KmsConfigured=True` status; mark every Deployment available
 //! and wait for `Ready`; then kill the operator and start it again, wait for its full reconcile
 //! (its `reconciles` counter reaches N) and count what it writes in that steady state (target:
-//! nothing but Lease renewals). Requests are counted from the fake's log, peak RSS (VmHWM) and
+//! nothing but Lease renewals; Events are counted and reported apart). Requests are counted from the fake's log, peak RSS (VmHWM) and
 //! CPU time are read from /proc for each operator process. Nothing here asserts a speed: the run
 //! fails only when the operator does not converge, or writes in the steady state.
 
@@ -311,7 +311,7 @@ fn ready(server: &FakeApiServer, n: usize) -> bool {
 }
 
 fn all_have(server: &FakeApiServer, n: usize, condition: &str) -> bool {
-    let validators = server.list(VALIDATORS, "validators", None);
+    let validators = list_all(server, VALIDATORS, "validators");
     let done = validators
         .iter()
         .filter(|v| condition_true(v, condition))
@@ -331,6 +331,22 @@ fn all_have(server: &FakeApiServer, n: usize, condition: &str) -> bool {
     validators.len() == n && done == n
 }
 
+/// Every object of a resource, one namespace at a time: the fake holds its one lock for a whole
+/// LIST, and one LIST of 20,000 Deployments held it long enough for the operator's Lease renewal
+/// to time out (5 s) — the operator then stepped down and restarted its controller.
+fn list_all(server: &FakeApiServer, api_version: &str, plural: &str) -> Vec<Value> {
+    let mut namespaces: Vec<String> = server
+        .list("v1", "namespaces", None)
+        .iter()
+        .map(|ns| key(ns).1)
+        .collect();
+    namespaces.sort();
+    namespaces
+        .iter()
+        .flat_map(|ns| server.list(api_version, plural, Some(ns)))
+        .collect()
+}
+
 fn key(obj: &Value) -> (String, String) {
     let s = |p: &str| {
         obj.pointer(p)
@@ -343,17 +359,12 @@ fn key(obj: &Value) -> (String, String) {
 
 /// Both Deployments and both Services of every validator exist.
 fn check_children(server: &FakeApiServer, n: usize) {
-    let deployments: HashSet<_> = server
-        .list("apps/v1", "deployments", None)
+    let deployments: HashSet<_> = list_all(server, "apps/v1", "deployments")
         .iter()
         .map(key)
         .collect();
-    let services: HashSet<_> = server
-        .list("v1", "services", None)
-        .iter()
-        .map(key)
-        .collect();
-    let validators = server.list(VALIDATORS, "validators", None);
+    let services: HashSet<_> = list_all(server, "v1", "services").iter().map(key).collect();
+    let validators = list_all(server, VALIDATORS, "validators");
     assert_eq!(validators.len(), n);
     for v in &validators {
         let (ns, name) = key(v);
@@ -370,7 +381,7 @@ fn check_children(server: &FakeApiServer, n: usize) {
 
 /// Marks every Deployment available, as the Deployment controller would.
 fn make_all_available(server: &FakeApiServer) {
-    for d in server.list("apps/v1", "deployments", None) {
+    for d in list_all(server, "apps/v1", "deployments") {
         let (ns, name) = key(&d);
         let generation = d
             .pointer("/metadata/generation")
