@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod controller;
 pub mod decision;
+pub mod events;
 pub mod hocon;
 pub mod http;
 pub mod iam;

@@ -49,9 +49,7 @@ pub fn decode_validator(text: &str) -> Result<Validator, ManifestError> {
     if validator.metadata.namespace.is_none() {
         validator.metadata.namespace = Some("default".to_string());
     }
-    validator
-        .validate_cel()
-        .map_err(|e| ManifestError::Rejected(e.to_string()))?;
+    crate::api::cel::check_rules(&validator).map_err(|e| ManifestError::Rejected(e.to_string()))?;
     Ok(validator)
 }
 

@@ -246,6 +246,22 @@ async fn drift_is_restored_and_reported() {
         })
         .await;
         eventually("DriftCorrected event", || !events(&server, "DriftCorrected").is_empty()).await;
+
+        // A label edited on a Service (the caches keep labels only in the object's JSON).
+        let part_of = |server: &support::fake_api::FakeApiServer| {
+            get(server, "v1", "services", "acme-participant").unwrap()["metadata"]["labels"]
+                ["app.kubernetes.io/part-of"]
+                .clone()
+        };
+        let mut s = get(&server, "v1", "services", "acme-participant").unwrap();
+        s["metadata"]["labels"]["app.kubernetes.io/part-of"] = json!("something-else");
+        s["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        server.update(&s, "kubectl-edit").unwrap();
+        assert_eq!(part_of(&server), json!("something-else"));
+        eventually("Service label restored", || {
+            part_of(&server) == json!("canton-network")
+        })
+        .await;
     })
     .await;
 }

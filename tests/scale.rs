@@ -12,7 +12,11 @@
 //!   namespace) or `off` (no KMS environment).
 //! - `SCALE_NAMESPACES`: namespaces the validators are spread over (default 10).
 //! - `SCALE_PHASE_TIMEOUT`: seconds each phase may take before the run fails (default 900).
-//! - `MALLOC_ARENA_MAX`, `MALLOC_TRIM_THRESHOLD_`: passed on to the operator when set.
+//! - `SCALE_OPERATOR_ENV`: space-separated `NAME=value` pairs for the operator process only (allocator
+//!   knobs such as `MALLOC_ARENA_MAX=2`, or a heap profiler's `LD_PRELOAD`); `{name}` in a value
+//!   becomes the process's name (`first`, `second`), for one output file each.
+//! - `SCALE_OPERATOR_BIN`: another build of the operator to run (for example one with frame
+//!   pointers and line tables for a heap profiler); default: this build's.
 //! - `SCALE_LOG`: the operator's `RUST_LOG` (default `info,kube=warn`); its logs are kept in a
 //!   temporary directory whose path is printed.
 //!
@@ -437,7 +441,9 @@ impl Operator {
     fn spawn(plan: &Plan, kubeconfig: &Path, port: u16, dir: &Path, name: &str) -> Self {
         let log = dir.join(format!("operator-{name}.log"));
         let out = std::fs::File::create(&log).expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_canton-operator"));
+        let binary = std::env::var("SCALE_OPERATOR_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_canton-operator").to_string());
+        let mut cmd = Command::new(binary);
         cmd.args(["run", "--metrics-addr", &format!("127.0.0.1:{port}")])
             .args(["--lease-namespace", "default", "--identity", "scale"])
             .env_clear()
@@ -449,10 +455,14 @@ impl Operator {
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log file"))
             .stderr(out);
-        // Allocator knobs, for experiments (glibc reads them at start-up).
-        for knob in ["MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_"] {
-            if let Ok(v) = std::env::var(knob) {
-                cmd.env(knob, v);
+        // Extra environment for the operator only, for experiments: allocator knobs, or a heap
+        // profiler (`SCALE_OPERATOR_ENV='LD_PRELOAD=…/libheaptrack_preload.so DUMP_HEAPTRACK_OUTPUT=…'`).
+        for pair in std::env::var("SCALE_OPERATOR_ENV")
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            if let Some((k, v)) = pair.split_once('=') {
+                cmd.env(k, v.replace("{name}", name));
             }
         }
         if let Some(c) = plan.concurrency {
@@ -681,6 +691,11 @@ fn table(runs: &[Figures]) -> String {
         (
             "RSS at rest, restarted process (MiB)",
             Box::new(|f| f.second.rss_mib()),
+            1,
+        ),
+        (
+            "of which file-backed (the binary's pages) (MiB)",
+            Box::new(|f| f.second.rss_file_mib()),
             1,
         ),
         (

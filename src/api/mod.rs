@@ -1,5 +1,6 @@
 //! The `Validator` custom resource (group `canton-operator.dev`, version `v1alpha1`).
 
+pub mod cel;
 mod kms_spec;
 mod rotation;
 mod status;

@@ -9,8 +9,9 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::cached::Cached;
 use super::context::{Context, FIELD_MANAGER};
-use super::diff::is_subset;
+use super::diff::first_difference;
 use super::error::{Error, Result};
 use crate::api::Validator;
 use crate::decision::created_service_account_name;
@@ -91,7 +92,7 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
 
 async fn apply_one<K>(
     desired: &K,
-    store: &Store<K>,
+    store: &Store<Cached<K>>,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<()>
@@ -106,12 +107,15 @@ where
         source,
     })?;
     if let Some(live) = &live {
-        let live_json = serde_json::to_value(live.as_ref()).map_err(|source| Error::Encode {
-            what: "a cached object",
+        let live_json = live.to_value().map_err(|source| Error::Decode {
+            what: render::describe(desired),
             source,
         })?;
-        if is_subset(&desired_json, &live_json) {
-            return Ok(());
+        match first_difference(&desired_json, &live_json) {
+            None => return Ok(()),
+            Some(path) => {
+                tracing::info!(child = %render::describe(desired), %path, "re-applying a child that differs from the rendered one")
+            }
         }
     }
     if !ctx.is_leading() {
@@ -160,7 +164,7 @@ pub async fn prune(
 async fn prune_one<K>(
     validator: &Validator,
     name: &str,
-    store: &Store<K>,
+    store: &Store<Cached<K>>,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<()>
@@ -168,10 +172,14 @@ where
     K: Child,
 {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
-    let Some(live) = store.get(&ObjectRef::new(name).within(&namespace)) else {
+    let Some(cached) = store.get(&ObjectRef::new(name).within(&namespace)) else {
         return Ok(());
     };
-    if !is_our_child(live.as_ref(), validator) {
+    let live = cached.decode().map_err(|source| Error::Decode {
+        what: render::describe(cached.as_ref()),
+        source,
+    })?;
+    if !is_our_child(&live, validator) {
         return Ok(());
     }
     if !ctx.is_leading() {
@@ -183,7 +191,7 @@ where
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => return Err(e.into()),
     }
-    report.deleted.push(render::describe(live.as_ref()));
+    report.deleted.push(render::describe(&live));
     Ok(())
 }
 

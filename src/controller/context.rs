@@ -10,12 +10,13 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::watch;
 
+use super::cached::Cached;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
+use crate::events::Publisher;
 use crate::metrics::Metrics;
 
 /// The field manager of every write this operator makes.
@@ -24,20 +25,20 @@ pub const FIELD_MANAGER: &str = "canton-operator";
 /// Caches of the children, fed by the controller's own watches.
 #[derive(Clone)]
 pub struct Stores {
-    pub deployments: Store<Deployment>,
-    pub services: Store<Service>,
-    pub service_accounts: Store<ServiceAccount>,
-    pub network_policies: Store<NetworkPolicy>,
+    pub deployments: Store<Cached<Deployment>>,
+    pub services: Store<Cached<Service>>,
+    pub service_accounts: Store<Cached<ServiceAccount>>,
+    pub network_policies: Store<Cached<NetworkPolicy>>,
     /// Every cache listed once; one future that any number of reconciles can await.
     ready: Shared<BoxFuture<'static, ()>>,
 }
 
 impl Stores {
     pub fn new(
-        deployments: Store<Deployment>,
-        services: Store<Service>,
-        service_accounts: Store<ServiceAccount>,
-        network_policies: Store<NetworkPolicy>,
+        deployments: Store<Cached<Deployment>>,
+        services: Store<Cached<Service>>,
+        service_accounts: Store<Cached<ServiceAccount>>,
+        network_policies: Store<Cached<NetworkPolicy>>,
     ) -> Self {
         let ready = {
             let (d, s, a, n) = (
@@ -82,11 +83,11 @@ pub struct Context {
     pub config: OperatorConfig,
     pub stores: Stores,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
+    pub events: Publisher,
     /// True while this replica holds the leader Lease; every write checks it first.
     pub leading: watch::Receiver<bool>,
     /// Consecutive failures per validator, for exponential backoff.
-    pub failures: Mutex<HashMap<ObjectRef<Validator>, u32>>,
+    pub failures: Mutex<HashMap<ObjectRef<Cached<Validator>>, u32>>,
 }
 
 impl Context {
@@ -98,12 +99,8 @@ impl Context {
         metrics: Arc<Metrics>,
         leading: watch::Receiver<bool>,
     ) -> Self {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            events: Publisher::new(client.clone(), FIELD_MANAGER),
             client,
             config,
             stores,
@@ -132,10 +129,10 @@ mod tests {
     /// the Validators are listed): all of them go on when the caches are listed.
     #[tokio::test]
     async fn every_waiting_reconcile_goes_on_when_the_caches_are_listed() {
-        let (deployments, mut dw) = reflector::store::<Deployment>();
-        let (services, mut sw) = reflector::store::<Service>();
-        let (service_accounts, mut aw) = reflector::store::<ServiceAccount>();
-        let (network_policies, mut nw) = reflector::store::<NetworkPolicy>();
+        let (deployments, mut dw) = reflector::store::<Cached<Deployment>>();
+        let (services, mut sw) = reflector::store::<Cached<Service>>();
+        let (service_accounts, mut aw) = reflector::store::<Cached<ServiceAccount>>();
+        let (network_policies, mut nw) = reflector::store::<Cached<NetworkPolicy>>();
         let stores = Stores::new(deployments, services, service_accounts, network_policies);
         let waiters: Vec<_> = (0..4)
             .map(|_| {

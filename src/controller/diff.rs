@@ -8,17 +8,35 @@ use serde_json::Value;
 
 /// True when every field of `desired` is present in `live` with the same value.
 pub fn is_subset(desired: &Value, live: &Value) -> bool {
+    first_difference(desired, live).is_none()
+}
+
+/// Where `live` first fails to say what `desired` says, as a JSON pointer (`/spec/replicas`),
+/// for the log line that explains why a child is applied again.
+pub fn first_difference(desired: &Value, live: &Value) -> Option<String> {
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, dv)| match l.get(k) {
-            Some(lv) => is_subset(dv, lv),
-            None => is_empty(dv),
+        (Value::Object(d), Value::Object(l)) => d.iter().find_map(|(k, dv)| {
+            let found = match l.get(k) {
+                Some(lv) => first_difference(dv, lv),
+                None if is_empty(dv) => None,
+                None => Some(String::new()),
+            };
+            found.map(|rest| format!("/{}{rest}", escape(k)))
         }),
-        (Value::Array(d), Value::Array(l)) => {
-            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
+        (Value::Array(d), Value::Array(l)) if d.len() == l.len() => {
+            d.iter().zip(l).enumerate().find_map(|(i, (dv, lv))| {
+                first_difference(dv, lv).map(|rest| format!("/{i}{rest}"))
+            })
         }
-        (Value::Array(d), Value::Null) => d.is_empty(),
-        (d, l) => d == l,
+        (Value::Array(d), Value::Null) if d.is_empty() => None,
+        (d, l) if d == l => None,
+        _ => Some(String::new()),
     }
+}
+
+/// A JSON pointer token (RFC 6901).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 /// The server drops empty maps and lists, so their absence is not a difference.
@@ -59,5 +77,22 @@ mod tests {
             &desired,
             &json!({"env": [{"name": "A", "value": "1"}, {"name": "B"}], "sa": "kms"})
         ));
+    }
+
+    #[test]
+    fn names_where_live_first_differs() {
+        let desired = json!({"metadata": {"labels": {"a/b": "x"}}, "spec": {"env": [{"name": "A", "value": "1"}]}});
+        let live = json!({"metadata": {"labels": {"a/b": "x"}}, "spec": {"env": [{"name": "A", "value": "2"}]}});
+        assert_eq!(
+            first_difference(&desired, &live).as_deref(),
+            Some("/spec/env/0/value")
+        );
+        let relabelled =
+            json!({"metadata": {"labels": {}}, "spec": {"env": [{"name": "A", "value": "1"}]}});
+        assert_eq!(
+            first_difference(&desired, &relabelled).as_deref(),
+            Some("/metadata/labels/a~1b")
+        );
+        assert_eq!(first_difference(&desired, &desired), None);
     }
 }

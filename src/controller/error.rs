@@ -10,6 +10,11 @@ pub enum Error {
         what: &'static str,
         source: serde_json::Error,
     },
+    #[error("could not read the cached copy of {what}: {source}")]
+    Decode {
+        what: String,
+        source: super::cached::CachedError,
+    },
     #[error("the Validator has no namespace")]
     MissingNamespace,
     #[error("this replica lost leadership; the write was not sent")]
@@ -23,6 +28,7 @@ impl Error {
             Error::Kube(kube::Error::Api(status)) => format!("Api{}", status.code),
             Error::Kube(_) => "ApiUnreachable".to_string(),
             Error::Encode { .. } => "Encode".to_string(),
+            Error::Decode { .. } => "Decode".to_string(),
             Error::MissingNamespace => "MissingNamespace".to_string(),
             Error::NotLeader => "NotLeader".to_string(),
         }

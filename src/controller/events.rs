@@ -1,10 +1,8 @@
 //! Kubernetes Events for real changes only: a failure to publish one is logged, never retried.
 
-use kube::Resource;
-use kube::runtime::events::{Event, EventType};
-
 use super::context::Context;
 use crate::api::Validator;
+use crate::events::{Note, Severity};
 
 /// Publishes one Event about a validator, if this replica leads.
 pub async fn publish(
@@ -17,22 +15,17 @@ pub async fn publish(
     if !ctx.is_leading() {
         return;
     }
-    let event = Event {
-        type_: if warning {
-            EventType::Warning
+    let note = Note {
+        severity: if warning {
+            Severity::Warning
         } else {
-            EventType::Normal
+            Severity::Normal
         },
-        reason: reason.to_string(),
-        note: Some(note),
-        action: "Reconcile".to_string(),
-        secondary: None,
+        reason,
+        action: "Reconcile",
+        message: &note,
     };
-    if let Err(e) = ctx
-        .recorder
-        .publish(&event, &validator.object_ref(&()))
-        .await
-    {
+    if let Err(e) = ctx.events.publish(validator, &note).await {
         tracing::warn!(error = %e, reason, "could not publish event");
     }
 }

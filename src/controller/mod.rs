@@ -1,6 +1,7 @@
 //! The operator: watches Validators and their children, and reconciles while it holds the Lease.
 //! The only module with a Kubernetes client.
 
+mod cached;
 mod capture;
 mod children;
 pub mod conditions;
@@ -26,9 +27,9 @@ use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
-use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+pub use cached::Cached;
 pub use capture::capture_patch;
 pub use children::ApplyReport;
 pub use context::{Context, FIELD_MANAGER, Stores};
@@ -120,15 +121,15 @@ pub async fn controller_run(
         leading,
     ));
     // Every watch backs off on its own and its errors stop here (see `log_errors`).
+    // Validators are cached compactly too, and decoded when reconciled.
     let (validator_store, validator_writer) = reflector::store();
     let validator_events = watcher(
-        api::<Validator>(&client, ns),
+        api::<Cached<Validator>>(&client, ns),
         watcher::Config::default()
             .any_semantic()
             .page_size(LIST_PAGE),
     )
     .default_backoff()
-    .modify(drop_managed_fields)
     .reflect(validator_writer)
     .applied_objects();
     let validators =
@@ -157,40 +158,28 @@ where
     }
 }
 
-/// A cache of one child kind, limited to objects this operator manages, and its change stream.
+/// A cache of one child kind, limited to objects this operator manages and held compact
+/// ([`Cached`]), and its change stream.
 fn child_cache<K>(
     client: &Client,
     namespace: Option<&str>,
 ) -> (
-    Store<K>,
-    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    Store<Cached<K>>,
+    impl futures::Stream<Item = Result<Cached<K>, watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + std::fmt::Debug
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + 'static,
 {
     let (store, writer) = reflector::store();
     let config = watcher::Config::default()
         .labels(&format!("{MANAGED_BY}={MANAGER}"))
         .any_semantic()
         .page_size(LIST_PAGE);
-    let stream = watcher(api::<K>(client, namespace), config)
+    let stream = watcher(api::<Cached<K>>(client, namespace), config)
         .default_backoff()
-        .modify(drop_managed_fields)
         .reflect(writer)
         .touched_objects();
     (store, log_errors(stream, K::plural(&()).into_owned()))
-}
-
-/// Cached objects keep no `managedFields`: nothing reads them, and they are close to half of each
-/// object (docs/performance.md, "Reconciler at scale").
-fn drop_managed_fields<K: Resource>(obj: &mut K) {
-    obj.meta_mut().managed_fields = None;
 }
 
 /// Logs a watch's errors and keeps them from the controller. Each watch already backs off on its
@@ -217,7 +206,7 @@ fn log_errors<K: Send + 'static>(
 /// Objects per LIST page when a cache (re)lists. Each page arrives whole, with the managedFields
 /// the cache then drops, so the page size bounds the start-up peak of memory: 100 instead of
 /// kube's 500 (docs/performance.md, "Reconciler at scale").
-pub const LIST_PAGE: u32 = 100;
+pub const LIST_PAGE: u32 = 50;
 
 /// How long to wait between CRD checks at start-up.
 pub const CRD_POLL: Duration = Duration::from_secs(5);

@@ -9,6 +9,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
+use super::cached::Cached;
 use super::capture::capture;
 use super::children::{self, ApplyReport};
 use super::conditions::KmsOutcome;
@@ -28,20 +29,26 @@ const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 /// Entry point for the controller runtime.
-pub async fn reconcile(validator: Arc<Validator>, ctx: Arc<Context>) -> Result<Action> {
+pub async fn reconcile(cached: Arc<Cached<Validator>>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
-    let result = reconcile_validator(&validator, &ctx).await;
+    let result = match cached.decode() {
+        Ok(validator) => reconcile_validator(&validator, &ctx).await,
+        Err(source) => Err(Error::Decode {
+            what: format!("Validator {}", ObjectRef::from(cached.as_ref())),
+            source,
+        }),
+    };
     ctx.metrics.reconciled(started.elapsed());
     if result.is_ok()
         && let Ok(mut failures) = ctx.failures.lock()
     {
-        failures.remove(&ObjectRef::from(validator.as_ref()));
+        failures.remove(&ObjectRef::from(cached.as_ref()));
     }
     result
 }
 
 /// Exponential backoff per validator, capped; one failing validator never delays the others.
-pub fn error_policy(validator: Arc<Validator>, error: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(validator: Arc<Cached<Validator>>, error: &Error, ctx: Arc<Context>) -> Action {
     let reason = error.reason();
     ctx.metrics.failed(&reason);
     let attempts = match ctx.failures.lock() {

@@ -1,5 +1,6 @@
 //! Writing status (only when it changed) and the Events that go with real changes.
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
@@ -23,19 +24,13 @@ pub async fn update(
 ) -> Result<()> {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let name = validator.name_any();
-    let participant = ctx
-        .stores
-        .deployments
-        .get(&ObjectRef::new(&participant_name(&name)).within(&namespace));
-    let app = ctx
-        .stores
-        .deployments
-        .get(&ObjectRef::new(&validator_app_name(&name)).within(&namespace));
+    let participant = cached_deployment(ctx, &namespace, &participant_name(&name))?;
+    let app = cached_deployment(ctx, &namespace, &validator_app_name(&name))?;
     let obs = Observation {
         generation: validator.metadata.generation,
         outcome,
-        participant: participant.as_deref(),
-        validator_app: app.as_deref(),
+        participant: participant.as_ref(),
+        validator_app: app.as_ref(),
         validator_name: &name,
     };
     let previous = validator.status.as_ref();
@@ -50,6 +45,21 @@ pub async fn update(
         return Ok(());
     }
     write(validator, ctx, &namespace, &status).await
+}
+
+/// A child Deployment as the cache last saw it, if it exists.
+fn cached_deployment(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Deployment>> {
+    let Some(cached) = ctx
+        .stores
+        .deployments
+        .get(&ObjectRef::new(name).within(namespace))
+    else {
+        return Ok(None);
+    };
+    cached.decode().map(Some).map_err(|source| Error::Decode {
+        what: format!("Deployment {namespace}/{name}"),
+        source,
+    })
 }
 
 async fn write(

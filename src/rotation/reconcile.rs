@@ -9,7 +9,6 @@ use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -23,6 +22,7 @@ use crate::api::{
     ROTATION_VALIDATOR_LABEL, RotationPhase, Validator, ValidatorKeyRotation,
     ValidatorKeyRotationSpec, ValidatorKeyRotationStatus,
 };
+use crate::events::{Note, Publisher, Severity};
 
 /// The field manager of every write.
 const FIELD_MANAGER: &str = "canton-operator";
@@ -98,7 +98,7 @@ pub fn default_target(validator: &Validator) -> Result<AdminTarget, AdminError> 
 struct Ctx {
     client: Client,
     settings: RotationSettings,
-    recorder: Recorder,
+    events: Publisher,
     leading: watch::Receiver<bool>,
 }
 
@@ -110,12 +110,8 @@ impl Ctx {
 
 /// Runs the rotation controller and the scheduler until the future is dropped.
 pub async fn run(client: Client, settings: RotationSettings, leading: watch::Receiver<bool>) {
-    let reporter = Reporter {
-        controller: FIELD_MANAGER.into(),
-        instance: std::env::var("POD_NAME").ok(),
-    };
     let ctx = Arc::new(Ctx {
-        recorder: Recorder::new(client.clone(), reporter),
+        events: Publisher::new(client.clone(), FIELD_MANAGER),
         client: client.clone(),
         settings: settings.clone(),
         leading,
@@ -298,22 +294,17 @@ async fn publish(ctx: &Ctx, rotation: &ValidatorKeyRotation, note: &step::Note) 
     if !ctx.is_leading() {
         return;
     }
-    let event = Event {
-        type_: if note.warning {
-            EventType::Warning
+    let event = Note {
+        severity: if note.warning {
+            Severity::Warning
         } else {
-            EventType::Normal
+            Severity::Normal
         },
-        reason: note.reason.clone(),
-        note: Some(note.message.clone()),
-        action: "RotateKeys".to_string(),
-        secondary: None,
+        reason: &note.reason,
+        action: "RotateKeys",
+        message: &note.message,
     };
-    if let Err(e) = ctx
-        .recorder
-        .publish(&event, &rotation.object_ref(&()))
-        .await
-    {
+    if let Err(e) = ctx.events.publish(rotation, &event).await {
         tracing::warn!(error = %e, "could not publish event");
     }
 }

@@ -56,7 +56,7 @@ WORKLOAD_PERMISSIONS = {
     ("", "services", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "serviceaccounts", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("networking.k8s.io", "networkpolicies", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
-    ("events.k8s.io", "events", (), frozenset({"create", "patch"})),
+    ("events.k8s.io", "events", (), frozenset({"create"})),
 }
 CRD_PERMISSIONS = {
     ("apiextensions.k8s.io", "customresourcedefinitions", CRD_NAMES, frozenset({"get"})),

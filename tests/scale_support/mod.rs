@@ -87,11 +87,17 @@ pub struct ProcStats {
     pub peak_rss_kib: u64,
     /// Current resident set size (VmRSS), KiB.
     pub rss_kib: u64,
+    /// Of the current RSS: file-backed pages (the binary's code and data), KiB.
+    pub rss_file_kib: u64,
     /// User + system CPU time, seconds.
     pub cpu_secs: f64,
 }
 
 impl ProcStats {
+    pub fn rss_file_mib(&self) -> f64 {
+        self.rss_file_kib as f64 / 1024.0
+    }
+
     pub fn peak_mib(&self) -> f64 {
         self.peak_rss_kib as f64 / 1024.0
     }
@@ -127,6 +133,7 @@ pub fn proc_stats(pid: u32) -> Option<ProcStats> {
     Some(ProcStats {
         peak_rss_kib: kib("VmHWM:"),
         rss_kib: kib("VmRSS:"),
+        rss_file_kib: kib("RssFile:"),
         cpu_secs: cpu_ticks as f64 / clock_ticks_per_second(),
     })
 }
