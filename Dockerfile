@@ -3,11 +3,11 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin canton-operator
+RUN cargo build --profile dist --locked --bin canton-operator
 
 # Non-root (65532), no shell; works with the chart's read-only root filesystem.
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /src/target/release/canton-operator /usr/local/bin/canton-operator
+COPY --from=build /src/target/dist/canton-operator /usr/local/bin/canton-operator
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/canton-operator"]
 CMD ["run"]

@@ -204,8 +204,8 @@ fn log_errors<K: Send + 'static>(
 }
 
 /// Objects per LIST page when a cache (re)lists. Each page arrives whole, with the managedFields
-/// the cache then drops, so the page size bounds the start-up peak of memory: 100 instead of
-/// kube's 500 (docs/performance.md, "Reconciler at scale").
+/// the cache then drops, so the page size bounds the start-up peak of memory: 50 instead of
+/// kube's 500 (docs/performance.md, "Memory").
 pub const LIST_PAGE: u32 = 50;
 
 /// How long to wait between CRD checks at start-up.

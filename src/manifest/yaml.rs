@@ -2,9 +2,9 @@
 //!
 //! Measured hot spot (docs/performance.md): going through `serde_json::Value` and `serde_saphyr`
 //! cost ~200 µs per validator, ~85% of it in building and dropping the JSON trees and in
-//! `serde_saphyr`'s per-scalar style analysis. This writer plugs into `serde_json`'s
-//! [`Formatter`], so the typed objects are written straight to block YAML in one pass with no
-//! intermediate tree. It keeps to a small, conservative subset of YAML:
+//! `serde_saphyr`'s per-scalar style analysis. This writer is a `serde` serializer, so the typed
+//! objects are written straight to block YAML in one pass, with no intermediate tree and each
+//! string looked at once. It keeps to a small, conservative subset of YAML:
 //!
 //! - block mappings and sequences (`{}` and `[]` when empty), keys in serialization order;
 //! - a string is plain only when every YAML 1.1 and 1.2 reader must read it back as that same
@@ -12,15 +12,17 @@
 //!   multi-line text of plain ASCII is a `|-` literal block; other printable ASCII is
 //!   single-quoted; everything else is double-quoted, with every control, line-break and
 //!   non-printable character escaped;
-//! - numbers and booleans as JSON writes them (floats always with a `.` and a signed exponent).
+//! - numbers and booleans as JSON writes them (floats always with a `.` and a signed exponent;
+//!   NaN and infinities as `null`, as `serde_json` writes them).
 //!
-//! A mapping key it cannot write as a short implicit key (over [`MAX_KEY_LEN`]) or a raw JSON
-//! fragment makes [`to_string`] return `None`; the caller then uses `serde_saphyr`.
+//! A mapping key it cannot write as a short implicit key (over [`MAX_KEY_LEN`], or not a string),
+//! bytes, or an enum variant with fields makes [`write_document`] return `false`; the caller then
+//! uses `serde_saphyr`.
 
-use std::io::{self, Write};
+use std::fmt;
 
 use serde::Serialize;
-use serde_json::ser::{CharEscape, Formatter};
+use serde::ser::{self, Impossible};
 
 /// Implicit keys are limited to 1024 characters; longer (quoted) keys fall back to `serde_saphyr`.
 pub(crate) const MAX_KEY_LEN: usize = 1000;
@@ -38,19 +40,41 @@ pub(crate) fn to_string<T: Serialize + ?Sized>(value: &T) -> Option<String> {
 /// produce. Only whole UTF-8 strings and ASCII are ever appended.
 pub(crate) fn write_document<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> bool {
     let start = out.len();
-    let formatter = YamlFormatter {
+    let mut writer = Writer {
+        out,
         stack: Vec::with_capacity(16),
-        string: String::with_capacity(256),
-        in_string: false,
         in_key: false,
     };
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, formatter);
-    if value.serialize(&mut ser).is_ok() {
+    if value.serialize(&mut writer).is_ok() && writer.stack.is_empty() {
         return true;
     }
-    out.truncate(start);
+    writer.out.truncate(start);
     false
 }
+
+/// A form this writer leaves to `serde_saphyr`, or a `Serialize` impl's own error.
+#[derive(Debug)]
+pub(crate) struct Unsupported(String);
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the fast YAML writer does not write {}", self.0)
+    }
+}
+
+impl std::error::Error for Unsupported {}
+
+impl ser::Error for Unsupported {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Unsupported(msg.to_string())
+    }
+}
+
+fn unsupported(what: &str) -> Unsupported {
+    Unsupported(what.to_string())
+}
+
+type Result<T = (), E = Unsupported> = std::result::Result<T, E>;
 
 /// Where the node being written sits.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,30 +96,18 @@ struct Frame {
     empty: bool,
 }
 
-struct YamlFormatter {
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
     stack: Vec<Frame>,
-    /// The text of the string being written (serde_json hands it over in pieces); reused.
-    string: String,
-    in_string: bool,
+    /// The next string is a mapping key.
     in_key: bool,
 }
 
-fn unsupported(what: &str) -> io::Error {
-    io::Error::other(format!("the fast YAML writer does not write {what}"))
-}
-
-fn spaces<W: ?Sized + Write>(w: &mut W, n: usize) -> io::Result<()> {
-    const SPACES: &[u8; 64] = b"                                                                ";
-    let mut n = n;
-    while n > 0 {
-        let k = n.min(SPACES.len());
-        w.write_all(&SPACES[..k])?;
-        n -= k;
+impl Writer<'_> {
+    fn spaces(&mut self, n: usize) {
+        self.out.resize(self.out.len() + n, b' ');
     }
-    Ok(())
-}
 
-impl YamlFormatter {
     fn slot(&self) -> Slot {
         match self.stack.last() {
             None => Slot::Root,
@@ -109,24 +121,20 @@ impl YamlFormatter {
         self.stack.last().map_or(0, |f| f.indent + 2)
     }
 
-    /// Writes a scalar's text in the current slot, or adds it to a key being written.
-    fn scalar<W: ?Sized + Write>(&mut self, w: &mut W, text: &str) -> io::Result<()> {
-        if self.in_string {
-            self.string.push_str(text);
-            return Ok(());
-        }
+    /// Writes a non-string scalar's text in the current slot.
+    fn scalar(&mut self, text: &str) -> Result {
         if self.in_key {
             return Err(unsupported("a mapping key that is not a string"));
         }
         if self.slot() != Slot::Root {
-            w.write_all(b" ")?;
+            self.out.push(b' ');
         }
-        w.write_all(text.as_bytes())?;
-        w.write_all(b"\n")
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(b'\n');
+        Ok(())
     }
 
-    fn int<W: ?Sized + Write>(&mut self, w: &mut W, v: impl Into<i128>) -> io::Result<()> {
-        let v: i128 = v.into();
+    fn int(&mut self, v: i128) -> Result {
         let mut buf = [0u8; 40];
         let mut i = buf.len();
         let mut m = v.unsigned_abs();
@@ -144,22 +152,19 @@ impl YamlFormatter {
         }
         // Only ASCII digits and `-` were written above, so this cannot fail.
         let digits = std::str::from_utf8(&buf[i..]).unwrap_or("0");
-        self.scalar(w, digits)
+        self.scalar(digits)
     }
 
-    fn u128<W: ?Sized + Write>(&mut self, w: &mut W, v: u128) -> io::Result<()> {
-        match i128::try_from(v) {
-            Ok(v) => self.int(w, v),
-            Err(_) => self.scalar(w, &v.to_string()),
+    fn float(&mut self, v: f64) -> Result {
+        if v.is_finite() {
+            self.scalar(&yaml_float(v))
+        } else {
+            self.scalar("null")
         }
     }
 
-    fn float<W: ?Sized + Write>(&mut self, w: &mut W, v: f64) -> io::Result<()> {
-        self.scalar(w, &yaml_float(v))
-    }
-
-    fn begin_container(&mut self, is_map: bool) -> io::Result<()> {
-        if self.in_string {
+    fn begin_container(&mut self, is_map: bool) -> Result {
+        if self.in_key {
             return Err(unsupported("a mapping key that is not a scalar"));
         }
         let slot = self.slot();
@@ -179,24 +184,24 @@ impl YamlFormatter {
         Ok(())
     }
 
-    fn end_container<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+    fn end_container(&mut self) -> Result {
         let Some(frame) = self.stack.pop() else {
-            return Err(io::Error::other("unbalanced YAML containers"));
+            return Err(unsupported("unbalanced containers"));
         };
         if frame.empty {
-            let text: &[u8] = if frame.is_map { b"{}\n" } else { b"[]\n" };
             if frame.slot != Slot::Root {
-                w.write_all(b" ")?;
+                self.out.push(b' ');
             }
-            w.write_all(text)?;
+            self.out
+                .extend_from_slice(if frame.is_map { b"{}\n" } else { b"[]\n" });
         }
         Ok(())
     }
 
     /// Starts a child of the innermost container: what goes before its first character.
-    fn begin_child<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+    fn begin_child(&mut self) -> Result {
         let Some(frame) = self.stack.last_mut() else {
-            return Err(io::Error::other("YAML value outside a container"));
+            return Err(unsupported("a value outside a container"));
         };
         let first = std::mem::replace(&mut frame.empty, false);
         let (indent, slot, is_map) = (frame.indent, frame.slot, frame.is_map);
@@ -204,47 +209,66 @@ impl YamlFormatter {
             match (slot, is_map) {
                 (Slot::Root, _) => {}
                 // The first key of a mapping in a sequence shares the dash's line (`- key: v`).
-                (Slot::SeqItem, true) => return w.write_all(b" "),
-                (Slot::MapValue, _) | (Slot::SeqItem, false) => w.write_all(b"\n")?,
+                (Slot::SeqItem, true) => {
+                    self.out.push(b' ');
+                    return Ok(());
+                }
+                (Slot::MapValue, _) | (Slot::SeqItem, false) => self.out.push(b'\n'),
             }
         }
-        spaces(w, indent)
+        self.spaces(indent);
+        Ok(())
     }
 
-    fn write_string<W: ?Sized + Write>(&self, w: &mut W, s: &str) -> io::Result<()> {
-        if self.in_key {
-            if s.len() > MAX_KEY_LEN {
+    fn key(&mut self, s: &str) -> Result {
+        if s.len() > MAX_KEY_LEN {
+            return Err(unsupported("a key this long"));
+        }
+        if is_plain(s) {
+            self.out.extend_from_slice(s.as_bytes());
+        } else {
+            let quoted = quoted_any(s);
+            if quoted.len() > MAX_KEY_LEN {
                 return Err(unsupported("a key this long"));
             }
-            if is_plain(s) {
-                w.write_all(s.as_bytes())?;
-            } else {
-                let quoted = quoted_any(s);
-                if quoted.len() > MAX_KEY_LEN {
-                    return Err(unsupported("a key this long"));
-                }
-                w.write_all(quoted.as_bytes())?;
-            }
-            return w.write_all(b":");
+            self.out.extend_from_slice(quoted.as_bytes());
+        }
+        self.out.push(b':');
+        Ok(())
+    }
+
+    fn string(&mut self, s: &str) -> Result {
+        if self.in_key {
+            return self.key(s);
         }
         let root = self.slot() == Slot::Root;
         if !root {
-            w.write_all(b" ")?;
+            self.out.push(b' ');
         }
         if is_plain(s) {
-            w.write_all(s.as_bytes())?;
+            self.out.extend_from_slice(s.as_bytes());
         } else if !root && is_literal_block(s) {
-            w.write_all(b"|-")?;
+            self.out.extend_from_slice(b"|-");
             let indent = self.block_indent();
             for line in s.split('\n') {
-                w.write_all(b"\n")?;
-                spaces(w, indent)?;
-                w.write_all(line.as_bytes())?;
+                self.out.push(b'\n');
+                self.spaces(indent);
+                self.out.extend_from_slice(line.as_bytes());
             }
         } else {
-            w.write_all(quoted_any(s).as_bytes())?;
+            self.out.extend_from_slice(quoted_any(s).as_bytes());
         }
-        w.write_all(b"\n")
+        self.out.push(b'\n');
+        Ok(())
+    }
+
+    /// `key:` of a mapping entry; the value follows.
+    fn entry_key<K: Serialize + ?Sized>(&mut self, key: &K) -> Result {
+        self.begin_child()?;
+        self.in_key = true;
+        let written = key.serialize(&mut *self);
+        self.in_key = false;
+        written
     }
 }
 
@@ -383,122 +407,199 @@ fn yaml_float(v: f64) -> String {
     }
 }
 
-impl Formatter for YamlFormatter {
-    fn write_null<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.scalar(w, "null")
-    }
-    fn write_bool<W: ?Sized + Write>(&mut self, w: &mut W, value: bool) -> io::Result<()> {
-        self.scalar(w, if value { "true" } else { "false" })
-    }
-    fn write_i8<W: ?Sized + Write>(&mut self, w: &mut W, value: i8) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_i16<W: ?Sized + Write>(&mut self, w: &mut W, value: i16) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_i32<W: ?Sized + Write>(&mut self, w: &mut W, value: i32) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_i64<W: ?Sized + Write>(&mut self, w: &mut W, value: i64) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_i128<W: ?Sized + Write>(&mut self, w: &mut W, value: i128) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_u8<W: ?Sized + Write>(&mut self, w: &mut W, value: u8) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_u16<W: ?Sized + Write>(&mut self, w: &mut W, value: u16) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_u32<W: ?Sized + Write>(&mut self, w: &mut W, value: u32) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_u64<W: ?Sized + Write>(&mut self, w: &mut W, value: u64) -> io::Result<()> {
-        self.int(w, value)
-    }
-    fn write_u128<W: ?Sized + Write>(&mut self, w: &mut W, value: u128) -> io::Result<()> {
-        self.u128(w, value)
-    }
-    fn write_f32<W: ?Sized + Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
-        self.float(w, f64::from(value))
-    }
-    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
-        self.float(w, value)
-    }
-    fn write_number_str<W: ?Sized + Write>(&mut self, _w: &mut W, _v: &str) -> io::Result<()> {
-        Err(unsupported("arbitrary-precision numbers"))
-    }
-    fn write_raw_fragment<W: ?Sized + Write>(&mut self, _w: &mut W, _f: &str) -> io::Result<()> {
-        Err(unsupported("raw JSON"))
-    }
+impl<'w> ser::Serializer for &mut Writer<'w> {
+    type Ok = ();
+    type Error = Unsupported;
+    type SerializeSeq = Self;
+    type SerializeTuple = Self;
+    type SerializeTupleStruct = Self;
+    type SerializeTupleVariant = Impossible<(), Unsupported>;
+    type SerializeMap = Self;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Impossible<(), Unsupported>;
 
-    fn begin_string<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.string.clear();
-        self.in_string = true;
-        Ok(())
+    fn serialize_bool(self, v: bool) -> Result {
+        self.scalar(if v { "true" } else { "false" })
     }
-    fn write_string_fragment<W: ?Sized + Write>(&mut self, _w: &mut W, f: &str) -> io::Result<()> {
-        self.string.push_str(f);
-        Ok(())
+    fn serialize_i8(self, v: i8) -> Result {
+        self.int(v.into())
     }
-    fn write_char_escape<W: ?Sized + Write>(
-        &mut self,
-        _w: &mut W,
-        e: CharEscape,
-    ) -> io::Result<()> {
-        self.string.push(match e {
-            CharEscape::Quote => '"',
-            CharEscape::ReverseSolidus => '\\',
-            CharEscape::Solidus => '/',
-            CharEscape::Backspace => '\u{8}',
-            CharEscape::FormFeed => '\u{c}',
-            CharEscape::LineFeed => '\n',
-            CharEscape::CarriageReturn => '\r',
-            CharEscape::Tab => '\t',
-            CharEscape::AsciiControl(b) => char::from(b),
-        });
-        Ok(())
+    fn serialize_i16(self, v: i16) -> Result {
+        self.int(v.into())
     }
-    fn end_string<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.in_string = false;
-        self.write_string(w, &self.string)
+    fn serialize_i32(self, v: i32) -> Result {
+        self.int(v.into())
     }
+    fn serialize_i64(self, v: i64) -> Result {
+        self.int(v.into())
+    }
+    fn serialize_i128(self, v: i128) -> Result {
+        self.int(v)
+    }
+    fn serialize_u8(self, v: u8) -> Result {
+        self.int(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result {
+        self.int(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result {
+        self.int(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result {
+        self.int(v.into())
+    }
+    fn serialize_u128(self, v: u128) -> Result {
+        match i128::try_from(v) {
+            Ok(v) => self.int(v),
+            Err(_) => self.scalar(&v.to_string()),
+        }
+    }
+    fn serialize_f32(self, v: f32) -> Result {
+        self.float(f64::from(v))
+    }
+    fn serialize_f64(self, v: f64) -> Result {
+        self.float(v)
+    }
+    fn serialize_char(self, v: char) -> Result {
+        self.string(v.encode_utf8(&mut [0u8; 4]))
+    }
+    fn serialize_str(self, v: &str) -> Result {
+        self.string(v)
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result {
+        Err(unsupported("bytes"))
+    }
+    fn serialize_none(self) -> Result {
+        self.scalar("null")
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result {
+        self.scalar("null")
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result {
+        self.scalar("null")
+    }
+    fn serialize_unit_variant(self, _name: &'static str, _i: u32, variant: &'static str) -> Result {
+        self.string(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result {
+        value.serialize(self)
+    }
+    /// `{variant: value}`, as `serde_json` writes it.
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _i: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result {
+        self.begin_container(true)?;
+        self.entry_key(variant)?;
+        value.serialize(&mut *self)?;
+        self.end_container()
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self> {
+        self.begin_container(false)?;
+        Ok(self)
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Self> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Self> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _i: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(unsupported("an enum variant with fields"))
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self> {
+        self.begin_container(true)?;
+        Ok(self)
+    }
+    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self> {
+        self.begin_container(true)?;
+        Ok(self)
+    }
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _i: u32,
+        _variant: &'static str,
+        _len: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(unsupported("an enum variant with fields"))
+    }
+}
 
-    fn begin_array<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.begin_container(false)
+impl ser::SerializeSeq for &mut Writer<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        self.begin_child()?;
+        self.out.push(b'-');
+        value.serialize(&mut **self)
     }
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.end_container(w)
+    fn end(self) -> Result {
+        self.end_container()
     }
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, _first: bool) -> io::Result<()> {
-        self.begin_child(w)?;
-        w.write_all(b"-")
-    }
-    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        Ok(())
-    }
+}
 
-    fn begin_object<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.begin_container(true)
+impl ser::SerializeTuple for &mut Writer<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        ser::SerializeSeq::serialize_element(self, value)
     }
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.end_container(w)
+    fn end(self) -> Result {
+        self.end_container()
     }
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, _first: bool) -> io::Result<()> {
-        self.begin_child(w)?;
-        self.in_key = true;
-        Ok(())
+}
+
+impl ser::SerializeTupleStruct for &mut Writer<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        ser::SerializeSeq::serialize_element(self, value)
     }
-    fn end_object_key<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        self.in_key = false;
-        Ok(())
+    fn end(self) -> Result {
+        self.end_container()
     }
-    fn begin_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        Ok(())
+}
+
+impl ser::SerializeMap for &mut Writer<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result {
+        self.entry_key(key)
     }
-    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
-        Ok(())
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result {
+        self.end_container()
+    }
+}
+
+impl ser::SerializeStruct for &mut Writer<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result {
+        self.entry_key(key)?;
+        value.serialize(&mut **self)
+    }
+    fn end(self) -> Result {
+        self.end_container()
     }
 }
 
