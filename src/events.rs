@@ -23,6 +23,17 @@ pub enum Severity {
     Warning,
 }
 
+impl Severity {
+    /// `Warning` when `warning` is set, else `Normal`.
+    pub fn warning_if(warning: bool) -> Self {
+        if warning {
+            Severity::Warning
+        } else {
+            Severity::Normal
+        }
+    }
+}
+
 /// What one Event says.
 #[derive(Debug, Clone)]
 pub struct Note<'a> {

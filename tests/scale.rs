@@ -43,7 +43,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use scale_support::{
     Kind, ProcStats, count, free_port, kubeconfig, metric, proc_stats, scrape, serve_http,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::fake_api::FakeApiServer;
 
 const VALIDATORS: &str = "canton-operator.dev/v1alpha1";
@@ -386,20 +386,7 @@ fn check_children(server: &FakeApiServer, n: usize) {
 /// Marks every Deployment available, as the Deployment controller would.
 fn make_all_available(server: &FakeApiServer) {
     for d in list_all(server, "apps/v1", "deployments") {
-        let (ns, name) = key(&d);
-        let generation = d
-            .pointer("/metadata/generation")
-            .cloned()
-            .unwrap_or(json!(1));
-        server
-            .set_status(
-                "apps/v1",
-                "deployments",
-                Some(&ns),
-                &name,
-                json!({"observedGeneration": generation, "replicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "readyReplicas": 1}),
-            )
-            .expect("status set");
+        server.make_deployment_available(&d).expect("status set");
     }
 }
 

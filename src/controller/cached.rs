@@ -15,8 +15,10 @@ use std::marker::PhantomData;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
+use serde::Deserialize;
+#[cfg(test)]
+use serde::Serialize;
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Annotations the caches leave out: nothing reads them and they can be as large as the object.
@@ -62,22 +64,21 @@ impl<K: Resource<DynamicType = ()>> Cached<K> {
     fn from_object(mut object: Map<String, Value>) -> Result<Self, serde_json::Error> {
         object.remove("apiVersion");
         object.remove("kind");
-        let mut metadata = ObjectMeta::default();
-        match object.get_mut("metadata") {
-            None | Some(Value::Object(_)) => {}
-            Some(_) => return Err(serde_json::Error::custom("metadata is not an object")),
-        }
-        if let Some(Value::Object(meta)) = object.get_mut("metadata") {
-            meta.remove("managedFields");
-            if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
-                annotations.retain(|k, _| !DROPPED_ANNOTATIONS.contains(&k.as_str()));
+        let metadata = match object.get_mut("metadata") {
+            None => ObjectMeta::default(),
+            Some(Value::Object(meta)) => {
+                meta.remove("managedFields");
+                if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+                    annotations.retain(|k, _| !DROPPED_ANNOTATIONS.contains(&k.as_str()));
+                }
+                serde_json::from_value(Value::Object(Map::from_iter(
+                    meta.iter()
+                        .filter(|(k, _)| KEPT_METADATA.contains(&k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                )))?
             }
-            metadata = serde_json::from_value(Value::Object(Map::from_iter(
-                meta.iter()
-                    .filter(|(k, _)| KEPT_METADATA.contains(&k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            )))?;
-        }
+            Some(_) => return Err(serde_json::Error::custom("metadata is not an object")),
+        };
         let json = serde_json::to_vec(&object)?;
         let body = lz4_flex::block::compress_prepend_size(&json).into_boxed_slice();
         Ok(Self {
@@ -99,8 +100,9 @@ const KEPT_METADATA: &[&str] = &[
     "ownerReferences",
 ];
 
+#[cfg(test)]
 impl<K: Resource<DynamicType = ()> + Serialize> Cached<K> {
-    /// The cached form of a typed object (tests, and objects the operator already holds).
+    /// The cached form of a typed object.
     pub fn from_typed(object: &K) -> Result<Self, serde_json::Error> {
         match serde_json::to_value(object)? {
             Value::Object(map) => Self::from_object(map),

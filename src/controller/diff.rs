@@ -6,13 +6,9 @@
 
 use serde_json::Value;
 
-/// True when every field of `desired` is present in `live` with the same value.
-pub fn is_subset(desired: &Value, live: &Value) -> bool {
-    first_difference(desired, live).is_none()
-}
-
 /// Where `live` first fails to say what `desired` says, as a JSON pointer (`/spec/replicas`),
-/// for the log line that explains why a child is applied again.
+/// for the log line that explains why a child is applied again; `None` when every field of
+/// `desired` is present in `live` with the same value.
 pub fn first_difference(desired: &Value, live: &Value) -> Option<String> {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d.iter().find_map(|(k, dv)| {
@@ -58,25 +54,30 @@ mod tests {
     fn defaults_added_by_the_server_are_not_drift() {
         let desired = json!({"spec": {"ports": [{"name": "a", "port": 1}]}});
         let live = json!({"spec": {"clusterIP": "10.0.0.1", "ports": [{"name": "a", "port": 1, "protocol": "TCP"}]}});
-        assert!(is_subset(&desired, &live));
+        assert!(first_difference(&desired, &live).is_none());
     }
 
     #[test]
     fn changed_or_missing_values_are_drift() {
         let desired = json!({"env": [{"name": "A", "value": "1"}], "sa": "kms"});
-        assert!(!is_subset(
-            &desired,
-            &json!({"env": [{"name": "A", "value": "2"}], "sa": "kms"})
-        ));
-        assert!(!is_subset(&desired, &json!({"env": [], "sa": "kms"})));
-        assert!(!is_subset(
-            &desired,
-            &json!({"env": [{"name": "A", "value": "1"}]})
-        ));
-        assert!(!is_subset(
-            &desired,
-            &json!({"env": [{"name": "A", "value": "1"}, {"name": "B"}], "sa": "kms"})
-        ));
+        assert!(
+            first_difference(
+                &desired,
+                &json!({"env": [{"name": "A", "value": "2"}], "sa": "kms"})
+            )
+            .is_some()
+        );
+        assert!(first_difference(&desired, &json!({"env": [], "sa": "kms"})).is_some());
+        assert!(
+            first_difference(&desired, &json!({"env": [{"name": "A", "value": "1"}]})).is_some()
+        );
+        assert!(
+            first_difference(
+                &desired,
+                &json!({"env": [{"name": "A", "value": "1"}, {"name": "B"}], "sa": "kms"})
+            )
+            .is_some()
+        );
     }
 
     #[test]

@@ -16,11 +16,7 @@ pub async fn publish(
         return;
     }
     let note = Note {
-        severity: if warning {
-            Severity::Warning
-        } else {
-            Severity::Normal
-        },
+        severity: Severity::warning_if(warning),
         reason,
         action: "Reconcile",
         message: &note,

@@ -295,11 +295,7 @@ async fn publish(ctx: &Ctx, rotation: &ValidatorKeyRotation, note: &step::Note) 
         return;
     }
     let event = Note {
-        severity: if note.warning {
-            Severity::Warning
-        } else {
-            Severity::Normal
-        },
+        severity: Severity::warning_if(note.warning),
         reason: &note.reason,
         action: "RotateKeys",
         message: &note.message,

@@ -11,7 +11,7 @@ use canton_operator::controller::{Settings, controller_run};
 use canton_operator::manifest::decode_validator;
 use canton_operator::metrics::Metrics;
 use k8s_openapi::api::core::v1::ServiceAccount;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -172,19 +172,7 @@ pub fn events(server: &FakeApiServer, reason: &str) -> Vec<Value> {
 /// Marks a Deployment available, as the Deployment controller would.
 pub fn make_available(server: &FakeApiServer, name: &str) {
     let d = deployment(server, name).expect("deployment exists");
-    let generation = d
-        .pointer("/metadata/generation")
-        .cloned()
-        .unwrap_or(json!(1));
-    server
-        .set_status(
-            "apps/v1",
-            "deployments",
-            Some(NS),
-            name,
-            json!({"observedGeneration": generation, "replicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "readyReplicas": 1}),
-        )
-        .expect("status set");
+    server.make_deployment_available(&d).expect("status set");
 }
 
 /// Polls `check` until it holds, failing with `what` after 10 s.

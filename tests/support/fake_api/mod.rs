@@ -387,6 +387,28 @@ impl FakeApiServer {
         state.replace(&ctx, current).map_err(to_status)
     }
 
+    /// Marks `deployment` (as read from this server) rolled out and available at its current
+    /// generation, as the Deployment controller would.
+    pub fn make_deployment_available(&self, deployment: &Value) -> Result<Value, Box<Status>> {
+        let text = |p: &str| {
+            deployment
+                .pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        };
+        let generation = deployment
+            .pointer("/metadata/generation")
+            .cloned()
+            .unwrap_or(serde_json::json!(1));
+        self.set_status(
+            "apps/v1",
+            "deployments",
+            Some(text("/metadata/namespace")),
+            text("/metadata/name"),
+            serde_json::json!({"observedGeneration": generation, "replicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "readyReplicas": 1}),
+        )
+    }
+
     fn ctx_for(
         &self,
         api_version: &str,
