@@ -3,35 +3,21 @@
 //! The value comes from outside the operator and ends up inside the participant's configuration,
 //! so anything HOCON can do besides plain values — includes, substitutions, extra objects after
 //! the first, appends, dotted paths that reach elsewhere — is refused rather than interpreted.
+//!
+//! Two readers share the work: the plain reader (`plain.rs`) takes the spelling nearly every value
+//! uses, in one pass; every other value, and every refusal, goes through `hocon-parser`.
 
 use std::collections::BTreeMap;
 
 use hocon::parser::{AstField, AstNode};
 use hocon::{ScalarType, Token, TokenKind};
 
-use super::model::{AwsKms, DriverKms, GcpKms, KmsProvider};
+use super::fields::{self, Fields};
+use super::model::KmsProvider;
+use super::plain;
 
 /// Longer values are refused before parsing; a real one is well under a kilobyte.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024;
-const AWS_KEYS: &[&str] = &[
-    "type",
-    "region",
-    "multi-region-key",
-    "audit-logging",
-    "endpoint-override",
-    "disable-ssl-verification",
-    "custom-tags",
-];
-const GCP_KEYS: &[&str] = &[
-    "type",
-    "location-id",
-    "project-id",
-    "key-ring-id",
-    "audit-logging",
-    "endpoint-override",
-];
-const DRIVER_KEYS: &[&str] = &["type", "name", "config", "health-check-period"];
-
 /// Why a KMS value was refused; each names the key or construct at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KmsValueError {
@@ -83,6 +69,44 @@ pub enum KmsValueError {
 /// Parses a KMS value such as `{ type = "aws", region = "eu-west-1", audit-logging = true }`.
 pub fn parse_kms_value(text: &str) -> Result<KmsProvider, KmsValueError> {
     check_text(text)?;
+    match plain::read(text) {
+        Some(fields) => fields::provider_from(fields),
+        None => fields::provider_from(hocon_fields(text)?),
+    }
+}
+
+/// Each reader on its own, so tests and the `kms_value` fuzz target can check that they agree.
+#[doc(hidden)]
+pub mod readers {
+    use super::*;
+
+    /// The plain reader: `None` when the text is not in the plain spelling, or is refused before
+    /// any reader sees it (too long, control characters, empty).
+    pub fn plain(text: &str) -> Option<Result<KmsProvider, KmsValueError>> {
+        check_text(text).ok()?;
+        plain::read(text).map(fields::provider_from)
+    }
+
+    /// The plain reader's literal tree of the whole object, to hold against Canton's own reading.
+    pub fn plain_tree(text: &str) -> Option<serde_json::Value> {
+        check_text(text).ok()?;
+        let fields = plain::read(text)?;
+        fields
+            .into_iter()
+            .map(|(key, value)| value.ok().map(|value| (key, value)))
+            .collect::<Option<serde_json::Map<_, _>>>()
+            .map(serde_json::Value::Object)
+    }
+
+    /// The full HOCON reader, for any text.
+    pub fn hocon(text: &str) -> Result<KmsProvider, KmsValueError> {
+        check_text(text)?;
+        fields::provider_from(hocon_fields(text)?)
+    }
+}
+
+/// The top-level fields as `hocon-parser` reads them, after refusing what the value may not use.
+fn hocon_fields(text: &str) -> Result<Fields, KmsValueError> {
     let tokens = hocon::tokenize(text).map_err(|e| KmsValueError::Syntax(e.to_string()))?;
     check_tokens(&tokens)?;
     let root =
@@ -90,8 +114,13 @@ pub fn parse_kms_value(text: &str) -> Result<KmsProvider, KmsValueError> {
     let AstNode::Object { fields, .. } = root else {
         return Err(KmsValueError::NotAnObject);
     };
-    let fields = collect_fields(&fields)?;
-    provider_from(&fields)
+    Ok(collect_fields(&fields)?
+        .into_iter()
+        .map(|(key, node)| {
+            let value = json(node, &key);
+            (key, value)
+        })
+        .collect())
 }
 
 fn check_text(text: &str) -> Result<(), KmsValueError> {
@@ -173,139 +202,6 @@ fn field_key(field: &AstField) -> Result<String, KmsValueError> {
     Ok(key)
 }
 
-fn provider_from(fields: &BTreeMap<String, &AstNode>) -> Result<KmsProvider, KmsValueError> {
-    let ty = match fields.get("type") {
-        Some(node) => string(node, "type")?,
-        None => return Err(KmsValueError::MissingType),
-    };
-    match ty.as_str() {
-        "aws" => {
-            known_keys(fields, AWS_KEYS, "AWS")?;
-            Ok(KmsProvider::Aws(aws(fields)?))
-        }
-        "gcp" => {
-            known_keys(fields, GCP_KEYS, "GCP")?;
-            Ok(KmsProvider::Gcp(gcp(fields)?))
-        }
-        "driver" => {
-            known_keys(fields, DRIVER_KEYS, "driver")?;
-            Ok(KmsProvider::Driver(driver(fields)?))
-        }
-        _ => Err(KmsValueError::UnknownType(ty)),
-    }
-}
-
-fn known_keys(
-    fields: &BTreeMap<String, &AstNode>,
-    known: &[&str],
-    provider: &'static str,
-) -> Result<(), KmsValueError> {
-    match fields.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(key) => Err(KmsValueError::UnknownKey {
-            key: key.clone(),
-            provider,
-            known: known.join(", "),
-        }),
-        None => Ok(()),
-    }
-}
-
-fn aws(f: &BTreeMap<String, &AstNode>) -> Result<AwsKms, KmsValueError> {
-    Ok(AwsKms {
-        region: required_string(f, "region", "AWS")?,
-        multi_region_key: opt(f, "multi-region-key", boolean)?,
-        audit_logging: opt(f, "audit-logging", boolean)?,
-        endpoint_override: opt(f, "endpoint-override", string)?,
-        disable_ssl_verification: opt(f, "disable-ssl-verification", boolean)?,
-        custom_tags: opt(f, "custom-tags", string_map)?,
-    })
-}
-
-fn gcp(f: &BTreeMap<String, &AstNode>) -> Result<GcpKms, KmsValueError> {
-    Ok(GcpKms {
-        location_id: required_string(f, "location-id", "GCP")?,
-        project_id: required_string(f, "project-id", "GCP")?,
-        key_ring_id: required_string(f, "key-ring-id", "GCP")?,
-        audit_logging: opt(f, "audit-logging", boolean)?,
-        endpoint_override: opt(f, "endpoint-override", string)?,
-    })
-}
-
-fn driver(f: &BTreeMap<String, &AstNode>) -> Result<DriverKms, KmsValueError> {
-    let config = match f.get("config") {
-        Some(node) => match json(node, "config")? {
-            serde_json::Value::Object(map) => Some(map),
-            _ => return Err(wrong("config", "an object")),
-        },
-        None => None,
-    };
-    Ok(DriverKms {
-        name: required_string(f, "name", "driver")?,
-        config,
-        health_check_period: opt(f, "health-check-period", string)?,
-        jar: None,
-    })
-}
-
-fn required_string(
-    f: &BTreeMap<String, &AstNode>,
-    key: &'static str,
-    provider: &'static str,
-) -> Result<String, KmsValueError> {
-    opt(f, key, string)?.ok_or(KmsValueError::Missing { key, provider })
-}
-
-fn opt<T>(
-    f: &BTreeMap<String, &AstNode>,
-    key: &str,
-    read: fn(&AstNode, &str) -> Result<T, KmsValueError>,
-) -> Result<Option<T>, KmsValueError> {
-    f.get(key).map(|node| read(node, key)).transpose()
-}
-
-fn wrong(key: &str, expected: &'static str) -> KmsValueError {
-    KmsValueError::WrongType {
-        key: key.to_string(),
-        expected,
-    }
-}
-
-fn string(node: &AstNode, key: &str) -> Result<String, KmsValueError> {
-    match node {
-        AstNode::Scalar { value, .. } if value.value_type == ScalarType::String => {
-            Ok(value.raw.clone())
-        }
-        _ => Err(wrong(key, "a string")),
-    }
-}
-
-fn boolean(node: &AstNode, key: &str) -> Result<bool, KmsValueError> {
-    match node {
-        AstNode::Scalar { value, .. } if value.value_type == ScalarType::Boolean => {
-            match value.raw.as_str() {
-                "true" | "yes" | "on" => Ok(true),
-                "false" | "no" | "off" => Ok(false),
-                _ => Err(wrong(key, "true or false")),
-            }
-        }
-        _ => Err(wrong(key, "true or false")),
-    }
-}
-
-fn string_map(node: &AstNode, key: &str) -> Result<BTreeMap<String, String>, KmsValueError> {
-    let AstNode::Object { fields, .. } = node else {
-        return Err(wrong(key, "an object of strings"));
-    };
-    let fields = collect_fields(fields)?;
-    fields
-        .into_iter()
-        .map(|(k, v)| {
-            let value = string(v, &format!("{key}.{k}"))?;
-            Ok((k, value))
-        })
-        .collect()
-}
-
 /// A literal value tree, for free-form driver configuration and for comparing duplicates.
 fn json(node: &AstNode, key: &str) -> Result<serde_json::Value, KmsValueError> {
     match node {
@@ -332,7 +228,7 @@ fn json(node: &AstNode, key: &str) -> Result<serde_json::Value, KmsValueError> {
             line: pos.line,
             col: pos.col,
         }),
-        _ => Err(wrong(
+        _ => Err(fields::wrong(
             key,
             "a single value (quote text that contains spaces)",
         )),
@@ -344,25 +240,11 @@ fn scalar_json(value: &hocon::ScalarValue, key: &str) -> Result<serde_json::Valu
         ScalarType::String => Ok(serde_json::Value::String(value.raw.clone())),
         ScalarType::Boolean => Ok(serde_json::Value::Bool(value.raw == "true")),
         ScalarType::Null => Ok(serde_json::Value::Null),
-        ScalarType::Number => number(&value.raw)
-            .map(serde_json::Value::Number)
-            .ok_or_else(|| wrong(key, "a number")),
-        _ => Err(wrong(key, "a plain value")),
+        ScalarType::Number => {
+            fields::number_literal(&value.raw).ok_or_else(|| fields::wrong(key, "a number"))
+        }
+        _ => Err(fields::wrong(key, "a plain value")),
     }
-}
-
-/// A number exactly as written: `serde_json`'s own float parsing (without its `float_roundtrip`
-/// feature) can be off by one unit in the last place, which would change a driver setting.
-fn number(raw: &str) -> Option<serde_json::Number> {
-    if let Ok(i) = raw.parse::<i64>() {
-        return Some(i.into());
-    }
-    if let Ok(u) = raw.parse::<u64>() {
-        return Some(u.into());
-    }
-    raw.parse::<f64>()
-        .ok()
-        .and_then(serde_json::Number::from_f64)
 }
 
 /// Any node as a comparable literal (used to accept a key repeated with the same value).
@@ -373,6 +255,7 @@ fn literal(node: &AstNode) -> Result<serde_json::Value, KmsValueError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kms::AwsKms;
 
     #[test]
     fn parses_the_seed_example() {
@@ -392,5 +275,25 @@ mod tests {
     fn refuses_appended_settings() {
         let e = parse_kms_value(r#"{ type = "aws", region = "x" } canton.x = 1"#).unwrap_err();
         assert!(matches!(e, KmsValueError::TrailingContent { .. }), "{e}");
+    }
+
+    #[test]
+    fn both_readers_read_the_seed_example_alike() {
+        let seed = r#"{ type = "aws", region = "eu-west-1", audit-logging = true }"#;
+        assert_eq!(readers::plain(seed), Some(readers::hocon(seed)));
+        assert!(readers::hocon(seed).is_ok());
+    }
+
+    #[test]
+    fn what_the_plain_reader_leaves_still_parses() {
+        let commented = "{ type = \"aws\" # the seed's provider\n region = eu-west-1 }";
+        assert_eq!(readers::plain(commented), None);
+        assert_eq!(
+            parse_kms_value(commented),
+            Ok(KmsProvider::Aws(AwsKms {
+                region: "eu-west-1".into(),
+                ..Default::default()
+            }))
+        );
     }
 }

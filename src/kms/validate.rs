@@ -117,12 +117,38 @@ fn check_driver(driver: &DriverKms, at: &str, errors: &mut Vec<FieldError>) {
         }
     }
     for (key, value) in driver.config.iter().flatten() {
+        let field = format!("{at}.config.{key}");
         if value.is_null() {
             errors.push(FieldError::new(
-                format!("{at}.config.{key}"),
+                &field,
                 "is null; remove it or give it a value",
             ));
         }
+        check_integers(value, &field, errors);
+    }
+}
+
+/// Canton's configuration reader holds integers as 64-bit signed numbers and reads a longer
+/// integer literal as text, so such a number would reach the driver as something else.
+fn check_integers(value: &serde_json::Value, at: &str, errors: &mut Vec<FieldError>) {
+    match value {
+        serde_json::Value::Number(n) if n.is_u64() && n.as_i64().is_none() => {
+            errors.push(FieldError::new(
+                at,
+                format!("{n} is beyond the 64-bit signed integers Canton reads; quote it to pass it as text"),
+            ));
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_integers(item, &format!("{at}[{i}]"), errors);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                check_integers(item, &format!("{at}.{key}"), errors);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -269,5 +295,33 @@ mod tests {
         let errors = validate_provider(&p, "spec.kms");
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "spec.kms.gcp.projectId");
+    }
+
+    #[test]
+    fn driver_integers_must_fit_what_canton_reads() {
+        let config = serde_json::json!({
+            "ok": i64::MAX,
+            "nested": { "ids": [1, u64::MAX] },
+            "top": 9_223_372_036_854_775_808_u64,
+        });
+        let serde_json::Value::Object(config) = config else {
+            unreachable!()
+        };
+        let p = KmsProvider::Driver(DriverKms {
+            name: "acme".into(),
+            config: Some(config),
+            ..Default::default()
+        });
+        let fields: Vec<String> = validate_provider(&p, "spec.kms")
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "spec.kms.driver.config.nested.ids[1]",
+                "spec.kms.driver.config.top"
+            ]
+        );
     }
 }
