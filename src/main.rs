@@ -169,6 +169,7 @@ fn run(args: cli::RunArgs) -> anyhow::Result<ExitCode> {
         lease_name: args.lease_name,
         identity,
         concurrency: args.concurrency,
+        debounce: std::time::Duration::from_millis(args.debounce_ms),
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(operator::run(settings))?;

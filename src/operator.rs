@@ -21,6 +21,7 @@ pub struct RunSettings {
     pub lease_name: String,
     pub identity: String,
     pub concurrency: u16,
+    pub debounce: std::time::Duration,
 }
 
 /// Why the operator could not start.
@@ -80,6 +81,7 @@ pub async fn run(settings: RunSettings) -> Result<(), RunError> {
     let controller_settings = Settings {
         namespace: settings.namespace,
         concurrency: settings.concurrency,
+        debounce: settings.debounce,
     };
     controller::run(
         client,

@@ -19,6 +19,16 @@ async fn provisioned(server: &support::fake_api::FakeApiServer, name: &str) {
     .await;
 }
 
+/// Marks both Deployments available and waits for `Ready=True`.
+async fn ready(server: &support::fake_api::FakeApiServer, name: &str) {
+    make_available(server, &format!("{name}-participant"));
+    make_available(server, &format!("{name}-validator-app"));
+    eventually("Ready=True", || {
+        condition(server, name, "Ready").is_some_and(|c| c["status"] == "True")
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn kms_on_records_the_decision_then_provisions_the_seed_participant() {
     within(30, async {
@@ -274,12 +284,7 @@ async fn steady_state_sends_no_writes() {
         server.insert(&validator("calm")).unwrap();
         let op = start(&server, config(true));
         provisioned(&server, "calm").await;
-        make_available(&server, "calm-participant");
-        make_available(&server, "calm-validator-app");
-        eventually("Ready=True", || {
-            condition(&server, "calm", "Ready").is_some_and(|c| c["status"] == "True")
-        })
-        .await;
+        ready(&server, "calm").await;
         settle(&server, Duration::from_millis(300)).await;
         op.kill();
 
@@ -294,12 +299,37 @@ async fn steady_state_sends_no_writes() {
         })
         .await;
         settle(&server, Duration::from_millis(500)).await;
-        let writes: Vec<String> = server
-            .writes()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect();
-        assert!(writes.is_empty(), "steady state wrote: {writes:?}");
+        assert_no_writes(&server, "in steady state");
+    })
+    .await;
+}
+
+/// The shipped debounce coalesces triggers; it must not hide any: a validator provisions,
+/// becomes Ready, has drift restored, and then rests.
+#[tokio::test]
+async fn with_the_shipped_debounce_validators_converge_and_rest() {
+    within(30, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("slow")).unwrap();
+        let debounce = Duration::from_millis(canton_operator::controller::DEFAULT_DEBOUNCE_MS);
+        let _op = start_with_debounce(&server, config(true), debounce);
+        provisioned(&server, "slow").await;
+        ready(&server, "slow").await;
+
+        let mut d = deployment(&server, "slow-participant").unwrap();
+        d["spec"]["template"]["spec"]["serviceAccountName"] = json!("default");
+        d["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        server.update(&d, "kubectl-edit").unwrap();
+        eventually("ServiceAccount restored", || {
+            deployment(&server, "slow-participant").unwrap()["spec"]["template"]["spec"]["serviceAccountName"] == SEED_SA
+        })
+        .await;
+
+        settle(&server, debounce * 3).await;
+        server.clear_requests();
+        settle(&server, debounce * 4).await;
+        assert_no_writes(&server, "at rest");
     })
     .await;
 }
@@ -316,12 +346,7 @@ async fn status_transition_time_is_stable_and_ready_follows_deployments() {
         })
         .await;
         let kms_before = condition(&server, "st", "KmsConfigured").unwrap();
-        make_available(&server, "st-participant");
-        make_available(&server, "st-validator-app");
-        eventually("Ready=True", || {
-            condition(&server, "st", "Ready").is_some_and(|c| c["status"] == "True")
-        })
-        .await;
+        ready(&server, "st").await;
         let kms_after = condition(&server, "st", "KmsConfigured").unwrap();
         assert_eq!(
             kms_before["lastTransitionTime"],
@@ -400,6 +425,7 @@ async fn only_the_leader_writes_and_losing_the_lease_stops_writes() {
         let settings = canton_operator::controller::Settings {
             namespace: None,
             concurrency: 2,
+            debounce: std::time::Duration::ZERO,
         };
         let task = tokio::spawn(canton_operator::controller::run(
             server.client(),
@@ -420,15 +446,7 @@ async fn only_the_leader_writes_and_losing_the_lease_stops_writes() {
         server.clear_requests();
         server.insert(&validator("second")).unwrap();
         settle(&server, Duration::from_millis(500)).await;
-        let writes: Vec<String> = server
-            .writes()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.path))
-            .collect();
-        assert!(
-            writes.is_empty(),
-            "the operator wrote after losing the lease: {writes:?}"
-        );
+        assert_no_writes(&server, "after losing the lease");
 
         leading.send_replace(true);
         provisioned(&server, "second").await;

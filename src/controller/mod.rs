@@ -41,6 +41,9 @@ use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
 use crate::render::{MANAGED_BY, MANAGER};
 
+/// `run --debounce-ms` when not given (chosen from the scale runs, docs/performance.md).
+pub const DEFAULT_DEBOUNCE_MS: u64 = 250;
+
 /// How the controller runs.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -48,6 +51,9 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// Validators reconciled at once.
     pub concurrency: u16,
+    /// How long a reconcile waits for further triggers of the same Validator (its own writes
+    /// and its children's watch events arrive in a burst).
+    pub debounce: Duration,
 }
 
 /// Runs the controller while `leading` is true, until `shutdown` turns true. When leadership is
@@ -138,7 +144,11 @@ pub async fn controller_run(
             .owns_stream(service_events)
             .owns_stream(sa_events)
             .owns_stream(np_events)
-            .with_config(controller::Config::default().concurrency(settings.concurrency))
+            .with_config(
+                controller::Config::default()
+                    .concurrency(settings.concurrency)
+                    .debounce(settings.debounce),
+            )
             .run(reconcile, error_policy, ctx)
             .for_each(|result| async move {
                 if let Err(e) = result {

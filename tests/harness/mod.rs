@@ -75,13 +75,23 @@ impl Drop for Operator {
     }
 }
 
-/// Starts the controller as leader.
+/// Starts the controller as leader, without debounce so each test converges quickly.
 pub fn start(server: &FakeApiServer, config: OperatorConfig) -> Operator {
+    start_with_debounce(server, config, std::time::Duration::ZERO)
+}
+
+/// Starts the controller as leader with a reconcile debounce.
+pub fn start_with_debounce(
+    server: &FakeApiServer,
+    config: OperatorConfig,
+    debounce: std::time::Duration,
+) -> Operator {
     let (leading, rx) = watch::channel(true);
     let metrics = Arc::new(Metrics::new());
     let settings = Settings {
         namespace: None,
         concurrency: 4,
+        debounce,
     };
     let task = tokio::spawn(controller_run(
         server.client(),
@@ -196,6 +206,16 @@ pub async fn settle(server: &FakeApiServer, quiet: Duration) {
         }
         seen = now;
     }
+}
+
+/// Fails with the method and path of every write the server has recorded, if any.
+pub fn assert_no_writes(server: &FakeApiServer, when: &str) {
+    let writes: Vec<String> = server
+        .writes()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "{when}, the operator wrote: {writes:?}");
 }
 
 /// Runs `f` with a timeout so a hang fails the test instead of CI.
