@@ -72,6 +72,17 @@ fn the_plain_reader_takes_the_documented_examples() {
     }
 }
 
+#[test]
+fn canton_reads_bare_words_as_the_plain_reader_does() {
+    let text = "{ type = driver, name = d, config { a = true-ish, b = nullx, c = yes, d = e5, \
+                e = NaN, f = off, g = 9223372036854775808, h = -0.5 } }";
+    let tree = readers::plain_tree(text).expect("plain spelling");
+    assert_eq!(tree["config"]["a"], "true-ish");
+    assert_eq!(tree["config"]["g"], "9223372036854775808");
+    canton_reads_what_the_plain_reader_reads([text.to_string()].iter());
+    agree(text);
+}
+
 const KEYS: &[&str] = &[
     "a", "b-c", "x_1", "slots", "tls", "true", "null", "yes", "include", "a.b", "\"q\"", "\"a.b\"",
     "_u", "1a", "a b", "a-", "e1", "NaN",

@@ -1,14 +1,15 @@
 //! The plain spelling of a KMS value, read in one pass.
 //!
-//! Nearly every value is written `{ key = "text", flag = true, n = 3, config = { … }, list = [ … ] }`.
-//! The general HOCON lexer and parser spend 7–25 µs on such a value (a token with two owned
-//! strings per symbol); this reader spends about one. It knows only that spelling: quoted strings
-//! without escapes, `true`/`false`/`null`, plain decimal numbers, bare words of letters, digits,
-//! `-` and `_`, unquoted keys, `=`, `:`, commas and newlines. On anything else — comments,
-//! escapes, triple quotes, dotted or quoted keys, repeated keys, trailing commas, concatenation,
-//! `include`, `${…}`, text after the object — it returns `None` and the value goes to
-//! `hocon-parser`, which also makes every refusal. Tests and the `kms_value` fuzz target check
-//! that whatever this reader accepts, `hocon-parser` reads to the same model.
+//! Nearly every value is written `{ key = "text", flag = true, n = 3, config = { … } }`. The
+//! general HOCON lexer and parser spend 4–36 µs on such a value (a token with two owned strings
+//! per symbol); this reader 1–5 µs (docs/performance.md). It knows only that spelling: quoted
+//! strings without escapes, `true`/`false`/`null`, plain decimal numbers, bare words of letters,
+//! digits, `-` and `_`, unquoted keys, `=`, `:`, commas, newlines, objects and arrays. On
+//! anything else — comments, escapes, triple quotes, dotted or quoted keys, repeated keys,
+//! trailing commas, concatenation, `include`, `${…}`, text after the object — it returns `None`
+//! and the value goes to `hocon-parser`, which also makes every refusal. Tests and the
+//! `kms_value` fuzz target check that whatever this reader accepts, `hocon-parser` reads to the
+//! same model and Typesafe Config to the same tree.
 
 use serde_json::{Map, Value};
 
@@ -210,7 +211,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`: a number both HOCON readers and JSON agree on.
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`: a number literal to every HOCON reader (its value:
+/// [`fields::number_literal`]).
 fn is_decimal(word: &str) -> bool {
     let digits = word.strip_prefix('-').unwrap_or(word);
     let (int, frac) = match digits.split_once('.') {
@@ -221,7 +223,8 @@ fn is_decimal(word: &str) -> bool {
     all_digits(int) && (int == "0" || !int.starts_with('0')) && frac.is_none_or(all_digits)
 }
 
-/// Letters, digits, `-` and `_`, starting with a letter: text in any HOCON reader.
+/// Letters, digits, `-` and `_`, starting with a letter: the same text to every HOCON reader
+/// (Typesafe Config reads `true-ish` as `true` joined with `-ish`, which is the same string).
 fn is_bare_text(word: &str) -> bool {
     word.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
         && word
