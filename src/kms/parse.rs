@@ -18,6 +18,7 @@ use super::plain;
 
 /// Longer values are refused before parsing; a real one is well under a kilobyte.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024;
+
 /// Why a KMS value was refused; each names the key or construct at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KmsValueError {
