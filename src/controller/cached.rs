@@ -15,6 +15,7 @@ use std::marker::PhantomData;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
+use kube::runtime::reflector::{ObjectRef, Store};
 use serde::Deserialize;
 #[cfg(test)]
 use serde::Serialize;
@@ -87,6 +88,27 @@ impl<K: Resource<DynamicType = ()>> Cached<K> {
             kind: PhantomData,
         })
     }
+}
+
+/// The object `namespace/name` as `store` last saw it, decoded; `None` when it is not cached.
+pub fn lookup<K>(
+    store: &Store<Cached<K>>,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<K>, super::error::Error>
+where
+    K: Resource<DynamicType = ()> + DeserializeOwned,
+{
+    let Some(cached) = store.get(&ObjectRef::new(name).within(namespace)) else {
+        return Ok(None);
+    };
+    cached
+        .decode()
+        .map(Some)
+        .map_err(|source| super::error::Error::Decode {
+            what: format!("{} {namespace}/{name}", K::kind(&())),
+            source,
+        })
 }
 
 /// The metadata fields kept typed: what the reflector keys by and the owner triggers follow.

@@ -9,7 +9,7 @@ use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::cached::Cached;
+use super::cached::{Cached, lookup};
 use super::context::{Context, FIELD_MANAGER};
 use super::diff::first_difference;
 use super::error::{Error, Result};
@@ -172,13 +172,9 @@ where
     K: Child,
 {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
-    let Some(cached) = store.get(&ObjectRef::new(name).within(&namespace)) else {
+    let Some(live) = lookup(store, &namespace, name)? else {
         return Ok(());
     };
-    let live = cached.decode().map_err(|source| Error::Decode {
-        what: render::describe(cached.as_ref()),
-        source,
-    })?;
     if !is_our_child(&live, validator) {
         return Ok(());
     }

@@ -1,12 +1,11 @@
 //! Writing status (only when it changed) and the Events that go with real changes.
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
+use super::cached::lookup;
 use super::children::ApplyReport;
 use super::conditions::{self, KMS_CONFIGURED, KmsOutcome, Observation, desired_status};
 use super::context::{Context, FIELD_MANAGER};
@@ -24,8 +23,9 @@ pub async fn update(
 ) -> Result<()> {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let name = validator.name_any();
-    let participant = cached_deployment(ctx, &namespace, &participant_name(&name))?;
-    let app = cached_deployment(ctx, &namespace, &validator_app_name(&name))?;
+    let deployments = &ctx.stores.deployments;
+    let participant = lookup(deployments, &namespace, &participant_name(&name))?;
+    let app = lookup(deployments, &namespace, &validator_app_name(&name))?;
     let obs = Observation {
         generation: validator.metadata.generation,
         outcome,
@@ -45,21 +45,6 @@ pub async fn update(
         return Ok(());
     }
     write(validator, ctx, &namespace, &status).await
-}
-
-/// A child Deployment as the cache last saw it, if it exists.
-fn cached_deployment(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Deployment>> {
-    let Some(cached) = ctx
-        .stores
-        .deployments
-        .get(&ObjectRef::new(name).within(namespace))
-    else {
-        return Ok(None);
-    };
-    cached.decode().map(Some).map_err(|source| Error::Decode {
-        what: format!("Deployment {namespace}/{name}"),
-        source,
-    })
 }
 
 async fn write(

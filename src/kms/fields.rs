@@ -33,6 +33,14 @@ const GCP_KEYS: &[&str] = &[
 ];
 const DRIVER_KEYS: &[&str] = &["type", "name", "config", "health-check-period"];
 
+/// The fields of an object whose values were all read (the plain reader's).
+pub(super) fn all_read(object: Map<String, Value>) -> Fields {
+    object
+        .into_iter()
+        .map(|(key, value)| (key, Ok(value)))
+        .collect()
+}
+
 /// The typed provider the fields describe, or the first thing wrong with them.
 pub(super) fn provider_from(mut fields: Fields) -> Result<KmsProvider, KmsValueError> {
     let ty = match fields.remove("type") {

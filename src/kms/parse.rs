@@ -71,7 +71,7 @@ pub enum KmsValueError {
 pub fn parse_kms_value(text: &str) -> Result<KmsProvider, KmsValueError> {
     check_text(text)?;
     match plain::read(text) {
-        Some(fields) => fields::provider_from(fields),
+        Some(object) => fields::provider_from(fields::all_read(object)),
         None => fields::provider_from(hocon_fields(text)?),
     }
 }
@@ -85,18 +85,13 @@ pub mod readers {
     /// any reader sees it (too long, control characters, empty).
     pub fn plain(text: &str) -> Option<Result<KmsProvider, KmsValueError>> {
         check_text(text).ok()?;
-        plain::read(text).map(fields::provider_from)
+        plain::read(text).map(|object| fields::provider_from(fields::all_read(object)))
     }
 
     /// The plain reader's literal tree of the whole object, to hold against Canton's own reading.
     pub fn plain_tree(text: &str) -> Option<serde_json::Value> {
         check_text(text).ok()?;
-        let fields = plain::read(text)?;
-        fields
-            .into_iter()
-            .map(|(key, value)| value.ok().map(|value| (key, value)))
-            .collect::<Option<serde_json::Map<_, _>>>()
-            .map(serde_json::Value::Object)
+        plain::read(text).map(serde_json::Value::Object)
     }
 
     /// The full HOCON reader, for any text.

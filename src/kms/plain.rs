@@ -13,13 +13,13 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{self, Fields};
+use super::fields;
 
 /// Deeper values go to the general parser, which refuses them with its own message.
 const MAX_DEPTH: usize = 32;
 
-/// The top-level fields, or `None` when the text is not in the plain spelling.
-pub(super) fn read(text: &str) -> Option<Fields> {
+/// The whole object, or `None` when the text is not in the plain spelling.
+pub(super) fn read(text: &str) -> Option<Map<String, Value>> {
     let mut reader = Reader {
         text,
         bytes: text.as_bytes(),
@@ -29,10 +29,7 @@ pub(super) fn read(text: &str) -> Option<Fields> {
     reader.blank();
     let root = reader.object()?;
     reader.blank();
-    if reader.pos != reader.bytes.len() {
-        return None;
-    }
-    Some(root.into_iter().map(|(k, v)| (k, Ok(v))).collect())
+    (reader.pos == reader.bytes.len()).then_some(root)
 }
 
 struct Reader<'a> {
@@ -238,14 +235,7 @@ mod tests {
     use serde_json::json;
 
     fn tree(text: &str) -> Option<Value> {
-        read(text).map(|fields| {
-            Value::Object(
-                fields
-                    .into_iter()
-                    .map(|(k, v)| (k, v.expect("plain values are always read")))
-                    .collect(),
-            )
-        })
+        read(text).map(Value::Object)
     }
 
     #[test]
