@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 pub enum Value {
     /// A string from anywhere: always written JSON-quoted.
     Str(String),
+    /// `null`: removes a setting an image's file made (such as Splice's `onboarding`).
+    Null,
     /// A bare boolean.
     Bool(bool),
     /// A bare integer.
@@ -98,6 +100,7 @@ pub fn assignment(path: &[&'static str], value: &Value) -> String {
 fn write_value(out: &mut String, value: &Value) {
     match value {
         Value::Str(s) => quote_into(out, s),
+        Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => {
             let _ = write!(out, "{i}");

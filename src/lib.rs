@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod names;
 pub mod operator;
 pub mod reference;
+pub mod release;
 pub mod render;
 pub mod rotation;
 pub mod telemetry;

@@ -92,6 +92,10 @@ pub fn rendered_yaml(rendered: &Rendered) -> Result<String, ManifestError> {
     push_document(&mut out, &rendered.participant_service)?;
     push_document(&mut out, &rendered.validator_app)?;
     push_document(&mut out, &rendered.validator_app_service)?;
+    for (deployment, service) in &rendered.web_uis {
+        push_document(&mut out, deployment)?;
+        push_document(&mut out, service)?;
+    }
     push_document(&mut out, &rendered.network_policy)?;
     String::from_utf8(out).map_err(|e| ManifestError::Encode(e.to_string()))
 }

@@ -92,6 +92,10 @@ fn example_workloads() -> Vec<(String, String)> {
         ("Service", "acme-participant"),
         ("Deployment", "acme-validator-app"),
         ("Service", "acme-validator-app"),
+        ("Deployment", "acme-wallet-web-ui"),
+        ("Service", "acme-wallet-web-ui"),
+        ("Deployment", "acme-ans-web-ui"),
+        ("Service", "acme-ans-web-ui"),
     ]
     .map(|(k, n)| (k.to_string(), n.to_string()))
     .to_vec()

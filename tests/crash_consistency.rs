@@ -26,6 +26,7 @@ const STEPS: &[(&str, &str)] = &[
     ("status", "/validators/crash/status"),
 ];
 
+/// Deployments and Services of the one validator: participant, validator app and the two web UIs.
 fn children(server: &FakeApiServer) -> (usize, usize) {
     let deployments = server.list("apps/v1", "deployments", Some(NS)).len();
     let services = server.list("v1", "services", Some(NS)).len();
@@ -75,7 +76,7 @@ async fn crash_at(step: &str, fragment: &str) {
 
     assert_eq!(
         children(&server),
-        (2, 2),
+        (4, 4),
         "exactly one set of children after a crash at {step}"
     );
     let v = validator_obj(&server, "crash").unwrap();
@@ -111,7 +112,7 @@ async fn conflicts_throttling_and_server_errors_are_retried_until_converged() {
             server.inject(Fault::new(code).method(Method::PATCH).times(3));
             let _op = start(&server, config(true));
             converged(&server).await;
-            assert_eq!(children(&server), (2, 2), "after {code}s");
+            assert_eq!(children(&server), (4, 4), "after {code}s");
             let failures = server
                 .requests()
                 .iter()

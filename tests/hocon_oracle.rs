@@ -63,22 +63,23 @@ fn validator_app_config_reads_as_the_splice_backend_settings() {
     for env in [&[][..], SEED_ENV] {
         let objects = rendered(EXAMPLE, env);
         let expected = json!({"canton": {"validator-apps": {"validator_backend": {
-            "storage": {"type": "postgres", "config": {
-                "dataSourceClass": "org.postgresql.ds.PGSimpleDataSource",
-                "properties": {
-                    "serverName": "postgres.validators.svc",
-                    "portNumber": 5432,
-                    "databaseName": "cantonnet_validator",
-                    "currentSchema": "validator",
-                    "user": "cnadmin",
-                    "password": "secret:postgres-secrets/postgresPassword",
-                },
-            }},
-            "domain-migration-id": 0,
-            "onboarding": {
-                "sv-client": {"admin-api": {"url": "https://sv.sv-1.global.canton.network.example"}},
-                "secret": "secret:splice-app-validator-onboarding-validator/secret",
-            },
+            "scan-client": {"type": "bft", "seed-urls": [
+                "https://scan.sv-1.global.canton.network.example",
+                "https://scan.sv-2.global.canton.network.example",
+            ]},
+            "domains": {"global": {"buy-extra-traffic": {
+                "target-throughput": 20000,
+                "min-topup-interval": "1m",
+            }}},
+            "storage": {"config": {"properties": {
+                "databaseName": "cantonnet_validator",
+                "currentSchema": "validator",
+                "serverName": "postgres.validators.svc",
+                "portNumber": 5432,
+                "user": "cnadmin",
+                "password": "secret:postgres-secrets/postgresPassword",
+            }}},
+            "enable-wallet": true,
             "validator-wallet-users": ["administrator"],
         }}}});
         assert_eq!(container_tree(container(&objects.validator_app)), expected);
@@ -89,19 +90,20 @@ fn validator_app_config_reads_as_the_splice_backend_settings() {
 fn validator_app_config_follows_its_spec() {
     let objects = rendered("tests/fixtures/no-kms.yaml", &[]);
     let expected = json!({"canton": {"validator-apps": {"validator_backend": {
-        "storage": {"type": "postgres", "config": {
-            "dataSourceClass": "org.postgresql.ds.PGSimpleDataSource",
-            "properties": {
-                "serverName": "pg.canton.svc",
-                "portNumber": 5432,
-                "databaseName": "cantonnet_validator",
-                "currentSchema": "validator",
-                "user": "cnadmin",
-                "password": "secret:plain-pg/password",
-            },
-        }},
-        "domain-migration-id": 3,
-        "onboarding": {"sv-client": {"admin-api": {"url": "https://sv.example"}}},
+        "scan-client": {"type": "bft", "seed-urls": ["https://scan.example"]},
+        "domains": {"global": {"buy-extra-traffic": {
+            "target-throughput": 20000,
+            "min-topup-interval": "1m",
+        }}},
+        "storage": {"config": {"properties": {
+            "databaseName": "cantonnet_validator",
+            "currentSchema": "validator",
+            "serverName": "pg.canton.svc",
+            "portNumber": 5432,
+            "user": "cnadmin",
+            "password": "secret:plain-pg/password",
+        }}},
+        "enable-wallet": true,
     }}}});
     assert_eq!(container_tree(container(&objects.validator_app)), expected);
 }

@@ -61,7 +61,13 @@ fn every_object_and_pod_template_carries_the_recommended_labels() {
                 .as_str()
                 .unwrap_or_else(|| panic!("{}: {object} has no component", case.name));
             assert!(
-                ["participant", "validator-app"].contains(&component),
+                [
+                    "participant",
+                    "validator-app",
+                    "wallet-web-ui",
+                    "ans-web-ui"
+                ]
+                .contains(&component),
                 "{component}"
             );
             let expected = expected_labels(case, component);
@@ -118,10 +124,9 @@ fn service_ports(s: &Service) -> Vec<(String, i32)> {
         .into_iter()
         .flatten()
         .map(|p| {
-            let name = p.name.clone().unwrap_or_default();
-            let by_name = IntOrString::String(name.clone());
-            assert_eq!(p.target_port.as_ref(), Some(&by_name), "targets by name");
-            (name, p.port)
+            // The charts give no targetPort: the Service targets the same number.
+            assert_eq!(p.target_port.as_ref(), Some(&IntOrString::Int(p.port)));
+            (p.name.clone().unwrap_or_default(), p.port)
         })
         .collect()
 }
@@ -136,37 +141,50 @@ fn ports_match_the_splice_charts() {
         ("lg-adm-api", 5002),
         ("lg-api", 5001),
         ("json-api", 7575),
-        ("metrics", 10013),
+        ("metrics-api", 10013),
     ]);
-    let app = owned(&[("val-http", 5003), ("metrics", 10013)]);
+    let participant_service = owned(&[
+        ("lg-adm-api", 5002),
+        ("lg-api", 5001),
+        ("metrics", 10013),
+        ("json-api", 7575),
+    ]);
     for case in CASES {
         let r = rendered(case.file, case.env);
         assert_eq!(container_ports(container(&r.participant)), participant);
-        assert_eq!(service_ports(&r.participant_service), participant);
-        assert_eq!(container_ports(container(&r.validator_app)), app);
-        assert_eq!(service_ports(&r.validator_app_service), app);
+        assert_eq!(service_ports(&r.participant_service), participant_service);
+        assert_eq!(
+            container_ports(container(&r.validator_app)),
+            owned(&[("val-http", 5003)])
+        );
+        assert_eq!(
+            service_ports(&r.validator_app_service),
+            owned(&[("val-http", 5003), ("metrics", 10013)])
+        );
     }
 }
 
-fn grpc(probe: Option<&Probe>) -> (i32, Option<&str>, Option<i32>) {
-    let probe = probe.expect("a probe");
-    let grpc = probe.grpc.as_ref().expect("a gRPC probe");
-    (
-        grpc.port,
-        grpc.service.as_deref(),
+/// initialDelay, period, failureThreshold, timeout.
+fn timing(probe: &Probe) -> [Option<i32>; 4] {
+    [
         probe.initial_delay_seconds,
-    )
+        probe.period_seconds,
+        probe.failure_threshold,
+        probe.timeout_seconds,
+    ]
 }
 
-fn http(probe: Option<&Probe>) -> (String, Option<i32>, Option<i32>) {
+fn grpc(probe: Option<&Probe>) -> (i32, Option<&str>, [Option<i32>; 4]) {
+    let probe = probe.expect("a probe");
+    let grpc = probe.grpc.as_ref().expect("a gRPC probe");
+    (grpc.port, grpc.service.as_deref(), timing(probe))
+}
+
+fn http(probe: Option<&Probe>) -> (String, [Option<i32>; 4]) {
     let probe = probe.expect("a probe");
     let get = probe.http_get.as_ref().expect("an HTTP probe");
     assert_eq!(get.port, IntOrString::Int(5003));
-    (
-        get.path.clone().unwrap_or_default(),
-        probe.initial_delay_seconds,
-        probe.period_seconds,
-    )
+    (get.path.clone().unwrap_or_default(), timing(probe))
 }
 
 #[test]
@@ -176,17 +194,30 @@ fn probes_match_the_splice_charts() {
         let p = container(&r.participant);
         assert_eq!(
             grpc(p.liveness_probe.as_ref()),
-            (5061, Some("liveness"), Some(600))
+            (
+                5061,
+                Some("liveness"),
+                [Some(600), Some(60), Some(5), Some(10)]
+            )
         );
-        assert_eq!(grpc(p.readiness_probe.as_ref()), (5061, None, Some(5)));
+        assert_eq!(
+            grpc(p.readiness_probe.as_ref()),
+            (5061, None, [Some(5), Some(5), Some(3), Some(10)])
+        );
         let a = container(&r.validator_app);
         assert_eq!(
             http(a.liveness_probe.as_ref()),
-            ("/api/validator/livez".into(), Some(60), Some(60))
+            (
+                "/api/validator/livez".into(),
+                [Some(60), Some(60), Some(5), Some(10)]
+            )
         );
         assert_eq!(
             http(a.readiness_probe.as_ref()),
-            ("/api/validator/readyz".into(), Some(5), Some(5))
+            (
+                "/api/validator/readyz".into(),
+                [Some(5), Some(5), Some(5), Some(3)]
+            )
         );
     }
 }

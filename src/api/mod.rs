@@ -5,8 +5,9 @@ mod kms_spec;
 mod rotation;
 mod status;
 mod validator;
+mod validator_app;
 
-pub use kms_spec::{KmsServiceAccount, KmsSpec};
+pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
 pub use rotation::{
     AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,
     OkmProposal, PreCreatedKmsKey, ROTATION_VALIDATOR_LABEL, RotationPhase, ValidatorKeyRotation,
@@ -14,8 +15,13 @@ pub use rotation::{
 };
 pub use status::{KmsStatus, ValidatorStatus};
 pub use validator::{
-    LedgerApiAuth, ParticipantSpec, PostgresSpec, SecretKeyRef, Validator, ValidatorAppAuth,
-    ValidatorAppSpec, ValidatorSpec,
+    AdditionalEnvVar, DatabaseInit, LedgerApiAuth, LogLevel, PARTICIPANT_OPERATOR_ENV,
+    ParticipantSpec, PostgresSpec, SecretKeyRef, VALIDATOR_APP_OPERATOR_ENV, Validator,
+    ValidatorAppAuth, ValidatorAppSpec, ValidatorSpec,
+};
+pub use validator_app::{
+    AutoAcceptTransfers, InstanceNames, PruningSchedule, ScanClient, ScanClientType,
+    SynchronizerConnection, TopupSettings, WalletSettings, WalletSweep, WebUi, WebUisSpec,
 };
 
 /// API group of every resource this operator serves.

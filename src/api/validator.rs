@@ -7,6 +7,86 @@ use serde::{Deserialize, Serialize};
 
 use super::kms_spec::KmsSpec;
 use super::status::ValidatorStatus;
+use super::validator_app::{
+    PruningSchedule, ScanClient, SynchronizerConnection, TopupSettings, WalletSettings, WebUisSpec,
+};
+
+/// A list of env var names the operator sets, and the CEL rule refusing them in `additionalEnv`.
+macro_rules! reserved_env {
+    ($list:ident, $rule:ident, [$first:literal $(, $rest:literal)* $(,)?]) => {
+        /// Env var names the operator sets on this workload; `additionalEnv` may not use them.
+        pub const $list: &[&str] = &[$first $(, $rest)*];
+        const $rule: &str = concat!(
+            "self.all(e, !(e.name in ['", $first, "'" $(, ", '", $rest, "'")*, "]))"
+        );
+    };
+}
+
+reserved_env!(
+    PARTICIPANT_OPERATOR_ENV,
+    PARTICIPANT_RESERVED_RULE,
+    [
+        "JAVA_TOOL_OPTIONS",
+        "CANTON_PARTICIPANT_POSTGRES_SERVER",
+        "CANTON_PARTICIPANT_POSTGRES_PORT",
+        "CANTON_PARTICIPANT_POSTGRES_SCHEMA",
+        "CANTON_PARTICIPANT_POSTGRES_DB",
+        "CANTON_PARTICIPANT_POSTGRES_USER",
+        "CANTON_PARTICIPANT_POSTGRES_PASSWORD",
+        "CANTON_PARTICIPANT_ADMIN_USER_NAME",
+        "AUTH_JWKS_URL",
+        "AUTH_TARGET_AUDIENCE",
+        "LOG_LEVEL_CANTON",
+        "LOG_LEVEL_API_REQUEST",
+        "LOG_LEVEL_STDOUT",
+        "LOG_IMMEDIATE_FLUSH",
+        "ADDITIONAL_CONFIG_SPLICE_PARTICIPANT_CRYPTO_KMS",
+        "ADDITIONAL_CONFIG_SPLICE_PARTICIPANT_CRYPTO_KMS_ENVELOPE",
+        "ADDITIONAL_CONFIG_SPLICE_PARTICIPANT_CRYPTO_PROVIDER_KMS",
+        "ADDITIONAL_CONFIG_SESSION_SIGNING_KEYS",
+    ]
+);
+
+reserved_env!(
+    VALIDATOR_APP_OPERATOR_ENV,
+    VALIDATOR_APP_RESERVED_RULE,
+    [
+        "JAVA_TOOL_OPTIONS",
+        "SPLICE_APP_VALIDATOR_PARTICIPANT_ADDRESS",
+        "SPLICE_APP_VALIDATOR_SCAN_ADDRESS",
+        "SPLICE_APP_VALIDATOR_PARTY_HINT",
+        "SPLICE_APP_VALIDATOR_PARTICIPANT_IDENTIFIER",
+        "SPLICE_APP_CONTACT_POINT",
+        "SPLICE_APP_VALIDATOR_AUTH_AUDIENCE",
+        "SPLICE_APP_VALIDATOR_AUTH_JWKS_URL",
+        "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_USER_NAME",
+        "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE",
+        "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL",
+        "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID",
+        "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET",
+        "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_SCOPE",
+        "SPLICE_APP_POSTGRES_PASSWORD",
+        "SPLICE_APP_VALIDATOR_SV_SPONSOR_ADDRESS",
+        "SPLICE_APP_VALIDATOR_ONBOARDING_SECRET",
+        "SPLICE_APP_DEVNET",
+        "FAIL_ON_APP_VERSION_MISMATCH",
+        "LOG_LEVEL_CANTON",
+        "LOG_LEVEL_API_REQUEST",
+        "LOG_LEVEL_STDOUT",
+        "LOG_IMMEDIATE_FLUSH",
+        "ADDITIONAL_CONFIG_PERSISTENCE",
+        "ADDITIONAL_CONFIG_BFT_SCAN",
+        "ADDITIONAL_CONFIG_NO_ONBOARDING",
+        "ADDITIONAL_CONFIG_SYNCHRONIZER_URL",
+        "ADDITIONAL_CONFIG_SYNCHRONIZER_TRUSTED",
+        "ADDITIONAL_CONFIG_TOPUPS",
+        "ADDITIONAL_CONFIG_ENABLE_WALLET",
+        "ADDITIONAL_CONFIG_WALLET_USERS",
+        "ADDITIONAL_CONFIG_WALLET_SWEEP",
+        "ADDITIONAL_CONFIG_AUTO_ACCEPT_TRANSFERS",
+        "ADDITIONAL_CONFIG_PARTICIPANT_PRUNING",
+    ]
+);
 
 /// Desired state of a Canton Network validator.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
@@ -26,10 +106,18 @@ use super::status::ValidatorStatus;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(oldSelf.kms) || has(self.kms)")
-    .message("spec.kms cannot be removed once recorded: it says where the participant's keys live"))]
+#[x_kube(
+    validation = Rule::new("!has(oldSelf.kms) || has(self.kms)")
+        .message("spec.kms cannot be removed once recorded: it says where the participant's keys live"),
+    validation = Rule::new("!isSemver(oldSelf.version) || !isSemver(self.version) || !semver(self.version).isLessThan(semver(oldSelf.version))")
+        .message("spec.version cannot go down: Splice does not support downgrades. Restore the previous release, or create a new validator"),
+    validation = Rule::new("!has(self.kms) || !has(self.kms.sessionSigningKeys) || !self.kms.sessionSigningKeys.enabled || (self.kms.enabled && self.kms.mode == 'external')")
+        .message("kms.sessionSigningKeys works only with KMS in external mode (enabled: true, mode: external)"),
+)]
 pub struct ValidatorSpec {
-    /// Splice release the validator runs, such as `0.4.15`; the default image tag of both workloads.
+    /// Splice release the validator runs, such as `0.7.4`: the default image tag of every workload.
+    /// Supported: 0.7.0 to 0.7.4 (`docs/releases.md`). Changing it rolls the workloads to the new
+    /// release; going down is refused (Splice does not support downgrades).
     #[schemars(length(min = 1, max = 64))]
     pub version: String,
     /// ServiceAccount the participant pod runs as. Recorded by the operator from
@@ -46,10 +134,16 @@ pub struct ValidatorSpec {
     pub participant: ParticipantSpec,
     /// The Splice validator app.
     pub validator_app: ValidatorAppSpec,
+    /// The wallet and ANS web UIs the validator chart deploys beside the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_uis: Option<WebUisSpec>,
+    /// Init containers that create each app's database, as the Splice charts run them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_init: Option<DatabaseInit>,
 }
 
 /// The Canton participant node.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantSpec {
     /// Full image reference; default
@@ -60,9 +154,23 @@ pub struct ParticipantSpec {
     pub postgres: PostgresSpec,
     /// Ledger API authentication.
     pub auth: LedgerApiAuth,
-    /// Compute resources of the participant container.
+    /// Compute resources of the participant container; replace the chart's defaults (requests
+    /// cpu 2, memory 16Gi; limit memory 32Gi) as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// JVM options appended to the chart's defaults (`JAVA_TOOL_OPTIONS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub additional_jvm_options: Option<String>,
+    /// `LOG_LEVEL_CANTON` (default `INFO`, as the participant chart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<LogLevel>,
+    /// More environment variables, for what this resource does not cover (the charts'
+    /// `additionalEnvVars`). Names the operator sets itself are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[x_kube(validation = Rule::new(PARTICIPANT_RESERVED_RULE).message("spec.participant.additionalEnv: a name the operator sets itself cannot be overridden (JAVA_TOOL_OPTIONS, CANTON_PARTICIPANT_*, AUTH_*, LOG_*, and the KMS and session-signing-key ADDITIONAL_CONFIG_* variables); use the typed field instead"))]
+    pub additional_env: Vec<AdditionalEnvVar>,
 }
 
 /// A Postgres connection; the password always comes from a Secret.
@@ -76,7 +184,9 @@ pub struct PostgresSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
     pub port: Option<i32>,
-    /// Database name (participant default `cantonnet_participant`, validator app default `cantonnet_validator`).
+    /// Database name (participant default `cantonnet_participant`, validator app default
+    /// `cantonnet_validator`). The participant's name is fixed once it has started: a new name is a
+    /// new, empty database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
     /// Schema (participant default `participant`, validator app default `validator`).
@@ -87,6 +197,90 @@ pub struct PostgresSpec {
     pub user: Option<String>,
     /// Secret key holding the password.
     pub password_secret_ref: SecretKeyRef,
+}
+
+/// The init containers that create the databases (`create database` as the user below, connected
+/// to an existing admin database), as the Splice charts' `pg-init` containers do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseInit {
+    /// `false` for managed Postgres where someone else creates the databases.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Image with `psql` (default `postgres:14`, as the charts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
+    pub image: Option<String>,
+    /// Database the init containers connect to (default `cantonnet`, as the charts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub admin_database: Option<String>,
+    /// Refuse to create the participant's database when another database named `participant%`
+    /// exists (default `true`, as the chart): a second participant database on one server is
+    /// usually a mistaken name that would start a new, empty participant.
+    #[serde(default = "yes")]
+    pub participant_conflict_check: bool,
+}
+
+impl Default for DatabaseInit {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            image: None,
+            admin_database: None,
+            participant_conflict_check: true,
+        }
+    }
+}
+
+pub(crate) fn yes() -> bool {
+    true
+}
+
+/// `LOG_LEVEL_CANTON`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    /// The value the images' entrypoints read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "TRACE",
+            LogLevel::Debug => "DEBUG",
+            LogLevel::Info => "INFO",
+            LogLevel::Warn => "WARN",
+            LogLevel::Error => "ERROR",
+        }
+    }
+}
+
+/// An extra environment variable: a value, or a key of a Secret or ConfigMap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("(has(self.value) ? 1 : 0) + (has(self.secretKeyRef) ? 1 : 0) + (has(self.configMapKeyRef) ? 1 : 0) <= 1")
+        .message("set at most one of value, secretKeyRef and configMapKeyRef"),
+)]
+pub struct AdditionalEnvVar {
+    /// Variable name.
+    #[schemars(length(min = 1, max = 256))]
+    pub name: String,
+    /// Literal value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// A Secret key to read the value from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<SecretKeyRef>,
+    /// A ConfigMap key to read the value from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<SecretKeyRef>,
 }
 
 /// A key in a Secret of the validator's namespace.
@@ -116,38 +310,86 @@ pub struct LedgerApiAuth {
 }
 
 /// The Splice validator app.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.onboardingSecretRef) || has(self.sponsorSvAddress)")
+        .message("onboardingSecretRef needs sponsorSvAddress: the secret is redeemed at the sponsoring super validator"),
+)]
 pub struct ValidatorAppSpec {
     /// Full image reference; default
     /// `ghcr.io/digital-asset/decentralized-canton-sync/docker/validator-app:<version>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// URL of a Scan app of the network.
+    /// URL of a Scan app of the network (`SPLICE_APP_VALIDATOR_SCAN_ADDRESS`); the default seed of
+    /// the scan client.
     pub scan_address: String,
-    /// URL of the sponsoring super validator.
-    pub sponsor_sv_address: String,
+    /// How the app reads from Scan (default `bft` with `scanAddress` as the one seed URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_client: Option<ScanClient>,
+    /// How the participant connects to the global synchronizer (default `bft`: sequencers as
+    /// Scan lists them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synchronizer: Option<SynchronizerConnection>,
+    /// URL of the sponsoring super validator. Absent: the validator is already onboarded
+    /// (`onboarding = null`). Present without `onboardingSecretRef`: DevNet self-onboarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sponsor_sv_address: Option<String>,
     /// Secret key with the onboarding secret from the sponsor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub onboarding_secret_ref: Option<SecretKeyRef>,
     /// Hint for the validator's party id, such as `acme-validator-1`.
+    #[schemars(length(min = 1, max = 255), regex(pattern = r"^[a-zA-Z0-9_-]+$"))]
     pub party_hint: String,
-    /// Participant identifier (default: the Validator's name).
+    /// Node identifier of the participant (`SPLICE_APP_VALIDATOR_PARTICIPANT_IDENTIFIER`; default:
+    /// the Validator's name). Fixed once the participant is initialised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
     pub participant_identifier: Option<String>,
-    /// Synchronizer migration id (default 0).
+    /// Contact point shown to the network, such as an email address (`SPLICE_APP_CONTACT_POINT`;
+    /// default empty, as the chart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
+    pub contact_point: Option<String>,
+    /// Ignored: the synchronizer migration id was removed from the validator app in Splice 0.6.7
+    /// (it resolves it at start-up). Kept so existing Validators stay valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration_id: Option<i64>,
-    /// Users who get a wallet on this validator.
+    /// Users who get a wallet on this validator (`validator-wallet-users`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
     pub wallet_users: Vec<String>,
+    /// The wallet: on or off, sweeps and auto-accepted transfers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<WalletSettings>,
+    /// Traffic top-ups (default on: 20000 bytes/s target throughput, at most every `1m`, the
+    /// docs' figures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topup: Option<TopupSettings>,
+    /// Scheduled pruning of the participant by the validator app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_pruning: Option<PruningSchedule>,
     /// How the app authenticates.
     pub auth: ValidatorAppAuth,
     /// The validator app's Postgres database.
     pub postgres: PostgresSpec,
-    /// Compute resources of the validator app container.
+    /// Compute resources of the validator app container; replace the chart's defaults (requests
+    /// cpu 1, memory 4Gi; limit memory 8Gi) as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+    /// JVM options appended to the chart's defaults (`JAVA_TOOL_OPTIONS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub additional_jvm_options: Option<String>,
+    /// `LOG_LEVEL_CANTON` (default `DEBUG`, as the validator chart).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<LogLevel>,
+    /// More environment variables, for what this resource does not cover (the charts'
+    /// `additionalEnvVars`). Names the operator sets itself are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    #[x_kube(validation = Rule::new(VALIDATOR_APP_RESERVED_RULE).message("spec.validatorApp.additionalEnv: a name the operator sets itself cannot be overridden (JAVA_TOOL_OPTIONS, SPLICE_APP_*, LOG_*, and the ADDITIONAL_CONFIG_* variables it writes); use the typed field instead"))]
+    pub additional_env: Vec<AdditionalEnvVar>,
 }
 
 /// The validator app's authentication settings.
@@ -159,7 +401,8 @@ pub struct ValidatorAppAuth {
     /// JWKS URL of the identity provider.
     pub jwks_url: String,
     /// Secret with the Ledger API client credentials (keys `ledger-api-user`, `audience`, `url`,
-    /// `client-id`, `client-secret`, `scope`); default `splice-app-validator-ledger-api-auth`.
+    /// `client-id`, `client-secret`, and optionally `scope`); default
+    /// `splice-app-validator-ledger-api-auth`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_api_auth_secret: Option<String>,
 }

@@ -2,7 +2,8 @@
 
 use std::fmt::Debug;
 
-use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
@@ -15,7 +16,7 @@ use super::diff::first_difference;
 use super::error::{Error, Result};
 use crate::api::Validator;
 use crate::decision::created_service_account_name;
-use crate::render::{self, INSTANCE, MANAGED_BY, MANAGER, Rendered};
+use crate::render::{self, INSTANCE, MANAGED_BY, MANAGER, Rendered, Ui, web_ui_name};
 
 /// A namespaced child kind this operator caches, compares and deletes.
 pub trait Child:
@@ -87,6 +88,10 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
         report,
     )
     .await?;
+    for (deployment, service) in &rendered.web_uis {
+        apply_one(deployment, &ctx.stores.deployments, ctx, report).await?;
+        apply_one(service, &ctx.stores.services, ctx, report).await?;
+    }
     Ok(())
 }
 
@@ -137,9 +142,9 @@ where
     Ok(())
 }
 
-/// Deletes children this validator may have had but its spec no longer wants. The workloads are
-/// always wanted, so the candidate is the operator-created ServiceAccount; it goes only when it is
-/// labelled as ours and owned by this Validator. Looking candidates up by name keeps this O(1).
+/// Deletes children this validator may have had but its spec no longer wants: the operator-created
+/// ServiceAccount and the web UIs that were turned off. One goes only when it is labelled as ours
+/// and owned by this Validator. Looking candidates up by name keeps this O(1).
 pub async fn prune(
     validator: &Validator,
     rendered: &Rendered,
@@ -157,6 +162,18 @@ pub async fn prune(
             report,
         )
         .await?;
+    }
+    for ui in Ui::ALL {
+        let candidate = web_ui_name(&name, ui);
+        let wanted = rendered
+            .web_uis
+            .iter()
+            .any(|(d, _)| d.metadata.name.as_deref() == Some(candidate.as_str()));
+        if !wanted {
+            prune_one::<Deployment>(validator, &candidate, &ctx.stores.deployments, ctx, report)
+                .await?;
+            prune_one::<Service>(validator, &candidate, &ctx.stores.services, ctx, report).await?;
+        }
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use super::preflight::{check_service_account, external_service_account};
 use super::status;
 use crate::api::Validator;
 use crate::decision::{DecisionSource, KmsDecision, SOURCE_ANNOTATION, resolve};
-use crate::render::render_with;
+use crate::render::{render_with, validate};
 
 /// How often a converged validator is looked at again, to catch what no watch reports.
 pub const RESYNC: Duration = Duration::from_secs(300);
@@ -87,6 +87,11 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
         ctx.metrics.set_mode(&key, None);
         return Ok(Action::await_change());
     }
+    // A spec the operator cannot render (an unsupported release, a reserved env name) is refused
+    // before anything is written, the capture included; existing children stay as they are.
+    if let Err(e) = validate(&validator.spec) {
+        return refuse(validator, ctx, blocked(e.reason(), e.to_string())).await;
+    }
     let decision = match decide(validator, ctx) {
         Ok(decision) => decision,
         Err(blocked) => return refuse(validator, ctx, *blocked).await,
@@ -103,7 +108,7 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
     let operator_namespace = ctx.config.operator_namespace.as_deref();
     let rendered = match render_with(&validator, &decision, operator_namespace) {
         Ok(rendered) => rendered,
-        Err(e) => return refuse(&validator, ctx, blocked("InvalidName", e.to_string())).await,
+        Err(e) => return refuse(&validator, ctx, blocked(e.reason(), e.to_string())).await,
     };
     let mut report = ApplyReport::default();
     children::apply(&rendered, ctx, &mut report).await?;

@@ -39,6 +39,18 @@ pub fn participant_env(
     }
 }
 
+/// The variable the Splice docs' KMS examples set for session signing keys.
+pub const SESSION_SIGNING_KEYS_ENV_VAR: &str = "ADDITIONAL_CONFIG_SESSION_SIGNING_KEYS";
+
+/// `ADDITIONAL_CONFIG_SESSION_SIGNING_KEYS` and its one line, as the Splice docs' KMS examples.
+pub fn session_signing_keys_env() -> (&'static str, String) {
+    let line = hocon::assignment(
+        &path(&["session-signing-keys", "enabled"]),
+        &Value::Bool(true),
+    );
+    (SESSION_SIGNING_KEYS_ENV_VAR, line)
+}
+
 fn path(tail: &[&'static str]) -> Vec<&'static str> {
     CRYPTO.iter().chain(tail).copied().collect()
 }

@@ -11,7 +11,10 @@ mod parse;
 mod plain;
 mod validate;
 
-pub use emit::{KMS_ENV_VAR, KMS_ENVELOPE_ENV_VAR, kms_block, participant_env};
+pub use emit::{
+    KMS_ENV_VAR, KMS_ENVELOPE_ENV_VAR, SESSION_SIGNING_KEYS_ENV_VAR, kms_block, participant_env,
+    session_signing_keys_env,
+};
 pub use model::{AwsKms, DriverJar, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
 pub use parse::{KmsValueError, MAX_VALUE_BYTES, parse_kms_value, readers};
 pub use validate::{FieldError, validate_provider};

@@ -1,10 +1,13 @@
 //! Pure rendering: a Validator plus its decision become the objects to apply. No client, no clock.
 
+mod database;
 mod labels;
 mod network_policy;
 mod participant;
 mod pod;
+mod validate;
 mod validator_app;
+mod web_ui;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
@@ -15,6 +18,7 @@ use kube::{Resource, ResourceExt};
 use crate::api::Validator;
 use crate::decision::{KmsDecision, created_service_account_name};
 use crate::names::is_dns1123_label;
+use crate::release::{Release, UnsupportedVersion};
 
 pub use labels::{
     APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, children_selector, selector,
@@ -24,7 +28,9 @@ pub use network_policy::{
     network_policy_name,
 };
 pub use participant::{PARTICIPANT_COMPONENT, participant_name};
+pub use validate::validate;
 pub use validator_app::{VALIDATOR_APP_COMPONENT, validator_app_name};
+pub use web_ui::{Ui, web_ui_name};
 
 /// Default image registry path of the Splice images.
 pub const IMAGE_REPOSITORY: &str = "ghcr.io/digital-asset/decentralized-canton-sync/docker";
@@ -38,6 +44,8 @@ pub struct Rendered {
     pub participant_service: Service,
     pub validator_app: Deployment,
     pub validator_app_service: Service,
+    /// The wallet and ANS web UIs that are turned on: Deployment and Service each.
+    pub web_uis: Vec<(Deployment, Service)>,
     /// Present when the operator manages the participant's ServiceAccount.
     pub service_account: Option<ServiceAccount>,
     /// Admits the participant's Admin API only from the validator app and the operator.
@@ -53,12 +61,38 @@ pub enum RenderError {
     InvalidName(String),
     #[error("metadata.namespace is missing")]
     MissingNamespace,
+    #[error(transparent)]
+    UnsupportedVersion(#[from] UnsupportedVersion),
+    #[error(
+        "{field}: `{name}` is set by the operator itself and cannot be overridden; use the typed field of the Validator instead"
+    )]
+    ReservedEnvName { field: String, name: String },
+    #[error(
+        "spec.kms.sessionSigningKeys needs Splice 0.7.2 or later; spec.version is {version}. Upgrade spec.version first, or turn session signing keys off"
+    )]
+    SessionSigningKeysUnsupported { version: String },
+    #[error("{field}: {message}")]
+    InvalidField { field: String, message: String },
+}
+
+impl RenderError {
+    /// The condition reason this refusal is reported with.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RenderError::InvalidName(_) => "InvalidName",
+            RenderError::MissingNamespace => "MissingNamespace",
+            RenderError::UnsupportedVersion(_) => "UnsupportedVersion",
+            RenderError::ReservedEnvName { .. } => "ReservedEnvName",
+            RenderError::SessionSigningKeysUnsupported { .. } => "UnsupportedFeature",
+            RenderError::InvalidField { .. } => "InvalidSpec",
+        }
+    }
 }
 
 impl Rendered {
     /// The objects as JSON, in apply order (ServiceAccount first, so pods can start with it).
     pub fn to_json(&self) -> Result<Vec<serde_json::Value>, serde_json::Error> {
-        let mut out = Vec::with_capacity(6);
+        let mut out = Vec::with_capacity(10);
         if let Some(sa) = &self.service_account {
             out.push(serde_json::to_value(sa)?);
         }
@@ -66,6 +100,10 @@ impl Rendered {
         out.push(serde_json::to_value(&self.participant_service)?);
         out.push(serde_json::to_value(&self.validator_app)?);
         out.push(serde_json::to_value(&self.validator_app_service)?);
+        for (deployment, service) in &self.web_uis {
+            out.push(serde_json::to_value(deployment)?);
+            out.push(serde_json::to_value(service)?);
+        }
         out.push(serde_json::to_value(&self.network_policy)?);
         Ok(out)
     }
@@ -87,9 +125,11 @@ pub fn render_with(
     if name.len() > MAX_NAME_LEN || !is_dns1123_label(&name) {
         return Err(RenderError::InvalidName(name));
     }
+    let release = validate(&validator.spec)?;
     let ctx = Context {
         validator,
         decision,
+        release,
         name: &name,
         namespace: validator.namespace().ok_or(RenderError::MissingNamespace)?,
     };
@@ -98,6 +138,10 @@ pub fn render_with(
         participant_service: participant::service(&ctx),
         validator_app: validator_app::deployment(&ctx),
         validator_app_service: validator_app::service(&ctx),
+        web_uis: Ui::ALL
+            .iter()
+            .filter_map(|ui| web_ui::objects(&ctx, *ui))
+            .collect(),
         service_account: service_account(&ctx),
         network_policy: network_policy::network_policy(
             &ctx,
@@ -110,6 +154,8 @@ pub fn render_with(
 pub(crate) struct Context<'a> {
     pub validator: &'a Validator,
     pub decision: &'a KmsDecision,
+    /// The supported release `spec.version` names: every version-dependent fact comes from here.
+    pub release: &'static Release,
     pub name: &'a str,
     pub namespace: String,
 }
@@ -121,11 +167,7 @@ impl Context<'_> {
         ObjectMeta {
             name: Some(name),
             namespace: Some(self.namespace.clone()),
-            labels: Some(labels::labels(
-                self.name,
-                component,
-                &self.validator.spec.version,
-            )),
+            labels: Some(labels::labels(self.name, component, self.release.version)),
             owner_references: owner_reference(self.validator).map(|o| vec![o]),
             ..ObjectMeta::default()
         }

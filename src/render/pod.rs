@@ -1,22 +1,22 @@
-//! Pieces both workloads share: env vars, security contexts, the Deployment and Service shells.
+//! Pieces every workload shares: env vars, security contexts, probes, resources, the Deployment
+//! and Service shells.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, EnvVarSource, PodSecurityContext, PodSpec, PodTemplateSpec,
-    SeccompProfile, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
+    Capabilities, ConfigMapKeySelector, Container, ContainerPort, EnvVar, EnvVarSource,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Context;
 use super::labels;
-use crate::api::SecretKeyRef;
-
-/// The user and group the Splice images run as.
-const SPLICE_UID: i64 = 1001;
-/// JVM settings of the Splice charts.
-pub const JAVA_TOOL_OPTIONS: &str =
-    "-XX:+UseG1GC -XX:MaxRAMPercentage=75 -XX:InitialRAMPercentage=75";
+use crate::api::{AdditionalEnvVar, SecretKeyRef};
+use crate::release::{ProbeTiming, Resources};
 
 /// A plain env var.
 pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
@@ -29,6 +29,15 @@ pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
 
 /// An env var read from a Secret key, so no secret value ever sits in a spec.
 pub fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+    secret_var(name, secret, key, None)
+}
+
+/// [`env_secret`] for a key the Secret may lack (the variable is then unset).
+pub fn env_secret_optional(name: &str, secret: &str, key: &str) -> EnvVar {
+    secret_var(name, secret, key, Some(true))
+}
+
+fn secret_var(name: &str, secret: &str, key: &str, optional: Option<bool>) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value: None,
@@ -36,7 +45,7 @@ pub fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
             secret_key_ref: Some(SecretKeySelector {
                 name: secret.to_string(),
                 key: key.to_string(),
-                optional: None,
+                optional,
             }),
             ..EnvVarSource::default()
         }),
@@ -48,35 +57,125 @@ pub fn env_from_ref(name: &str, r: &SecretKeyRef) -> EnvVar {
     env_secret(name, &r.name, &r.key)
 }
 
-/// A named TCP container port.
-pub fn port(name: &str, number: i32) -> k8s_openapi::api::core::v1::ContainerPort {
-    k8s_openapi::api::core::v1::ContainerPort {
-        name: Some(name.to_string()),
-        container_port: number,
-        protocol: Some("TCP".to_string()),
-        ..Default::default()
+/// A user's `additionalEnv` entry as a container env var.
+pub fn additional(var: &AdditionalEnvVar) -> EnvVar {
+    let value_from = match (&var.secret_key_ref, &var.config_map_key_ref) {
+        (Some(s), _) => Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: s.name.clone(),
+                key: s.key.clone(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+        (None, Some(c)) => Some(EnvVarSource {
+            config_map_key_ref: Some(ConfigMapKeySelector {
+                name: c.name.clone(),
+                key: c.key.clone(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+        (None, None) => None,
+    };
+    EnvVar {
+        name: var.name.clone(),
+        value: if value_from.is_none() {
+            Some(var.value.clone().unwrap_or_default())
+        } else {
+            None
+        },
+        value_from,
     }
 }
 
-/// Non-root, no privilege escalation, no capabilities.
-pub fn container_security() -> SecurityContext {
+/// The log variables both JVM images' entrypoints read, with the charts' defaults.
+pub fn log_env(canton_level: &str) -> [EnvVar; 4] {
+    [
+        env("LOG_LEVEL_CANTON", canton_level),
+        env("LOG_LEVEL_API_REQUEST", "DEBUG"),
+        env("LOG_LEVEL_STDOUT", "DEBUG"),
+        // The charts' `logAsyncFlush: true`.
+        env("LOG_IMMEDIATE_FLUSH", "false"),
+    ]
+}
+
+/// `JAVA_TOOL_OPTIONS`: the chart's defaults, then the user's additions.
+///
+/// The charts end it with `-Dlogback.configurationFile=/app/logback/logback.xml`, a ConfigMap
+/// they mount; the operator mounts none, so the images' own `/app/logback.xml` (which the
+/// entrypoints select) is used instead.
+pub fn java_tool_options(defaults: &str, additional: Option<&String>) -> EnvVar {
+    let value = match additional.map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        Some(extra) => format!("{defaults} {extra}"),
+        None => defaults.to_string(),
+    };
+    env("JAVA_TOOL_OPTIONS", value)
+}
+
+/// A named TCP container port.
+pub fn port(name: &str, number: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_string()),
+        container_port: number,
+        protocol: Some("TCP".to_string()),
+        ..ContainerPort::default()
+    }
+}
+
+/// A probe with the chart's timing.
+pub fn probe(timing: ProbeTiming) -> Probe {
+    Probe {
+        initial_delay_seconds: Some(timing.initial_delay_seconds),
+        period_seconds: Some(timing.period_seconds),
+        failure_threshold: Some(timing.failure_threshold),
+        timeout_seconds: Some(timing.timeout_seconds),
+        ..Probe::default()
+    }
+}
+
+/// The spec's resources, or the chart's defaults (no CPU limit, as the charts).
+pub fn resources(spec: Option<&ResourceRequirements>, defaults: Resources) -> ResourceRequirements {
+    if let Some(spec) = spec {
+        return spec.clone();
+    }
+    let quantity = |q: &str| Quantity(q.to_string());
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), quantity(defaults.cpu_request)),
+            ("memory".to_string(), quantity(defaults.memory_request)),
+        ])),
+        limits: Some(BTreeMap::from([(
+            "memory".to_string(),
+            quantity(defaults.memory_limit),
+        )])),
+        ..ResourceRequirements::default()
+    }
+}
+
+/// The charts' container profile: the images' user and group, never root, no privilege
+/// escalation, no capabilities. The root filesystem stays writable: both entrypoints write into
+/// `/app` at start.
+pub fn container_security(uid: i64) -> SecurityContext {
     SecurityContext {
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
+        run_as_non_root: Some(true),
         allow_privilege_escalation: Some(false),
+        privileged: Some(false),
         capabilities: Some(Capabilities {
             drop: Some(vec!["ALL".to_string()]),
             add: None,
         }),
-        run_as_non_root: Some(true),
         ..SecurityContext::default()
     }
 }
 
-fn pod_security() -> PodSecurityContext {
+/// The charts' pod profile: volumes group-owned by the images' group, default seccomp.
+pub fn pod_security(fs_group: Option<i64>) -> PodSecurityContext {
     PodSecurityContext {
-        run_as_user: Some(SPLICE_UID),
-        run_as_group: Some(SPLICE_UID),
-        fs_group: Some(SPLICE_UID),
-        run_as_non_root: Some(true),
+        fs_group,
+        fs_group_change_policy: fs_group.map(|_| "OnRootMismatch".to_string()),
         seccomp_profile: Some(SeccompProfile {
             type_: "RuntimeDefault".to_string(),
             localhost_profile: None,
@@ -85,15 +184,17 @@ fn pod_security() -> PodSecurityContext {
     }
 }
 
-/// A one-replica Deployment with the `Recreate` strategy, as the Splice charts run both apps
-/// (two participants must never share one database).
-pub fn deployment(
-    ctx: &Context,
-    name: String,
-    component: &str,
-    container: Container,
-    service_account: Option<String>,
-) -> Deployment {
+/// The pod of one workload.
+pub struct Pod {
+    pub containers: Vec<Container>,
+    pub init_containers: Vec<Container>,
+    pub security: PodSecurityContext,
+    pub service_account: Option<String>,
+}
+
+/// A one-replica Deployment with the `Recreate` strategy, as the Splice charts run every
+/// workload (two participants must never share one database).
+pub fn deployment(ctx: &Context, name: String, component: &str, pod: Pod) -> Deployment {
     let meta = ctx.meta(name, component);
     let template_meta = ObjectMeta {
         labels: meta.labels.clone(),
@@ -114,9 +215,11 @@ pub fn deployment(
             template: PodTemplateSpec {
                 metadata: Some(template_meta),
                 spec: Some(PodSpec {
-                    containers: vec![container],
-                    security_context: Some(pod_security()),
-                    service_account_name: service_account,
+                    containers: pod.containers,
+                    init_containers: (!pod.init_containers.is_empty())
+                        .then_some(pod.init_containers),
+                    security_context: Some(pod.security),
+                    service_account_name: pod.service_account,
                     automount_service_account_token: Some(false),
                     ..PodSpec::default()
                 }),
@@ -127,8 +230,13 @@ pub fn deployment(
     }
 }
 
-/// A ClusterIP Service for one component's named ports.
-pub fn service(ctx: &Context, name: String, component: &str, ports: &[(&str, i32)]) -> Service {
+/// A ClusterIP Service for one component: `(name, port, target port)`.
+pub fn service(
+    ctx: &Context,
+    name: String,
+    component: &str,
+    ports: &[(&str, i32, IntOrString)],
+) -> Service {
     Service {
         metadata: ctx.meta(name, component),
         spec: Some(ServiceSpec {
@@ -136,10 +244,10 @@ pub fn service(ctx: &Context, name: String, component: &str, ports: &[(&str, i32
             ports: Some(
                 ports
                     .iter()
-                    .map(|(name, number)| ServicePort {
+                    .map(|(name, number, target)| ServicePort {
                         name: Some(name.to_string()),
                         port: *number,
-                        target_port: Some(IntOrString::String(name.to_string())),
+                        target_port: Some(target.clone()),
                         protocol: Some("TCP".to_string()),
                         ..ServicePort::default()
                     })

@@ -1,0 +1,409 @@
+//! The workloads of a supported Splice release: the release table, what the validator app is
+//! given, the database init containers, the web UIs, `additionalEnv`, session signing keys, and
+//! the admission rules that go with them.
+
+mod common;
+
+use canton_operator::api::{PARTICIPANT_OPERATOR_ENV, VALIDATOR_APP_OPERATOR_ENV, Validator};
+use canton_operator::decision::KmsDecision;
+use canton_operator::kms::{KMS_ENV_VAR, SESSION_SIGNING_KEYS_ENV_VAR};
+use canton_operator::release::SUPPORTED;
+use canton_operator::render::{RenderError, Rendered, render};
+use common::{
+    EXAMPLE, SEED_ENV, SEED_PARTICIPANT_VALUE, container, decision, env_value, validator,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Container;
+use serde_json::{Value, json};
+
+const AWS_EXAMPLE: &str = "examples/validator-aws-external.yaml";
+const NO_KMS_EXAMPLE: &str = "examples/validator-no-kms.yaml";
+
+/// `file`'s Validator with a JSON merge patch applied to its spec.
+fn patched(file: &str, patch: Value) -> Validator {
+    let mut object = serde_json::to_value(validator(file)).unwrap();
+    json_patch::merge(&mut object["spec"], &patch);
+    serde_json::from_value(object).unwrap()
+}
+
+fn render_with_decision(v: &Validator, file: &str) -> Result<Rendered, RenderError> {
+    let d: KmsDecision = decision(file, &[]);
+    render(v, &d)
+}
+
+fn init_containers(d: &Deployment) -> Vec<&Container> {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.init_containers.as_ref())
+        .map(|c| c.iter().collect())
+        .unwrap_or_default()
+}
+
+fn names(c: &Container) -> Vec<&str> {
+    c.env.iter().flatten().map(|e| e.name.as_str()).collect()
+}
+
+// ---------------------------------------------------------------- releases
+
+#[test]
+fn every_supported_release_renders_its_own_images() {
+    for release in SUPPORTED {
+        let v = patched(NO_KMS_EXAMPLE, json!({"version": release.version}));
+        let r = render_with_decision(&v, NO_KMS_EXAMPLE).unwrap();
+        let image = container(&r.validator_app).image.clone().unwrap();
+        assert!(image.ends_with(&format!("/validator-app:{}", release.version)));
+        let image = container(&r.participant).image.clone().unwrap();
+        assert!(image.ends_with(&format!("/canton-participant:{}", release.version)));
+    }
+}
+
+#[test]
+fn an_unsupported_release_is_refused_with_the_supported_range() {
+    for version in ["0.4.15", "0.6.7", "0.8.0", "latest"] {
+        let v = patched(NO_KMS_EXAMPLE, json!({"version": version}));
+        let err = render_with_decision(&v, NO_KMS_EXAMPLE).unwrap_err();
+        assert_eq!(err.reason(), "UnsupportedVersion", "{version}");
+        assert!(err.to_string().contains("0.7.0 to 0.7.4"), "{err}");
+    }
+}
+
+#[test]
+fn a_downgrade_is_refused_at_admission_and_an_upgrade_allowed() {
+    let old = patched(NO_KMS_EXAMPLE, json!({"version": "0.7.3"}));
+    let up = patched(NO_KMS_EXAMPLE, json!({"version": "0.7.4"}));
+    assert_eq!(up.validate_cel_update(&old), Ok(()));
+    let errors = old.validate_cel_update(&up).unwrap_err().into_vec();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].message.contains("cannot go down"), "{errors:?}");
+}
+
+// ---------------------------------------------------------------- the validator app
+
+#[test]
+fn the_validator_app_gets_contact_point_identifier_and_a_scan_client() {
+    let v = validator(EXAMPLE);
+    let r = render_with_decision(&v, EXAMPLE).unwrap();
+    let app = container(&r.validator_app);
+    assert_eq!(
+        env_value(app, "SPLICE_APP_CONTACT_POINT"),
+        Some("validators@acme.example")
+    );
+    assert_eq!(
+        env_value(app, "SPLICE_APP_VALIDATOR_PARTICIPANT_IDENTIFIER"),
+        Some("acme")
+    );
+    assert_eq!(
+        env_value(app, "ADDITIONAL_CONFIG_BFT_SCAN"),
+        Some(
+            "canton.validator-apps.validator_backend.scan-client = { type = \"bft\", seed-urls = \
+             [\"https://scan.sv-1.global.canton.network.example\", \
+             \"https://scan.sv-2.global.canton.network.example\"] }"
+        )
+    );
+    assert_eq!(
+        env_value(app, "SPLICE_APP_VALIDATOR_PARTICIPANT_ADDRESS"),
+        Some("acme-participant")
+    );
+    // Top-ups are on by default with the docs' figures.
+    assert_eq!(
+        env_value(app, "ADDITIONAL_CONFIG_TOPUPS"),
+        Some(
+            "canton.validator-apps.validator_backend.domains.global.buy-extra-traffic = \
+             { target-throughput = 20000, min-topup-interval = \"1m\" }"
+        )
+    );
+    // Removed in Splice 0.6.7.
+    assert!(!names(app).iter().any(|n| n.contains("MIGRATION")));
+}
+
+#[test]
+fn without_a_sponsor_onboarding_is_null_and_without_a_secret_it_is_devnet() {
+    let none = patched(
+        EXAMPLE,
+        json!({"validatorApp": {"sponsorSvAddress": null, "onboardingSecretRef": null}}),
+    );
+    let app = render_with_decision(&none, EXAMPLE).unwrap();
+    assert_eq!(
+        env_value(
+            container(&app.validator_app),
+            "ADDITIONAL_CONFIG_NO_ONBOARDING"
+        ),
+        Some("canton.validator-apps.validator_backend.onboarding = null")
+    );
+    let devnet = patched(
+        EXAMPLE,
+        json!({"validatorApp": {"onboardingSecretRef": null}}),
+    );
+    let app = render_with_decision(&devnet, EXAMPLE).unwrap();
+    let app = container(&app.validator_app);
+    assert_eq!(env_value(app, "SPLICE_APP_DEVNET"), Some("1"));
+    assert!(!names(app).contains(&"SPLICE_APP_VALIDATOR_ONBOARDING_SECRET"));
+}
+
+#[test]
+fn the_ledger_api_scope_is_optional_as_in_the_chart() {
+    let r = render_with_decision(&validator(EXAMPLE), EXAMPLE).unwrap();
+    let app = container(&r.validator_app);
+    let scope = app
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_SCOPE")
+        .unwrap();
+    let secret = scope
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(secret.optional, Some(true));
+    let url = app
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL")
+        .unwrap();
+    assert_eq!(
+        url.value_from
+            .as_ref()
+            .unwrap()
+            .secret_key_ref
+            .as_ref()
+            .unwrap()
+            .optional,
+        None
+    );
+}
+
+#[test]
+fn the_no_kms_example_gets_its_network_settings() {
+    let r = render_with_decision(&validator(NO_KMS_EXAMPLE), NO_KMS_EXAMPLE).unwrap();
+    let app = container(&r.validator_app);
+    assert_eq!(
+        env_value(app, "ADDITIONAL_CONFIG_BFT_SCAN"),
+        Some(
+            "canton.validator-apps.validator_backend.scan-client = { type = \"bft-custom\", \
+             seed-urls = [\"https://scan.sv-1.global.canton.network.example\"], sv-names = \
+             [\"Digital-Asset-2\", \"Global-Synchronizer-Foundation\", \"Cumberland-1\"], \
+             threshold = 2 }"
+        )
+    );
+    assert_eq!(
+        env_value(app, "ADDITIONAL_CONFIG_WALLET_SWEEP"),
+        Some(
+            "canton.validator-apps.validator_backend.wallet-sweep = { \"plain-validator-1::1220aa\" \
+             = { max-balance-usd = 10000.0, min-balance-usd = 1000.0, receiver = \
+             \"treasury::1220bb\" } }"
+        )
+    );
+    assert_eq!(
+        env_value(app, "ADDITIONAL_CONFIG_PARTICIPANT_PRUNING"),
+        Some(
+            "canton.validator-apps.validator_backend.participant-pruning-schedule = { cron = \
+             \"0 0 * * * ?\", max-duration = \"30m\", retention = \"30d\" }"
+        )
+    );
+    // The user's own variable comes after the operator's, before the log settings.
+    let participant = names(container(&r.participant));
+    let mine = participant
+        .iter()
+        .position(|n| *n == "ADDITIONAL_CONFIG_PARTICIPANT_MAX_CONNECTIONS")
+        .unwrap();
+    let log = participant
+        .iter()
+        .position(|n| *n == "LOG_LEVEL_CANTON")
+        .unwrap();
+    assert!(mine < log);
+}
+
+// ---------------------------------------------------------------- databases
+
+#[test]
+fn each_app_creates_its_database_unless_turned_off() {
+    let r = render_with_decision(&validator(EXAMPLE), EXAMPLE).unwrap();
+    let init = init_containers(&r.participant);
+    assert_eq!(init.len(), 1);
+    assert_eq!(init[0].image.as_deref(), Some("postgres:14"));
+    assert_eq!(
+        env_value(init[0], "DATABASE_NAME"),
+        Some("cantonnet_participant")
+    );
+    assert_eq!(env_value(init[0], "CONFLICT_CHECK"), Some("true"));
+    assert_eq!(env_value(init[0], "PGDATABASE"), Some("cantonnet"));
+    let init = init_containers(&r.validator_app);
+    assert_eq!(init.len(), 1);
+    assert_eq!(
+        env_value(init[0], "DATABASE_NAME"),
+        Some("cantonnet_validator")
+    );
+    assert_eq!(env_value(init[0], "CONFLICT_CHECK"), Some("false"));
+
+    let managed = render_with_decision(&validator(NO_KMS_EXAMPLE), NO_KMS_EXAMPLE).unwrap();
+    assert!(init_containers(&managed.participant).is_empty());
+    assert!(init_containers(&managed.validator_app).is_empty());
+
+    let custom = patched(
+        EXAMPLE,
+        json!({"databaseInit": {"image": "registry.example/postgres:16", "participantConflictCheck": false}}),
+    );
+    let r = render_with_decision(&custom, EXAMPLE).unwrap();
+    let init = init_containers(&r.participant);
+    assert_eq!(
+        init[0].image.as_deref(),
+        Some("registry.example/postgres:16")
+    );
+    assert_eq!(env_value(init[0], "CONFLICT_CHECK"), Some("false"));
+}
+
+// ---------------------------------------------------------------- web UIs
+
+#[test]
+fn both_web_uis_are_on_by_default_and_each_can_be_turned_off() {
+    let r = render_with_decision(&validator(EXAMPLE), EXAMPLE).unwrap();
+    let uis: Vec<_> = r
+        .web_uis
+        .iter()
+        .map(|(d, s)| {
+            (
+                d.metadata.name.clone().unwrap(),
+                s.metadata.name.clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        uis,
+        [
+            (
+                "acme-wallet-web-ui".to_string(),
+                "acme-wallet-web-ui".to_string()
+            ),
+            ("acme-ans-web-ui".to_string(), "acme-ans-web-ui".to_string()),
+        ]
+    );
+    let wallet = container(&r.web_uis[0].0);
+    assert_eq!(
+        env_value(wallet, "SPLICE_APP_UI_AUTH_AUDIENCE"),
+        Some("https://validator.acme.example")
+    );
+    assert!(
+        wallet
+            .image
+            .as_deref()
+            .unwrap()
+            .ends_with("/wallet-web-ui:0.7.4")
+    );
+    let r = render_with_decision(&validator(NO_KMS_EXAMPLE), NO_KMS_EXAMPLE).unwrap();
+    assert_eq!(r.web_uis.len(), 1);
+    assert_eq!(
+        r.web_uis[0].0.metadata.name.as_deref(),
+        Some("plain-wallet-web-ui")
+    );
+}
+
+// ---------------------------------------------------------------- additionalEnv
+
+#[test]
+fn a_name_the_operator_sets_is_refused_in_additional_env() {
+    for (workload, name) in [
+        ("participant", KMS_ENV_VAR),
+        ("participant", "AUTH_JWKS_URL"),
+        ("validatorApp", "SPLICE_APP_CONTACT_POINT"),
+        ("validatorApp", "ADDITIONAL_CONFIG_BFT_SCAN"),
+    ] {
+        let v = patched(
+            EXAMPLE,
+            json!({workload: {"additionalEnv": [{"name": "OK", "value": "1"}, {"name": name, "value": "x"}]}}),
+        );
+        let err = render_with_decision(&v, EXAMPLE).unwrap_err();
+        assert_eq!(err.reason(), "ReservedEnvName");
+        assert!(
+            err.to_string()
+                .contains(&format!("spec.{workload}.additionalEnv[1].name")),
+            "{err}"
+        );
+        let errors = v.validate_cel().unwrap_err().into_vec();
+        assert!(
+            errors[0]
+                .message
+                .contains(&format!("spec.{workload}.additionalEnv")),
+            "{errors:?}"
+        );
+    }
+}
+
+#[test]
+fn the_reserved_lists_cover_every_name_the_operator_renders() {
+    for file in [EXAMPLE, AWS_EXAMPLE, NO_KMS_EXAMPLE] {
+        let mut v = validator(file);
+        v.spec.participant.additional_env.clear();
+        v.spec.validator_app.additional_env.clear();
+        let r = render(&v, &decision(file, SEED_ENV)).unwrap();
+        for name in names(container(&r.participant)) {
+            assert!(PARTICIPANT_OPERATOR_ENV.contains(&name), "{file}: {name}");
+        }
+        for name in names(container(&r.validator_app)) {
+            assert!(VALIDATOR_APP_OPERATOR_ENV.contains(&name), "{file}: {name}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- session signing keys
+
+#[test]
+fn session_signing_keys_are_one_typed_line_on_kms_participants() {
+    let r = render_with_decision(&validator(AWS_EXAMPLE), AWS_EXAMPLE).unwrap();
+    assert_eq!(
+        env_value(container(&r.participant), SESSION_SIGNING_KEYS_ENV_VAR),
+        Some("canton.participants.participant.crypto.session-signing-keys.enabled = true")
+    );
+    let old = patched(AWS_EXAMPLE, json!({"version": "0.7.1"}));
+    let err = render_with_decision(&old, AWS_EXAMPLE).unwrap_err();
+    assert_eq!(err.reason(), "UnsupportedFeature");
+    assert!(err.to_string().contains("0.7.2"), "{err}");
+}
+
+#[test]
+fn session_signing_keys_without_external_kms_are_refused_at_admission() {
+    let off = patched(
+        NO_KMS_EXAMPLE,
+        json!({"kms": {"enabled": false, "sessionSigningKeys": {"enabled": true}}}),
+    );
+    let errors = off.validate_cel().unwrap_err().into_vec();
+    assert!(errors[0].message.contains("external mode"), "{errors:?}");
+    assert_eq!(validator(AWS_EXAMPLE).validate_cel(), Ok(()));
+}
+
+// ---------------------------------------------------------------- the seed's contract
+
+#[test]
+fn the_seed_variable_is_unchanged_and_only_on_the_participant() {
+    let d = decision(EXAMPLE, SEED_ENV);
+    let r = render(&validator(EXAMPLE), &d).unwrap();
+    assert_eq!(
+        env_value(container(&r.participant), KMS_ENV_VAR),
+        Some(SEED_PARTICIPANT_VALUE)
+    );
+    for (deployment, _) in &r.web_uis {
+        let pod = deployment
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap();
+        assert_eq!(pod.service_account_name, None);
+    }
+    let app_pod = r
+        .validator_app
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    assert_eq!(app_pod.service_account_name, None);
+}
