@@ -583,13 +583,13 @@ def test_chart_crd_equals_deploy_crd() -> None:
 
 def test_chart_crd_equals_binary_output() -> None:
     if not (OPERATOR_BINARY.is_file() and os.access(OPERATOR_BINARY, os.X_OK)):
-        pytest.skip("target/debug/canton-operator is not built (cargo build); compared with deploy/crd.yaml only")
+        pytest.skip(f"{OPERATOR_BINARY} is not built (cargo build); compared with deploy/crd.yaml only")
     assert CHART_CRD.is_file(), f"{CHART_CRD.relative_to(REPO_ROOT)} missing: run scripts/sync-chart-crd"
     result = subprocess.run([str(OPERATOR_BINARY), "crd"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"canton-operator crd failed ({result.returncode}): {result.stderr[-2000:]}"
     generated = [d for d in yaml.safe_load_all(result.stdout) if d]
     shipped = [d for d in yaml.safe_load_all(CHART_CRD.read_text()) if d]
-    assert generated, "`canton-operator crd` printed no YAML document (is target/debug stale? cargo build)"
+    assert generated, f"`canton-operator crd` printed no YAML document (is {OPERATOR_BINARY} stale? cargo build)"
     assert shipped == generated, (
         "chart CRD differs from `canton-operator crd`: regenerate deploy/crd.yaml "
         "(cargo run --quiet -- crd > deploy/crd.yaml) and run scripts/sync-chart-crd"
