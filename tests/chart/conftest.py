@@ -21,7 +21,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "canton-operator"
 DEPLOY_CRD = REPO_ROOT / "deploy" / "crd.yaml"
-CHART_CRD = CHART_DIR / "crds" / "validators.canton-operator.dev.yaml"
+CHART_CRD = CHART_DIR / "templates" / "crds.yaml"  # generated from DEPLOY_CRD by scripts/sync-chart-crd
 
 
 def _operator_binary() -> Path:
