@@ -12,6 +12,7 @@ Nothing here names a field of the Validator schema: the checks walk whatever sch
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,21 @@ def test_compatibility_check_fails_on_breaking_changes(old_crds: dict[str, Any])
         root["properties"]["spec"].setdefault("properties", {})["zzNewOptionalField"] = {"type": "string"}
         assert crd_schema.incompatibilities(old, grown) == []
         assert crd_schema.added_paths(old, grown) == [f"{grown['spec']['versions'][0]['name']}: spec.zzNewOptionalField"]
+
+
+def test_upgrade_with_reuse_values_from_the_previous_release(tmp_path: Path) -> None:
+    """`helm upgrade --reuse-values` renders the new templates with the OLD release's values in place of the new
+    chart's defaults (Helm's reuseValues: chart.Values = the old coalesced values), so `crds` is absent: the
+    CRDs must still be in the upgrade, kept."""
+    chart_dir = tmp_path / "canton-operator"
+    shutil.copytree(CHART_DIR, chart_dir)
+    shutil.copy2(PREVIOUS_CHART / "values.yaml", chart_dir / "values.yaml")
+    with helm_python.Chart.load(chart_dir) as reused:
+        assert "crds" not in reused.values
+        crds = rendered_crds(render(reused, upgrade=True))
+    assert set(crds) == {d["metadata"]["name"] for d in yaml_docs(DEPLOY_CRD.read_text())}
+    for name, crd in crds.items():
+        assert (crd["metadata"].get("annotations") or {}).get(KEEP[0]) == KEEP[1], name
 
 
 # --------------------------------------------------------------------------------------------
