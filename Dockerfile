@@ -1,4 +1,6 @@
-# The operator image the Helm chart runs (ghcr.io/canton-operator/canton-operator).
+# The operator image the Helm chart runs. Its default image.repository, ghcr.io/canton-operator/canton-operator,
+# is pushed (linux/amd64 and linux/arm64, cosign-signed) only by .github/workflows/release.yaml for a tag v*;
+# until then build it yourself: `docker build -t <repo>:<tag> .` (or podman), see the README's install section.
 # The build needs no system protoc: build.rs compiles the Admin API protos with a pure-Rust compiler.
 FROM rust:1-bookworm AS build
 WORKDIR /src

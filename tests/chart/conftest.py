@@ -8,6 +8,8 @@ defaults, validated against values.schema.json (HelmValuesError on refusal), the
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,8 +21,27 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART_DIR = REPO_ROOT / "charts" / "canton-operator"
 DEPLOY_CRD = REPO_ROOT / "deploy" / "crd.yaml"
-CHART_CRD = CHART_DIR / "crds" / "validators.canton-operator.dev.yaml"
-OPERATOR_BINARY = REPO_ROOT / "target" / "debug" / "canton-operator"
+CHART_CRD = CHART_DIR / "templates" / "crds.yaml"  # generated from DEPLOY_CRD by scripts/sync-chart-crd
+
+
+def _operator_binary() -> Path:
+    """The debug binary: $CANTON_OPERATOR_BIN (scripts/test sets it), else where cargo puts it
+    (scripts/operator-binary asks `cargo metadata`, so CARGO_TARGET_DIR is honoured), else ./target."""
+    if os.environ.get("CANTON_OPERATOR_BIN"):
+        return Path(os.environ["CANTON_OPERATOR_BIN"])
+    try:
+        out = subprocess.run(
+            [str(REPO_ROOT / "scripts" / "operator-binary"), "debug"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout.strip()
+        if out:
+            return Path(out)
+    except (OSError, subprocess.SubprocessError):
+        pass  # no cargo here: fall back to cargo's default target directory
+    return REPO_ROOT / "target" / "debug" / "canton-operator"
+
+
+OPERATOR_BINARY = _operator_binary()
 
 RELEASE_NAME = "canton-operator"
 RELEASE_NAMESPACE = "canton-system"

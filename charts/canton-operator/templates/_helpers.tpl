@@ -85,3 +85,18 @@ that would refuse to provision validators (see values.schema.json for the primar
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+crds.enabled and crds.keep as "true"/"false", true when unset: `helm upgrade --reuse-values` from a chart
+without these values (0.1.0) replaces this chart's defaults by the old release's values, so .Values.crds may
+be absent; the CRDs must then still be upgraded, and kept.
+*/}}
+{{- define "canton-operator.crds.enabled" -}}
+{{- $crds := .Values.crds | default dict -}}
+{{- if hasKey $crds "enabled" }}{{ $crds.enabled }}{{ else }}true{{ end -}}
+{{- end }}
+
+{{- define "canton-operator.crds.keep" -}}
+{{- $crds := .Values.crds | default dict -}}
+{{- if hasKey $crds "keep" }}{{ $crds.keep }}{{ else }}true{{ end -}}
+{{- end }}
