@@ -663,6 +663,33 @@ fn reader_validations_are_checked() {
 }
 
 #[test]
+fn names_bash_does_not_import_are_not_appended() {
+    let env: Env = [
+        ("ADDITIONAL_CONFIG.X", "x = dot"),
+        ("ADDITIONAL_CONFIG-X", "x = dash"),
+        ("ADDITIONAL_CONFIG_X", "x = underscore"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into();
+    assert_eq!(
+        additional_config_file(Image::ValidatorApp, &env),
+        "x = underscore\n"
+    );
+}
+
+#[test]
+fn envelope_kms_without_a_type_is_reported() {
+    let kms = "canton.participants.participant.crypto.private-key-store.encryption = { type = kms, wrapper-key-id = \"k\" }";
+    let problems = check_container(Image::Participant, &chart_participant(Some(kms)));
+    assert_eq!(
+        problems,
+        [
+            "`canton.participants.participant.crypto.private-key-store.encryption.type` is kms but `crypto.kms.type` is missing"
+        ]
+    );
+}
+
+#[test]
 fn kms_without_a_type_is_reported() {
     let kms = "canton.participants.participant.crypto.provider = kms";
     let problems = check_container(Image::Participant, &chart_participant(Some(kms)));

@@ -138,10 +138,12 @@ fn included_file(line: &str) -> Option<&str> {
 
 /// `/app/additional-config.conf` as the entrypoint leaves it: the baked text, then each
 /// `ADDITIONAL_CONFIG*` value and a newline, names in byte order (bash `${!ADDITIONAL_CONFIG@}`).
+/// Bash imports only environment names that are shell identifiers, so a name Kubernetes allows
+/// but bash does not (`ADDITIONAL_CONFIG.X`, `ADDITIONAL_CONFIG-X`) is skipped, as in the image.
 pub fn additional_config_file(image: Image, env: &Env) -> String {
     let mut names: Vec<&String> = env
         .keys()
-        .filter(|n| n.starts_with(ADDITIONAL_CONFIG))
+        .filter(|n| n.starts_with(ADDITIONAL_CONFIG) && is_env_name(n))
         .collect();
     names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     let mut text = image.baked_additional_config();
@@ -240,7 +242,8 @@ fn unresolved(message: &str) -> Option<&str> {
     rest.split('}').next()
 }
 
-/// A variable name rather than a path inside the configuration (those contain dots).
+/// A shell identifier: a variable bash sees, and a substitution that names a variable rather
+/// than a path inside the configuration (those contain dots).
 fn is_env_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
@@ -526,11 +529,18 @@ fn auth_services(participant: &Value) -> Vec<String> {
         .collect()
 }
 
-/// `crypto.provider = kms` needs a KMS configuration with its type.
-fn crypto(participant: &Value) -> Option<String> {
-    (text(participant, "crypto.provider") == Some("kms")
-        && text(participant, "crypto.kms.type").is_none())
-    .then(|| format!("`{PARTICIPANT}.crypto.provider` is kms but `crypto.kms.type` is missing"))
+/// KMS keys (`crypto.provider = kms`) or a KMS-encrypted key store (envelope mode,
+/// `crypto.private-key-store.encryption.type = kms`) need a KMS configuration with its type.
+fn crypto(participant: &Value) -> Vec<String> {
+    let missing = text(participant, "crypto.kms.type").is_none();
+    [
+        ("crypto.provider", "kms"),
+        ("crypto.private-key-store.encryption.type", "kms"),
+    ]
+    .iter()
+    .filter(|(path, value)| missing && text(participant, path) == Some(value))
+    .map(|(path, _)| format!("`{PARTICIPANT}.{path}` is kms but `crypto.kms.type` is missing"))
+    .collect()
 }
 
 /// What the pod checks need to know beyond the Deployment itself.
