@@ -1,6 +1,7 @@
 //! Fixtures and helpers shared by the pure-core tests. Each test binary uses only part of them.
 #![allow(dead_code)]
 
+pub mod startup;
 pub mod typesafe;
 
 use std::ffi::OsString;
