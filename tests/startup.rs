@@ -24,10 +24,20 @@ use common::startup::{
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::{Value, json};
 
-/// The Splice releases an example is checked for. For now each example's own `spec.version`;
-/// with the release table this becomes every supported release (`canton_operator::release::SUPPORTED`).
+/// The Splice releases an example is checked for: every release the operator supports that has
+/// the features the example uses (session signing keys need 0.7.2; that refusal is tested in
+/// `tests/workloads.rs`).
 fn releases(example: &Validator) -> Vec<String> {
-    vec![example.spec.version.clone()]
+    let signing_keys = example
+        .spec
+        .kms
+        .as_ref()
+        .is_some_and(|k| k.session_signing_keys());
+    canton_operator::release::SUPPORTED
+        .iter()
+        .filter(|r| r.session_signing_keys || !signing_keys)
+        .map(|r| r.version.to_string())
+        .collect()
 }
 
 /// The release line the skeletons under `tests/images/` describe (written from 0.7.4's images).
@@ -86,6 +96,7 @@ fn check_workload(
     image: Image,
     deployment: &Deployment,
     resources_overridden: bool,
+    creates_database: bool,
 ) -> Vec<String> {
     let deployment = to_json(deployment);
     let Some(container) = deployment.pointer("/spec/template/spec/containers/0") else {
@@ -98,6 +109,7 @@ fn check_workload(
         database: database.as_deref(),
         resources_overridden,
         init_image: startup::INIT_IMAGE,
+        creates_database,
     };
     problems.extend(check_pod(&deployment, &expect));
     problems
@@ -106,6 +118,7 @@ fn check_workload(
 /// The problems of both workloads of one render, each under its heading.
 fn check_rendered(validator: &Validator, rendered: &Rendered) -> Vec<(String, Vec<String>)> {
     let spec = &validator.spec;
+    let creates_database = spec.database_init.as_ref().is_none_or(|d| d.enabled);
     let workloads = [
         (
             Image::Participant,
@@ -123,7 +136,8 @@ fn check_rendered(validator: &Validator, rendered: &Rendered) -> Vec<(String, Ve
         .map(|(image, deployment, overridden)| {
             let name = deployment.metadata.name.clone().unwrap_or_default();
             let heading = format!("{} (Deployment {name})", image.folder());
-            (heading, check_workload(image, deployment, overridden))
+            let problems = check_workload(image, deployment, overridden, creates_database);
+            (heading, problems)
         })
         .collect()
 }
@@ -407,6 +421,7 @@ fn pod_problems(image: Image, container: &Value, database: &str) -> Vec<String> 
         database: Some(database),
         resources_overridden: false,
         init_image: startup::INIT_IMAGE,
+        creates_database: true,
     };
     check_pod(&chart_deployment(container, database), &expect)
 }
@@ -750,6 +765,7 @@ fn pod_differences_from_the_chart_are_reported() {
         database: Some("other_db"),
         resources_overridden: true,
         init_image: startup::INIT_IMAGE,
+        creates_database: true,
     };
     let deployment = chart_deployment(&chart_validator_app(), "cantonnet_validator");
     assert_eq!(

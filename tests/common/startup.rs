@@ -552,6 +552,9 @@ pub struct PodExpectations<'a> {
     pub resources_overridden: bool,
     /// The image the database init container runs: the charts' [`INIT_IMAGE`] unless overridden.
     pub init_image: &'a str,
+    /// Whether the databases are created by an init container (`false`: managed Postgres, where
+    /// someone else creates them).
+    pub creates_database: bool,
 }
 
 /// Everything about the pod around the container that differs from the 0.7.4 charts in a way
@@ -572,7 +575,9 @@ pub fn check_pod(deployment: &Value, expect: &PodExpectations) -> Vec<String> {
     if !expect.resources_overridden {
         problems.extend(resources(main, expect.image));
     }
-    problems.extend(database_init(pod, expect.init_image, expect.database));
+    if expect.creates_database {
+        problems.extend(database_init(pod, expect.init_image, expect.database));
+    }
     problems
 }
 
@@ -770,9 +775,14 @@ fn database_init(pod: &Value, image: &str, database: Option<&str>) -> Option<Str
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase();
+        // The name is in the script, or handed to it in the environment (safer than splicing it).
+        let names = |db: &str| {
+            script.contains(&db.to_lowercase())
+                || array(c, "env").iter().any(|e| e["value"] == json!(db))
+        };
         c["image"] == json!(image)
             && script.contains("create database")
-            && database.is_none_or(|db| script.contains(&db.to_lowercase()))
+            && database.is_none_or(names)
     };
     let found = array(pod, "initContainers").iter().any(|c| creates(&c));
     (!found).then(|| {
