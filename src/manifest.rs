@@ -85,7 +85,10 @@ pub fn render_yaml(text: &str, config: &OperatorConfig) -> Result<String, Manife
 /// declines (see its module) goes through `to_json` + `serde_saphyr` as before.
 pub fn rendered_yaml(rendered: &Rendered) -> Result<String, ManifestError> {
     let mut out = Vec::with_capacity(16 * 1024);
-    if let Some(sa) = &rendered.service_account {
+    for sa in [&rendered.service_account, &rendered.backup_service_account]
+        .into_iter()
+        .flatten()
+    {
         push_document(&mut out, sa)?;
     }
     push_document(&mut out, &rendered.participant)?;
@@ -97,6 +100,9 @@ pub fn rendered_yaml(rendered: &Rendered) -> Result<String, ManifestError> {
         push_document(&mut out, service)?;
     }
     push_document(&mut out, &rendered.network_policy)?;
+    if let Some(cron_job) = &rendered.identity_backup {
+        push_document(&mut out, cron_job)?;
+    }
     String::from_utf8(out).map_err(|e| ManifestError::Encode(e.to_string()))
 }
 

@@ -407,3 +407,145 @@ fn the_seed_variable_is_unchanged_and_only_on_the_participant() {
         .unwrap();
     assert_eq!(app_pod.service_account_name, None);
 }
+
+// ---------------------------------------------------------------- identity backups
+
+#[test]
+fn identity_backups_are_a_cron_job_with_the_operators_image_and_the_apps_credentials() {
+    let r = render_with_decision(&validator(AWS_EXAMPLE), AWS_EXAMPLE).unwrap();
+    let cron = r.identity_backup.expect("a CronJob");
+    assert_eq!(
+        cron.metadata.name.as_deref(),
+        Some("acme-aws-identity-backup")
+    );
+    let spec = cron.spec.unwrap();
+    assert_eq!(spec.schedule, "0 */6 * * *");
+    assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
+    let job = spec.job_template.spec.unwrap();
+    assert_eq!(job.backoff_limit, Some(0));
+    let pod = job.template.spec.unwrap();
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some("acme-aws-identity-backup")
+    );
+    assert_eq!(pod.automount_service_account_token, Some(false));
+    let c = &pod.containers[0];
+    assert_eq!(
+        c.image.as_deref(),
+        Some(
+            format!(
+                "ghcr.io/canton-operator/canton-operator:{}",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(
+        c.args.clone().unwrap(),
+        [
+            "backup",
+            "identities",
+            "--validator",
+            "acme-aws",
+            "--namespace",
+            "validators",
+            "--participant-identifier",
+            "acme-aws",
+            "--validator-app-url",
+            "http://acme-aws-validator-app:5003",
+            "--keep",
+            "14",
+            "--destination",
+            "s3://acme-canton-backups/identities",
+            "--region",
+            "eu-west-1",
+        ]
+    );
+    let secrets: Vec<_> = c
+        .env
+        .iter()
+        .flatten()
+        .map(|e| {
+            e.value_from
+                .as_ref()
+                .unwrap()
+                .secret_key_ref
+                .as_ref()
+                .unwrap()
+                .name
+                .clone()
+        })
+        .collect();
+    assert!(
+        secrets
+            .iter()
+            .all(|s| s == "splice-app-validator-ledger-api-auth")
+    );
+    assert_eq!(
+        c.security_context
+            .as_ref()
+            .unwrap()
+            .read_only_root_filesystem,
+        Some(true)
+    );
+    let sa = r.backup_service_account.expect("the Job's ServiceAccount");
+    assert_eq!(
+        sa.metadata.annotations.unwrap()["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::123456789012:role/acme-canton-backup"
+    );
+    // Without spec.backup: neither.
+    let r = render_with_decision(&validator(EXAMPLE), EXAMPLE).unwrap();
+    assert!(r.identity_backup.is_none() && r.backup_service_account.is_none());
+}
+
+#[test]
+fn backup_destinations_and_their_rules() {
+    let secret = patched(
+        EXAMPLE,
+        json!({"backup": {"identities": {"schedule": "30 2 * * *", "destination": {"secret": {}},
+            "serviceAccount": {"name": "acme-backup"}}}}),
+    );
+    assert_eq!(secret.validate_cel(), Ok(()));
+    let r = render_with_decision(&secret, EXAMPLE).unwrap();
+    let pod = r
+        .identity_backup
+        .unwrap()
+        .spec
+        .unwrap()
+        .job_template
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap();
+    assert_eq!(pod.automount_service_account_token, Some(true));
+    assert!(
+        pod.containers[0]
+            .args
+            .as_ref()
+            .unwrap()
+            .ends_with(&["--destination".to_string(), "secret".to_string()])
+    );
+
+    for (patch, message) in [
+        (
+            json!({"schedule": "30 2 * * *", "destination": {"secret": {}}, "serviceAccount": {"create": true, "awsRoleArn": "arn:aws:iam::1:role/x"}}),
+            "the secret destination needs serviceAccount.name",
+        ),
+        (
+            json!({"schedule": "30 2 * * *", "destination": {"secret": {}, "gcs": {"bucket": "abc"}}, "serviceAccount": {"name": "x"}}),
+            "exactly one destination",
+        ),
+        (
+            json!({"schedule": "every six hours", "destination": {"gcs": {"bucket": "abc"}}, "serviceAccount": {"name": "x"}}),
+            "five cron fields",
+        ),
+    ] {
+        let v = patched(EXAMPLE, json!({"backup": {"identities": patch}}));
+        let errors = v.validate_cel().unwrap_err().into_vec();
+        assert!(
+            errors.iter().any(|e| e.message.contains(message)),
+            "{message}: {errors:?}"
+        );
+    }
+}

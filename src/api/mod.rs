@@ -1,5 +1,6 @@
 //! The `Validator` custom resource (group `canton-operator.dev`, version `v1alpha1`).
 
+mod backup;
 pub mod cel;
 mod kms_spec;
 mod rotation;
@@ -7,6 +8,10 @@ mod status;
 mod validator;
 mod validator_app;
 
+pub use backup::{
+    BackupAttempt, BackupDestination, BackupSpec, BackupStatus, BackupSuccess, GcsDestination,
+    IdentityBackup, S3Destination, SecretDestination,
+};
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
 pub use rotation::{
     AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,

@@ -4,6 +4,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::backup::BackupStatus;
+
 /// Observed state of a Validator.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -17,6 +19,9 @@ pub struct ValidatorStatus {
     /// The key-storage decision in force.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms: Option<KmsStatus>,
+    /// The identity backups' latest attempt and latest verified success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStatus>,
 }
 
 /// A short account of where the participant's keys live.

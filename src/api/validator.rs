@@ -5,6 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::backup::BackupSpec;
 use super::kms_spec::KmsSpec;
 use super::status::ValidatorStatus;
 use super::validator_app::{
@@ -140,6 +141,9 @@ pub struct ValidatorSpec {
     /// Init containers that create each app's database, as the Splice charts run them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_init: Option<DatabaseInit>,
+    /// Scheduled, verified backups of the participant's identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupSpec>,
 }
 
 /// The Canton participant node.

@@ -64,6 +64,7 @@ pub fn desired_status(
         observed_generation: obs.generation,
         conditions,
         kms: kms_status(obs).or_else(|| previous.and_then(|p| p.kms.clone())),
+        backup: previous.and_then(|p| p.backup.clone()),
     }
 }
 

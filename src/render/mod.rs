@@ -1,5 +1,6 @@
 //! Pure rendering: a Validator plus its decision become the objects to apply. No client, no clock.
 
+mod backup;
 mod database;
 mod labels;
 mod network_policy;
@@ -10,6 +11,7 @@ mod validator_app;
 mod web_ui;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
@@ -20,6 +22,9 @@ use crate::decision::{KmsDecision, created_service_account_name};
 use crate::names::is_dns1123_label;
 use crate::release::{Release, UnsupportedVersion};
 
+pub use backup::{
+    BACKUP_COMPONENT, DEFAULT_KEEP, backup_name, default_operator_image, destination_args,
+};
 pub use labels::{
     APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, children_selector, selector,
 };
@@ -50,6 +55,10 @@ pub struct Rendered {
     pub service_account: Option<ServiceAccount>,
     /// Admits the participant's Admin API only from the validator app and the operator.
     pub network_policy: NetworkPolicy,
+    /// The identity backup CronJob, when `spec.backup.identities` asks for one.
+    pub identity_backup: Option<CronJob>,
+    /// The backup Job's ServiceAccount, when the operator is asked to create it.
+    pub backup_service_account: Option<ServiceAccount>,
 }
 
 /// Why a validator cannot be rendered.
@@ -93,7 +102,10 @@ impl Rendered {
     /// The objects as JSON, in apply order (ServiceAccount first, so pods can start with it).
     pub fn to_json(&self) -> Result<Vec<serde_json::Value>, serde_json::Error> {
         let mut out = Vec::with_capacity(10);
-        if let Some(sa) = &self.service_account {
+        for sa in [&self.service_account, &self.backup_service_account]
+            .into_iter()
+            .flatten()
+        {
             out.push(serde_json::to_value(sa)?);
         }
         out.push(serde_json::to_value(&self.participant)?);
@@ -105,6 +117,9 @@ impl Rendered {
             out.push(serde_json::to_value(service)?);
         }
         out.push(serde_json::to_value(&self.network_policy)?);
+        if let Some(cron_job) = &self.identity_backup {
+            out.push(serde_json::to_value(cron_job)?);
+        }
         Ok(out)
     }
 }
@@ -121,6 +136,29 @@ pub fn render_with(
     decision: &KmsDecision,
     operator_namespace: Option<&str>,
 ) -> Result<Rendered, RenderError> {
+    let site = Site {
+        operator_namespace,
+        operator_image: None,
+    };
+    render_in(validator, decision, &site)
+}
+
+/// Where the operator runs: what some children refer to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Site<'a> {
+    /// The operator's namespace, admitted to the participant's Admin API.
+    pub operator_namespace: Option<&'a str>,
+    /// The operator's image, which the backup CronJob runs (default [`default_operator_image`]).
+    pub operator_image: Option<&'a str>,
+}
+
+/// Like [`render`], for an operator at `site`.
+pub fn render_in(
+    validator: &Validator,
+    decision: &KmsDecision,
+    site: &Site,
+) -> Result<Rendered, RenderError> {
+    let operator_namespace = site.operator_namespace;
     let name = validator.name_any();
     if name.len() > MAX_NAME_LEN || !is_dns1123_label(&name) {
         return Err(RenderError::InvalidName(name));
@@ -147,6 +185,13 @@ pub fn render_with(
             &ctx,
             operator_namespace.unwrap_or(DEFAULT_OPERATOR_NAMESPACE),
         ),
+        identity_backup: backup::cron_job(
+            &ctx,
+            &site
+                .operator_image
+                .map_or_else(default_operator_image, str::to_string),
+        ),
+        backup_service_account: backup::service_account(&ctx),
     })
 }
 

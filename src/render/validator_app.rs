@@ -20,7 +20,8 @@ use crate::release::ProbeTiming;
 pub const VALIDATOR_APP_COMPONENT: &str = "validator-app";
 const HTTP_PORT: i32 = 5003;
 const METRICS_PORT: i32 = 10013;
-const DEFAULT_AUTH_SECRET: &str = "splice-app-validator-ledger-api-auth";
+/// The Secret with the ledger API client credentials when the spec names none (the charts').
+pub(super) const DEFAULT_AUTH_SECRET: &str = "splice-app-validator-ledger-api-auth";
 const BACKEND: [&str; 3] = ["canton", "validator-apps", "validator_backend"];
 const POSTGRES_PASSWORD_VAR: &str = "SPLICE_APP_POSTGRES_PASSWORD";
 /// The validator app's database when the spec names none (the chart's default).
