@@ -304,6 +304,93 @@ async fn steady_state_sends_no_writes() {
     .await;
 }
 
+/// Reconciles completed so far, from the operator's metrics.
+fn reconciles(op: &Operator) -> u64 {
+    op.metrics
+        .encode()
+        .lines()
+        .find_map(|l| l.strip_prefix("canton_operator_reconciles_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A Validator whose resources are not spelled canonically (`1000m`, `16384Mi`): the API server
+/// stores its children's quantities as `1` and `16Gi`, which must not count as drift. Reconciles
+/// (triggered by annotation edits) write nothing and publish no Event; a real edit is still put
+/// back.
+#[tokio::test]
+async fn non_canonical_quantities_are_not_drift() {
+    within(40, async {
+        let server = server();
+        seed_service_account(&server);
+        let mut v = validator("quant");
+        v.spec.participant.resources = Some(
+            serde_json::from_value(json!({
+                "requests": {"cpu": "1000m", "memory": "16384Mi"},
+                "limits": {"cpu": "2000m", "memory": "16384Mi"},
+            }))
+            .unwrap(),
+        );
+        server.insert(&v).unwrap();
+        let op = start(&server, config(true));
+        provisioned(&server, "quant").await;
+        ready(&server, "quant").await;
+        let resources = |server: &support::fake_api::FakeApiServer| {
+            deployment(server, "quant-participant").unwrap()["spec"]["template"]["spec"]
+                ["containers"][0]["resources"]
+                .clone()
+        };
+        assert_eq!(
+            resources(&server),
+            json!({"requests": {"cpu": "1", "memory": "16Gi"}, "limits": {"cpu": "2", "memory": "16Gi"}}),
+            "the server stores quantities canonical"
+        );
+        settle(&server, Duration::from_millis(300)).await;
+
+        server.clear_requests();
+        let events_before = server.list("events.k8s.io/v1", "events", Some(NS)).len();
+        for i in 0..4 {
+            let before = reconciles(&op);
+            server
+                .merge_patch(
+                    "canton-operator.dev/v1alpha1",
+                    "validators",
+                    Some(NS),
+                    "quant",
+                    json!({"metadata": {"annotations": {"example.com/touched": i.to_string()}}}),
+                    "kubectl",
+                )
+                .unwrap();
+            eventually("a reconcile after the annotation edit", || {
+                reconciles(&op) > before
+            })
+            .await;
+        }
+        settle(&server, Duration::from_millis(300)).await;
+        assert_no_writes(&server, "with canonical quantities on the server");
+        assert_eq!(
+            server.list("events.k8s.io/v1", "events", Some(NS)).len(),
+            events_before,
+            "no Event"
+        );
+
+        // A real change of a quantity is still drift.
+        let mut d = deployment(&server, "quant-participant").unwrap();
+        d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = json!("3");
+        d["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        server.update(&d, "kubectl-edit").unwrap();
+        eventually("cpu limit restored", || {
+            resources(&server)["limits"]["cpu"] == "2"
+        })
+        .await;
+        eventually("DriftCorrected event", || {
+            !events(&server, "DriftCorrected").is_empty()
+        })
+        .await;
+    })
+    .await;
+}
+
 /// The shipped debounce coalesces triggers; it must not hide any: a validator provisions,
 /// becomes Ready, has drift restored, and then rests.
 #[tokio::test]

@@ -12,6 +12,7 @@ mod error;
 mod events;
 pub mod leader;
 pub mod preflight;
+pub mod quantity;
 mod reconcile;
 mod status;
 
