@@ -443,6 +443,30 @@ async fn quantities_are_stored_canonical() {
     );
 }
 
+/// The apiserver does not own a Lease's clock: `renewTime` and `acquireTime` are stored as the
+/// client wrote them, however far from the server's time, so an elector must not take them for
+/// the server's judgement of time.
+#[tokio::test]
+async fn lease_times_are_stored_as_written() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let server = FakeApiServer::new();
+    let api: Api<Lease> = Api::namespaced(server.client(), "default");
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "l", "namespace": "default"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
+            "acquireTime": "2999-01-01T00:00:00.123456Z", "renewTime": "2001-01-01T00:00:00.000001Z"}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &lease)
+        .await
+        .expect("create");
+    let stored = server
+        .get("coordination.k8s.io/v1", "leases", Some("default"), "l")
+        .unwrap();
+    assert_eq!(stored["spec"]["acquireTime"], "2999-01-01T00:00:00.123456Z");
+    assert_eq!(stored["spec"]["renewTime"], "2001-01-01T00:00:00.000001Z");
+}
+
 #[tokio::test]
 async fn status_subresource_is_isolated() {
     let server = FakeApiServer::new();
