@@ -501,6 +501,73 @@ async fn deleting_the_validator_garbage_collects_its_children() {
     .await;
 }
 
+/// A sample of the operator's metrics text, by its exact name and labels.
+fn metric(op: &Operator, sample: &str) -> Option<i64> {
+    op.metrics.encode().lines().find_map(|l| {
+        l.strip_prefix(sample)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// Deleting a Validator (no finalizer, so no reconcile sees it) drops it from the `validators`
+/// gauge and from the failure counts, here while it was failing.
+#[tokio::test]
+async fn a_deleted_validator_is_forgotten() {
+    within(40, async {
+        let server = server();
+        server.insert(&validator("doomed")).unwrap();
+        server.insert(&validator("kept")).unwrap();
+        let op = start(&server, config(false));
+        provisioned(&server, "doomed").await;
+        provisioned(&server, "kept").await;
+        let off = r#"canton_operator_validators{kms="off"}"#;
+        eventually("both counted", || metric(&op, off) == Some(2)).await;
+
+        // Its participant can no longer be written, and someone edits it: every reconcile fails.
+        server.inject(
+            support::fake_api::Fault::new(500)
+                .path("/deployments/doomed-participant")
+                .times(1_000_000),
+        );
+        let mut d = deployment(&server, "doomed-participant").unwrap();
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("example.com/other:1");
+        d["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        server.update(&d, "kubectl-edit").unwrap();
+        eventually("the failing validator is counted", || {
+            metric(&op, "canton_operator_validators_failing") == Some(1)
+        })
+        .await;
+
+        server
+            .delete(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "doomed",
+            )
+            .unwrap();
+        eventually("forgotten", || {
+            metric(&op, off) == Some(1)
+                && metric(&op, "canton_operator_validators_failing") == Some(0)
+        })
+        .await;
+        settle(&server, Duration::from_millis(300)).await;
+        assert_eq!(
+            metric(&op, off),
+            Some(1),
+            "the other validator is still counted"
+        );
+        assert_eq!(metric(&op, "canton_operator_validators_failing"), Some(0));
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn only_the_leader_writes_and_losing_the_lease_stops_writes() {
     within(40, async {

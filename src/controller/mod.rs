@@ -25,7 +25,7 @@ use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::Api;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
 use tokio::sync::watch;
@@ -120,16 +120,18 @@ pub async fn controller_run(
         crate::rotation::RotationSettings::new(settings.namespace.clone()),
         leading.clone(),
     );
+    // Validators are cached compactly too, and decoded when reconciled.
+    let (validator_store, validator_writer) = reflector::store();
     let ctx = Arc::new(Context::new(
         client.clone(),
         config,
         stores,
         metrics,
         leading,
+        validator_store.clone(),
     ));
     // Every watch backs off on its own and its errors stop here (see `log_errors`).
-    // Validators are cached compactly too, and decoded when reconciled.
-    let (validator_store, validator_writer) = reflector::store();
+    let forget = ctx.clone();
     let validator_events = watcher(
         api::<Cached<Validator>>(&client, ns),
         watcher::Config::default()
@@ -138,6 +140,7 @@ pub async fn controller_run(
     )
     .default_backoff()
     .reflect(validator_writer)
+    .inspect(move |event| forget_deleted(&forget, event))
     .applied_objects();
     let validators =
         Controller::for_stream(log_errors(validator_events, "validators"), validator_store)
@@ -157,6 +160,20 @@ pub async fn controller_run(
                 }
             });
     futures::future::join(validators, rotations).await;
+}
+
+/// Deleted Validators are never reconciled (there is no finalizer): their metrics and failure
+/// counts are dropped when the watch reports the deletion, or, after a re-list, when the cache no
+/// longer has them.
+fn forget_deleted(
+    ctx: &Context,
+    event: &Result<watcher::Event<Cached<Validator>>, watcher::Error>,
+) {
+    match event {
+        Ok(watcher::Event::Delete(validator)) => ctx.forget(&ObjectRef::from(validator)),
+        Ok(watcher::Event::InitDone) => ctx.forget_all_deleted(),
+        _ => {}
+    }
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
