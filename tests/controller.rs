@@ -147,8 +147,20 @@ async fn environment_switch_touches_only_new_validators() {
         op.kill();
 
         // And back: KMS off again never removes KMS from the validator that recorded it.
-        let _op = start(&server, config(false));
+        server.clear_requests();
+        let op = start(&server, config(false));
+        eventually("the third operator reconciled both validators", || {
+            reconciles(&op) >= 2
+        })
+        .await;
         settle(&server, Duration::from_millis(300)).await;
+        assert!(
+            !server
+                .writes()
+                .iter()
+                .any(|r| r.path.contains("/deployments/")),
+            "the third operator rewrote a workload"
+        );
         assert_eq!(
             participant_env(&server, "after", KMS_VAR).as_deref(),
             Some(SEED_PARTICIPANT_VALUE)
@@ -462,8 +474,26 @@ async fn api_errors_back_off_and_converge_and_one_bad_validator_blocks_nobody() 
         let mut bad = validator("this-name-is-far-too-long-for-its-validator-app-service");
         bad.spec.kms = Some(canton_operator::api::KmsSpec::disabled());
         server.insert(&bad).unwrap();
-        let _op = start(&server, config(false));
+        let op = start(&server, config(false));
         provisioned(&server, "ok").await;
+        let participant_writes = server
+            .requests()
+            .iter()
+            .filter(|r| r.is_write() && r.path.contains("/deployments/ok-participant"))
+            .count();
+        assert_eq!(
+            participant_writes, 4,
+            "three failed writes, then the one that went through"
+        );
+        assert!(
+            metric(
+                &op,
+                r#"canton_operator_reconcile_failures_total{reason="Api500"}"#
+            )
+            .is_some_and(|n| n >= 3),
+            "the 500s failed reconciles:\n{}",
+            op.metrics.encode()
+        );
         eventually("the bad one is refused with a reason", || {
             condition(
                 &server,
@@ -477,13 +507,47 @@ async fn api_errors_back_off_and_converge_and_one_bad_validator_blocks_nobody() 
     .await;
 }
 
+/// What deletion needs from the operator: every child names the Validator as its controlling
+/// owner (the garbage collector, not the operator, then removes them), and a Validator being
+/// deleted gets nothing recreated.
 #[tokio::test]
-async fn deleting_the_validator_garbage_collects_its_children() {
+async fn children_are_owned_and_a_validator_being_deleted_is_left_alone() {
     within(30, async {
         let server = server();
-        server.insert(&validator("gone")).unwrap();
-        let _op = start(&server, config(false));
+        let mut v = validator("gone");
+        v.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+        server.insert(&v).unwrap();
+        let op = start(&server, config(false));
         provisioned(&server, "gone").await;
+        settle(&server, Duration::from_millis(300)).await;
+        let uid = validator_obj(&server, "gone").unwrap()["metadata"]["uid"].clone();
+        let children = [
+            ("apps/v1", "deployments", "gone-participant"),
+            ("apps/v1", "deployments", "gone-validator-app"),
+            ("v1", "services", "gone-participant"),
+            ("v1", "services", "gone-validator-app"),
+            (
+                "networking.k8s.io/v1",
+                "networkpolicies",
+                "gone-participant-admin",
+            ),
+        ];
+        for (api_version, plural, name) in children {
+            let child = get(&server, api_version, plural, name)
+                .unwrap_or_else(|| panic!("{plural}/{name} exists"));
+            let owners = child["metadata"]["ownerReferences"].as_array().unwrap();
+            assert_eq!(owners.len(), 1, "{plural}/{name}");
+            let owner = &owners[0];
+            assert_eq!(owner["kind"], "Validator", "{plural}/{name}");
+            assert_eq!(owner["apiVersion"], "canton-operator.dev/v1alpha1");
+            assert_eq!(owner["name"], "gone");
+            assert_eq!(owner["uid"], uid, "{plural}/{name}");
+            assert_eq!(owner["controller"], true, "{plural}/{name}");
+        }
+
+        // Deletion starts (another finalizer holds the Validator); its workloads go, as the
+        // garbage collector's foreground deletion would remove them. The operator must not
+        // bring them back.
         server
             .delete(
                 "canton-operator.dev/v1alpha1",
@@ -492,11 +556,32 @@ async fn deleting_the_validator_garbage_collects_its_children() {
                 "gone",
             )
             .unwrap();
-        eventually("children removed", || {
-            deployment(&server, "gone-participant").is_none()
-                && get(&server, "v1", "services", "gone-validator-app").is_none()
+        assert!(
+            validator_obj(&server, "gone").unwrap()["metadata"]["deletionTimestamp"].is_string()
+        );
+        settle(&server, Duration::from_millis(300)).await;
+        server.clear_requests();
+        let before = reconciles(&op);
+        server
+            .delete("apps/v1", "deployments", Some(NS), "gone-participant")
+            .unwrap();
+        server
+            .delete("v1", "services", Some(NS), "gone-participant")
+            .unwrap();
+        eventually("the operator reconciled after the deletions", || {
+            reconciles(&op) > before
         })
         .await;
+        settle(&server, Duration::from_millis(500)).await;
+        assert!(
+            deployment(&server, "gone-participant").is_none(),
+            "recreated"
+        );
+        assert!(
+            get(&server, "v1", "services", "gone-participant").is_none(),
+            "recreated"
+        );
+        assert_no_writes(&server, "while the Validator is being deleted");
     })
     .await;
 }
