@@ -403,6 +403,77 @@ async fn non_canonical_quantities_are_not_drift() {
     .await;
 }
 
+/// Provisioning at the floor: the watch events of the operator's own writes start no further
+/// reconcile, so each child is written once, the capture once, the status once, and each Event
+/// is published once. Someone else's status edit is still put right.
+#[tokio::test]
+async fn provisioning_writes_each_object_once_and_others_status_edits_are_undone() {
+    within(30, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("once")).unwrap();
+        let op = start(&server, config(true));
+        provisioned(&server, "once").await;
+        eventually("KmsConfigured=True", || {
+            condition(&server, "once", "KmsConfigured").is_some_and(|c| c["status"] == "True")
+        })
+        .await;
+        settle(&server, Duration::from_millis(500)).await;
+        // Each path with "?" appended, so "/validators/once?" is not "/validators/once/status?".
+        let writes: Vec<String> = server
+            .writes()
+            .iter()
+            .filter(|r| !r.path.contains("/events"))
+            .map(|r| format!("{} {}?", r.method, r.path))
+            .collect();
+        for path in [
+            "/validators/once?",
+            "/validators/once/status?",
+            "/deployments/once-participant?",
+            "/deployments/once-validator-app?",
+            "/services/once-participant?",
+            "/services/once-validator-app?",
+            "/networkpolicies/once-participant-admin?",
+        ] {
+            let n = writes.iter().filter(|w| w.contains(path)).count();
+            assert_eq!(n, 1, "{path} written {n} times: {writes:#?}");
+        }
+        assert_eq!(writes.len(), 7, "{writes:#?}");
+        assert_eq!(
+            reconciles(&op),
+            1,
+            "the echoes of the operator's own writes started more reconciles"
+        );
+        assert_eq!(events(&server, "KmsDecisionRecorded").len(), 1);
+        assert_eq!(events(&server, "Provisioned").len(), 1);
+        let v = validator_obj(&server, "once").unwrap();
+        assert_eq!(
+            condition(&server, "once", "ParticipantReady").unwrap()["reason"],
+            "Progressing",
+            "the status saw the Deployments this reconcile wrote: {}",
+            v["status"]
+        );
+
+        // Someone else rewrites the status: that is no echo, and it is put right.
+        let mut status = v["status"].clone();
+        status["conditions"][0]["reason"] = json!("EditedByHand");
+        server
+            .set_status(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "once",
+                status,
+            )
+            .unwrap();
+        eventually("the status is put right", || {
+            condition(&server, "once", "Ready").is_some_and(|c| c["reason"] != "EditedByHand")
+        })
+        .await;
+    })
+    .await;
+}
+
 /// The shipped debounce coalesces triggers; it must not hide any: a validator provisions,
 /// becomes Ready, has drift restored, and then rests.
 #[tokio::test]

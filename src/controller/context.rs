@@ -14,6 +14,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::watch;
 
 use super::cached::Cached;
+use super::echoes::Echoes;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;
@@ -86,6 +87,8 @@ pub struct Context {
     pub events: Publisher,
     /// True while this replica holds the leader Lease; every write checks it first.
     pub leading: watch::Receiver<bool>,
+    /// The resourceVersions of this operator's own writes, whose watch events start no reconcile.
+    pub echoes: Arc<Echoes>,
     /// The Validator cache: what exists now, so state about deleted validators can be dropped.
     pub validators: Store<Cached<Validator>>,
     /// Consecutive failures per validator, for exponential backoff.
@@ -101,8 +104,10 @@ impl Context {
         metrics: Arc<Metrics>,
         leading: watch::Receiver<bool>,
         validators: Store<Cached<Validator>>,
+        echoes: Arc<Echoes>,
     ) -> Self {
         Self {
+            echoes,
             events: Publisher::new(client.clone(), FIELD_MANAGER),
             client,
             config,

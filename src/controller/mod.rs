@@ -8,6 +8,7 @@ pub mod conditions;
 mod context;
 pub mod crd;
 pub mod diff;
+mod echoes;
 mod error;
 mod events;
 pub mod leader;
@@ -34,6 +35,7 @@ pub use cached::Cached;
 pub use capture::capture_patch;
 pub use children::ApplyReport;
 pub use context::{Context, FIELD_MANAGER, Stores};
+pub use echoes::Echoes;
 pub use error::Error;
 pub use reconcile::{RESYNC, backoff, error_policy, reconcile};
 
@@ -109,10 +111,11 @@ pub async fn controller_run(
     leading: watch::Receiver<bool>,
 ) {
     let ns = settings.namespace.as_deref();
-    let (deployments, deployment_events) = child_cache::<Deployment>(&client, ns);
-    let (services, service_events) = child_cache::<Service>(&client, ns);
-    let (service_accounts, sa_events) = child_cache::<ServiceAccount>(&client, ns);
-    let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns);
+    let echoes = Arc::new(Echoes::default());
+    let (deployments, deployment_events) = child_cache::<Deployment>(&client, ns, &echoes);
+    let (services, service_events) = child_cache::<Service>(&client, ns, &echoes);
+    let (service_accounts, sa_events) = child_cache::<ServiceAccount>(&client, ns, &echoes);
+    let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns, &echoes);
     let stores = Stores::new(deployments, services, service_accounts, network_policies);
     // Key rotations run under the same leadership, beside the Validator controller.
     let rotations = crate::rotation::run(
@@ -129,6 +132,7 @@ pub async fn controller_run(
         metrics,
         leading,
         validator_store.clone(),
+        echoes.clone(),
     ));
     // Every watch backs off on its own and its errors stop here (see `log_errors`).
     let forget = ctx.clone();
@@ -142,6 +146,7 @@ pub async fn controller_run(
     .reflect(validator_writer)
     .inspect(move |event| forget_deleted(&forget, event))
     .applied_objects();
+    let validator_events = skip_echoes(validator_events, echoes);
     let validators =
         Controller::for_stream(log_errors(validator_events, "validators"), validator_store)
             .owns_stream(deployment_events)
@@ -187,10 +192,11 @@ where
 }
 
 /// A cache of one child kind, limited to objects this operator manages and held compact
-/// ([`Cached`]), and its change stream.
+/// ([`Cached`]), and its change stream without the echoes of the operator's own writes.
 fn child_cache<K>(
     client: &Client,
     namespace: Option<&str>,
+    echoes: &Arc<Echoes>,
 ) -> (
     Store<Cached<K>>,
     impl futures::Stream<Item = Result<Cached<K>, watcher::Error>> + Send + 'static,
@@ -207,7 +213,24 @@ where
         .default_backoff()
         .reflect(writer)
         .touched_objects();
+    let stream = skip_echoes(stream, echoes.clone());
     (store, log_errors(stream, K::plural(&()).into_owned()))
+}
+
+/// Drops the events that only show an object as the operator's own write left it: the cache has
+/// them (the reflector comes first), but they start no reconcile (see [`Echoes`]).
+fn skip_echoes<K, E>(
+    stream: impl futures::Stream<Item = Result<K, E>> + Send + 'static,
+    echoes: Arc<Echoes>,
+) -> impl futures::Stream<Item = Result<K, E>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Send + 'static,
+    E: Send + 'static,
+{
+    stream.filter(move |event| {
+        let echo = matches!(event, Ok(obj) if echoes.is_echo(obj));
+        futures::future::ready(!echo)
+    })
 }
 
 /// Logs a watch's errors and keeps them from the controller. Each watch already backs off on its
