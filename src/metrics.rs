@@ -29,6 +29,7 @@ pub struct Metrics {
     duration: Histogram,
     by_mode: Family<ModeLabel, Gauge>,
     modes: Mutex<HashMap<String, String>>,
+    failing: Gauge,
 }
 
 impl Default for Metrics {
@@ -45,6 +46,7 @@ impl Metrics {
         let failures = Family::<ReasonLabel, Counter>::default();
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         let by_mode = Family::<ModeLabel, Gauge>::default();
+        let failing = Gauge::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_failures",
@@ -61,6 +63,11 @@ impl Metrics {
             "Validators by KMS decision (off, aws/external, …)",
             by_mode.clone(),
         );
+        registry.register(
+            "validators_failing",
+            "Validators whose last reconcile failed (retried with backoff)",
+            failing.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -68,7 +75,14 @@ impl Metrics {
             duration,
             by_mode,
             modes: Mutex::new(HashMap::new()),
+            failing,
         }
+    }
+
+    /// Records how many validators are failing (backing off) now.
+    pub fn set_failing(&self, validators: usize) {
+        self.failing
+            .set(i64::try_from(validators).unwrap_or(i64::MAX));
     }
 
     /// Counts a reconcile.
@@ -108,6 +122,14 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// The validators (`namespace/name`) counted in the `validators` gauge.
+    pub fn validators_with_mode(&self) -> Vec<String> {
+        self.modes
+            .lock()
+            .map(|modes| modes.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The text exposition format.

@@ -147,8 +147,20 @@ async fn environment_switch_touches_only_new_validators() {
         op.kill();
 
         // And back: KMS off again never removes KMS from the validator that recorded it.
-        let _op = start(&server, config(false));
+        server.clear_requests();
+        let op = start(&server, config(false));
+        eventually("the third operator reconciled both validators", || {
+            reconciles(&op) >= 2
+        })
+        .await;
         settle(&server, Duration::from_millis(300)).await;
+        assert!(
+            !server
+                .writes()
+                .iter()
+                .any(|r| r.path.contains("/deployments/")),
+            "the third operator rewrote a workload"
+        );
         assert_eq!(
             participant_env(&server, "after", KMS_VAR).as_deref(),
             Some(SEED_PARTICIPANT_VALUE)
@@ -304,6 +316,168 @@ async fn steady_state_sends_no_writes() {
     .await;
 }
 
+/// Reconciles completed so far, from the operator's metrics.
+fn reconciles(op: &Operator) -> u64 {
+    op.metrics
+        .encode()
+        .lines()
+        .find_map(|l| l.strip_prefix("canton_operator_reconciles_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A Validator whose resources are not spelled canonically (`1000m`, `16384Mi`): the API server
+/// stores its children's quantities as `1` and `16Gi`, which must not count as drift. Reconciles
+/// (triggered by annotation edits) write nothing and publish no Event; a real edit is still put
+/// back.
+#[tokio::test]
+async fn non_canonical_quantities_are_not_drift() {
+    within(40, async {
+        let server = server();
+        seed_service_account(&server);
+        let mut v = validator("quant");
+        v.spec.participant.resources = Some(
+            serde_json::from_value(json!({
+                "requests": {"cpu": "1000m", "memory": "16384Mi"},
+                "limits": {"cpu": "2000m", "memory": "16384Mi"},
+            }))
+            .unwrap(),
+        );
+        server.insert(&v).unwrap();
+        let op = start(&server, config(true));
+        provisioned(&server, "quant").await;
+        ready(&server, "quant").await;
+        let resources = |server: &support::fake_api::FakeApiServer| {
+            deployment(server, "quant-participant").unwrap()["spec"]["template"]["spec"]
+                ["containers"][0]["resources"]
+                .clone()
+        };
+        assert_eq!(
+            resources(&server),
+            json!({"requests": {"cpu": "1", "memory": "16Gi"}, "limits": {"cpu": "2", "memory": "16Gi"}}),
+            "the server stores quantities canonical"
+        );
+        settle(&server, Duration::from_millis(300)).await;
+
+        server.clear_requests();
+        let events_before = server.list("events.k8s.io/v1", "events", Some(NS)).len();
+        for i in 0..4 {
+            let before = reconciles(&op);
+            server
+                .merge_patch(
+                    "canton-operator.dev/v1alpha1",
+                    "validators",
+                    Some(NS),
+                    "quant",
+                    json!({"metadata": {"annotations": {"example.com/touched": i.to_string()}}}),
+                    "kubectl",
+                )
+                .unwrap();
+            eventually("a reconcile after the annotation edit", || {
+                reconciles(&op) > before
+            })
+            .await;
+        }
+        settle(&server, Duration::from_millis(300)).await;
+        assert_no_writes(&server, "with canonical quantities on the server");
+        assert_eq!(
+            server.list("events.k8s.io/v1", "events", Some(NS)).len(),
+            events_before,
+            "no Event"
+        );
+
+        // A real change of a quantity is still drift.
+        let mut d = deployment(&server, "quant-participant").unwrap();
+        d["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] = json!("3");
+        d["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        server.update(&d, "kubectl-edit").unwrap();
+        eventually("cpu limit restored", || {
+            resources(&server)["limits"]["cpu"] == "2"
+        })
+        .await;
+        eventually("DriftCorrected event", || {
+            !events(&server, "DriftCorrected").is_empty()
+        })
+        .await;
+    })
+    .await;
+}
+
+/// Provisioning at the floor: the watch events of the operator's own writes start no further
+/// reconcile, so each child is written once, the capture once, the status once, and each Event
+/// is published once. Someone else's status edit is still put right.
+#[tokio::test]
+async fn provisioning_writes_each_object_once_and_others_status_edits_are_undone() {
+    within(30, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("once")).unwrap();
+        let op = start(&server, config(true));
+        provisioned(&server, "once").await;
+        eventually("KmsConfigured=True", || {
+            condition(&server, "once", "KmsConfigured").is_some_and(|c| c["status"] == "True")
+        })
+        .await;
+        settle(&server, Duration::from_millis(500)).await;
+        // Each path with "?" appended, so "/validators/once?" is not "/validators/once/status?".
+        let writes: Vec<String> = server
+            .writes()
+            .iter()
+            .filter(|r| !r.path.contains("/events"))
+            .map(|r| format!("{} {}?", r.method, r.path))
+            .collect();
+        for path in [
+            "/validators/once?",
+            "/validators/once/status?",
+            "/deployments/once-participant?",
+            "/deployments/once-validator-app?",
+            "/services/once-participant?",
+            "/services/once-validator-app?",
+            "/networkpolicies/once-participant-admin?",
+            "/deployments/once-wallet-web-ui?",
+            "/services/once-wallet-web-ui?",
+            "/deployments/once-ans-web-ui?",
+            "/services/once-ans-web-ui?",
+        ] {
+            let n = writes.iter().filter(|w| w.contains(path)).count();
+            assert_eq!(n, 1, "{path} written {n} times: {writes:#?}");
+        }
+        assert_eq!(writes.len(), 11, "{writes:#?}");
+        assert_eq!(
+            reconciles(&op),
+            1,
+            "the echoes of the operator's own writes started more reconciles"
+        );
+        assert_eq!(events(&server, "KmsDecisionRecorded").len(), 1);
+        assert_eq!(events(&server, "Provisioned").len(), 1);
+        let v = validator_obj(&server, "once").unwrap();
+        assert_eq!(
+            condition(&server, "once", "ParticipantReady").unwrap()["reason"],
+            "Progressing",
+            "the status saw the Deployments this reconcile wrote: {}",
+            v["status"]
+        );
+
+        // Someone else rewrites the status: that is no echo, and it is put right.
+        let mut status = v["status"].clone();
+        status["conditions"][0]["reason"] = json!("EditedByHand");
+        server
+            .set_status(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "once",
+                status,
+            )
+            .unwrap();
+        eventually("the status is put right", || {
+            condition(&server, "once", "Ready").is_some_and(|c| c["reason"] != "EditedByHand")
+        })
+        .await;
+    })
+    .await;
+}
+
 /// The shipped debounce coalesces triggers; it must not hide any: a validator provisions,
 /// becomes Ready, has drift restored, and then rests.
 #[tokio::test]
@@ -375,8 +549,26 @@ async fn api_errors_back_off_and_converge_and_one_bad_validator_blocks_nobody() 
         let mut bad = validator("this-name-is-far-too-long-for-its-validator-app-service");
         bad.spec.kms = Some(canton_operator::api::KmsSpec::disabled());
         server.insert(&bad).unwrap();
-        let _op = start(&server, config(false));
+        let op = start(&server, config(false));
         provisioned(&server, "ok").await;
+        let participant_writes = server
+            .requests()
+            .iter()
+            .filter(|r| r.is_write() && r.path.contains("/deployments/ok-participant"))
+            .count();
+        assert_eq!(
+            participant_writes, 4,
+            "three failed writes, then the one that went through"
+        );
+        assert!(
+            metric(
+                &op,
+                r#"canton_operator_reconcile_failures_total{reason="Api500"}"#
+            )
+            .is_some_and(|n| n >= 3),
+            "the 500s failed reconciles:\n{}",
+            op.metrics.encode()
+        );
         eventually("the bad one is refused with a reason", || {
             condition(
                 &server,
@@ -390,13 +582,47 @@ async fn api_errors_back_off_and_converge_and_one_bad_validator_blocks_nobody() 
     .await;
 }
 
+/// What deletion needs from the operator: every child names the Validator as its controlling
+/// owner (the garbage collector, not the operator, then removes them), and a Validator being
+/// deleted gets nothing recreated.
 #[tokio::test]
-async fn deleting_the_validator_garbage_collects_its_children() {
+async fn children_are_owned_and_a_validator_being_deleted_is_left_alone() {
     within(30, async {
         let server = server();
-        server.insert(&validator("gone")).unwrap();
-        let _op = start(&server, config(false));
+        let mut v = validator("gone");
+        v.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+        server.insert(&v).unwrap();
+        let op = start(&server, config(false));
         provisioned(&server, "gone").await;
+        settle(&server, Duration::from_millis(300)).await;
+        let uid = validator_obj(&server, "gone").unwrap()["metadata"]["uid"].clone();
+        let children = [
+            ("apps/v1", "deployments", "gone-participant"),
+            ("apps/v1", "deployments", "gone-validator-app"),
+            ("v1", "services", "gone-participant"),
+            ("v1", "services", "gone-validator-app"),
+            (
+                "networking.k8s.io/v1",
+                "networkpolicies",
+                "gone-participant-admin",
+            ),
+        ];
+        for (api_version, plural, name) in children {
+            let child = get(&server, api_version, plural, name)
+                .unwrap_or_else(|| panic!("{plural}/{name} exists"));
+            let owners = child["metadata"]["ownerReferences"].as_array().unwrap();
+            assert_eq!(owners.len(), 1, "{plural}/{name}");
+            let owner = &owners[0];
+            assert_eq!(owner["kind"], "Validator", "{plural}/{name}");
+            assert_eq!(owner["apiVersion"], "canton-operator.dev/v1alpha1");
+            assert_eq!(owner["name"], "gone");
+            assert_eq!(owner["uid"], uid, "{plural}/{name}");
+            assert_eq!(owner["controller"], true, "{plural}/{name}");
+        }
+
+        // Deletion starts (another finalizer holds the Validator); its workloads go, as the
+        // garbage collector's foreground deletion would remove them. The operator must not
+        // bring them back.
         server
             .delete(
                 "canton-operator.dev/v1alpha1",
@@ -405,11 +631,99 @@ async fn deleting_the_validator_garbage_collects_its_children() {
                 "gone",
             )
             .unwrap();
-        eventually("children removed", || {
-            deployment(&server, "gone-participant").is_none()
-                && get(&server, "v1", "services", "gone-validator-app").is_none()
+        assert!(
+            validator_obj(&server, "gone").unwrap()["metadata"]["deletionTimestamp"].is_string()
+        );
+        settle(&server, Duration::from_millis(300)).await;
+        server.clear_requests();
+        let before = reconciles(&op);
+        server
+            .delete("apps/v1", "deployments", Some(NS), "gone-participant")
+            .unwrap();
+        server
+            .delete("v1", "services", Some(NS), "gone-participant")
+            .unwrap();
+        eventually("the operator reconciled after the deletions", || {
+            reconciles(&op) > before
         })
         .await;
+        settle(&server, Duration::from_millis(500)).await;
+        assert!(
+            deployment(&server, "gone-participant").is_none(),
+            "recreated"
+        );
+        assert!(
+            get(&server, "v1", "services", "gone-participant").is_none(),
+            "recreated"
+        );
+        assert_no_writes(&server, "while the Validator is being deleted");
+    })
+    .await;
+}
+
+/// A sample of the operator's metrics text, by its exact name and labels.
+fn metric(op: &Operator, sample: &str) -> Option<i64> {
+    op.metrics.encode().lines().find_map(|l| {
+        l.strip_prefix(sample)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// Deleting a Validator (no finalizer, so no reconcile sees it) drops it from the `validators`
+/// gauge and from the failure counts, here while it was failing.
+#[tokio::test]
+async fn a_deleted_validator_is_forgotten() {
+    within(40, async {
+        let server = server();
+        server.insert(&validator("doomed")).unwrap();
+        server.insert(&validator("kept")).unwrap();
+        let op = start(&server, config(false));
+        provisioned(&server, "doomed").await;
+        provisioned(&server, "kept").await;
+        let off = r#"canton_operator_validators{kms="off"}"#;
+        eventually("both counted", || metric(&op, off) == Some(2)).await;
+
+        // Its participant can no longer be written, and someone edits it: every reconcile fails.
+        server.inject(
+            support::fake_api::Fault::new(500)
+                .path("/deployments/doomed-participant")
+                .times(1_000_000),
+        );
+        let mut d = deployment(&server, "doomed-participant").unwrap();
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("example.com/other:1");
+        d["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        server.update(&d, "kubectl-edit").unwrap();
+        eventually("the failing validator is counted", || {
+            metric(&op, "canton_operator_validators_failing") == Some(1)
+        })
+        .await;
+
+        server
+            .delete(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "doomed",
+            )
+            .unwrap();
+        eventually("forgotten", || {
+            metric(&op, off) == Some(1)
+                && metric(&op, "canton_operator_validators_failing") == Some(0)
+        })
+        .await;
+        settle(&server, Duration::from_millis(300)).await;
+        assert_eq!(
+            metric(&op, off),
+            Some(1),
+            "the other validator is still counted"
+        );
+        assert_eq!(metric(&op, "canton_operator_validators_failing"), Some(0));
     })
     .await;
 }

@@ -364,6 +364,109 @@ async fn deployments_get_defaults_and_generation_tracks_spec_only() {
     );
 }
 
+/// Quantities come back canonical, as from a real apiserver: suffix family kept, largest suffix
+/// that keeps an integer, millis when fractional; an apply of another spelling of the stored value
+/// is a no-op; a malformed quantity is refused.
+#[tokio::test]
+async fn quantities_are_stored_canonical() {
+    let server = FakeApiServer::new();
+    let api: Api<Deployment> = Api::namespaced(server.client(), "default");
+    let cases = [
+        ("1000m", "1"),
+        ("16384Mi", "16Gi"),
+        ("0.5", "500m"),
+        ("1000", "1k"),
+        ("1024", "1024"),
+        ("1.5Gi", "1536Mi"),
+        ("0.5Ki", "512"),
+        ("1.1Ki", "1126400m"),
+        ("1Ki", "1Ki"),
+        ("2048Ki", "2Mi"),
+        ("1e3", "1e3"),
+        ("1.5e3", "1500"),
+        ("100e-3", "100e-3"),
+        ("12E6", "12e6"),
+        ("0.0001", "100u"),
+        ("0.1n", "1n"),
+        ("0Mi", "0"),
+        ("1E", "1E"),
+        ("100Mi", "100Mi"),
+        (" 2 ", "2"),
+    ];
+    let limits: serde_json::Map<String, Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (written, _))| (format!("example.com/r{i}"), json!(written)))
+        .collect();
+    let mut d = serde_json::to_value(deployment("q", 1, "nginx:1.27")).unwrap();
+    d["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"limits": limits, "requests": {"cpu": "250m", "memory": "0.5Gi"}});
+    d["spec"]["template"]["spec"]["volumes"] =
+        json!([{"name": "tmp", "emptyDir": {"sizeLimit": "2048Mi"}}]);
+    let created = server.apply(&d, "writer", true).expect("apply");
+    let resources = &created["spec"]["template"]["spec"]["containers"][0]["resources"];
+    for (i, (written, stored)) in cases.iter().enumerate() {
+        assert_eq!(
+            resources["limits"][format!("example.com/r{i}")],
+            json!(stored),
+            "{written:?}"
+        );
+    }
+    assert_eq!(
+        resources["requests"],
+        json!({"cpu": "250m", "memory": "512Mi"})
+    );
+    assert_eq!(
+        created["spec"]["template"]["spec"]["volumes"][0]["emptyDir"]["sizeLimit"],
+        "2Gi"
+    );
+    let again = server.apply(&d, "writer", true).expect("same apply");
+    assert_eq!(
+        again["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"],
+        "another spelling of the stored quantities is a no-op"
+    );
+
+    let mut bad = deployment("bad-q", 1, "nginx:1.27");
+    let pod = bad.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+    pod.containers[0].resources =
+        Some(serde_json::from_value(json!({"limits": {"cpu": "1K"}})).unwrap());
+    let err = api_error(
+        api.create(&PostParams::default(), &bad)
+            .await
+            .expect_err("1K"),
+    );
+    assert_eq!(err.code, 400);
+    assert!(
+        err.message.contains("quantities must match"),
+        "{}",
+        err.message
+    );
+}
+
+/// The apiserver does not own a Lease's clock: `renewTime` and `acquireTime` are stored as the
+/// client wrote them, however far from the server's time, so an elector must not take them for
+/// the server's judgement of time.
+#[tokio::test]
+async fn lease_times_are_stored_as_written() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let server = FakeApiServer::new();
+    let api: Api<Lease> = Api::namespaced(server.client(), "default");
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "l", "namespace": "default"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15,
+            "acquireTime": "2999-01-01T00:00:00.123456Z", "renewTime": "2001-01-01T00:00:00.000001Z"}
+    }))
+    .unwrap();
+    api.create(&PostParams::default(), &lease)
+        .await
+        .expect("create");
+    let stored = server
+        .get("coordination.k8s.io/v1", "leases", Some("default"), "l")
+        .unwrap();
+    assert_eq!(stored["spec"]["acquireTime"], "2999-01-01T00:00:00.123456Z");
+    assert_eq!(stored["spec"]["renewTime"], "2001-01-01T00:00:00.000001Z");
+}
+
 #[tokio::test]
 async fn status_subresource_is_isolated() {
     let server = FakeApiServer::new();

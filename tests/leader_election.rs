@@ -4,10 +4,12 @@
 mod harness;
 mod support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use canton_operator::controller::leader::{self, LeaseSettings};
+use canton_operator::controller::leader::{self, Clock, LeaseSettings};
 use harness::within;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
 fn settings(identity: &str) -> LeaseSettings {
@@ -30,9 +32,35 @@ struct Elector {
 }
 
 fn elect(server: &support::fake_api::FakeApiServer, identity: &str) -> Elector {
+    elect_skewed(server, identity, SignedDuration::ZERO)
+}
+
+/// A wall clock `offset` away from the real one.
+struct SkewedClock(SignedDuration);
+
+impl Clock for SkewedClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+            .checked_add(self.0)
+            .expect("skewed time in range")
+    }
+}
+
+/// An elector whose wall clock is `offset` away from the others'.
+fn elect_skewed(
+    server: &support::fake_api::FakeApiServer,
+    identity: &str,
+    offset: SignedDuration,
+) -> Elector {
     let (tx, leading) = watch::channel(false);
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(leader::run(server.client(), settings(identity), tx, rx));
+    let task = tokio::spawn(leader::run_with_clock(
+        server.client(),
+        settings(identity),
+        Arc::new(SkewedClock(offset)),
+        tx,
+        rx,
+    ));
     Elector {
         leading,
         shutdown,
@@ -121,6 +149,47 @@ async fn graceful_shutdown_releases_the_lease_for_an_immediate_takeover() {
             "took {:?}",
             released.elapsed()
         );
+    })
+    .await;
+}
+
+/// Clocks hours apart: a replica whose clock runs ahead of the leader's must not take the live
+/// lease (the leader's `renewTime` looks hours old to it), and a replica whose clock runs behind
+/// must still take over when the leader stops (its `renewTime` looks hours in the future).
+#[tokio::test]
+async fn clock_skew_neither_steals_a_live_lease_nor_keeps_a_dead_one() {
+    within(60, async {
+        let hours = SignedDuration::from_hours(3);
+        for (leader_offset, standby_offset) in
+            [(SignedDuration::ZERO, hours), (hours, SignedDuration::ZERO)]
+        {
+            let server = support::fake_api::FakeApiServer::new();
+            let mut a = elect_skewed(&server, "a", leader_offset);
+            wait_leading(&mut a).await;
+            let mut b = elect_skewed(&server, "b", standby_offset);
+            // Watch b for longer than a lease duration (2 s) while a renews.
+            let watched = Instant::now();
+            let mut b_led = false;
+            while watched.elapsed() < Duration::from_secs(3) {
+                b_led |= *b.leading.borrow();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(
+                !b_led && *a.leading.borrow(),
+                "b (clock {standby_offset:?} off) led beside a live leader (clock {leader_offset:?} off)"
+            );
+
+            a.task.abort();
+            let crashed = Instant::now();
+            wait_leading(&mut b).await;
+            assert!(
+                crashed.elapsed() <= Duration::from_secs(4),
+                "takeover took {:?}, lease is 2 s",
+                crashed.elapsed()
+            );
+            let _ = b.shutdown.send(true);
+            let _ = b.task.await;
+        }
     })
     .await;
 }

@@ -53,6 +53,7 @@ pub async fn capture(
             &Patch::Apply(&patch),
         )
         .await?;
+    ctx.echoes.wrote(&updated);
     let note = format!(
         "recorded spec.kms from the operator's environment: {}{}",
         decision.summary(),

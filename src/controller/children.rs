@@ -36,7 +36,7 @@ impl<K> Child for K where
 }
 
 /// What applying the children changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct ApplyReport {
     /// Children that did not exist and were created.
     pub created: Vec<String>,
@@ -44,6 +44,9 @@ pub struct ApplyReport {
     pub updated: Vec<String>,
     /// Children deleted because the spec no longer wants them.
     pub deleted: Vec<String>,
+    /// The Deployments written, as the server answered: newer than the cache, which may not have
+    /// their watch events yet (and no reconcile follows those events, see `Echoes`).
+    pub written_deployments: Vec<Deployment>,
 }
 
 impl ApplyReport {
@@ -58,7 +61,9 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
     if let Some(sa) = &rendered.service_account {
         apply_one(sa, &ctx.stores.service_accounts, ctx, report).await?;
     }
-    apply_one(&rendered.participant, &ctx.stores.deployments, ctx, report).await?;
+    let participant =
+        apply_one(&rendered.participant, &ctx.stores.deployments, ctx, report).await?;
+    report.written_deployments.extend(participant);
     apply_one(
         &rendered.participant_service,
         &ctx.stores.services,
@@ -74,13 +79,14 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
         report,
     )
     .await?;
-    apply_one(
+    let app = apply_one(
         &rendered.validator_app,
         &ctx.stores.deployments,
         ctx,
         report,
     )
     .await?;
+    report.written_deployments.extend(app);
     apply_one(
         &rendered.validator_app_service,
         &ctx.stores.services,
@@ -95,12 +101,13 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
     Ok(())
 }
 
+/// Applies one child if it differs from the cache; returns the server's answer when it wrote.
 async fn apply_one<K>(
     desired: &K,
     store: &Store<Cached<K>>,
     ctx: &Context,
     report: &mut ApplyReport,
-) -> Result<()>
+) -> Result<Option<K>>
 where
     K: Child + Serialize,
 {
@@ -117,7 +124,7 @@ where
             source,
         })?;
         match first_difference(&desired_json, &live_json) {
-            None => return Ok(()),
+            None => return Ok(None),
             Some(path) => {
                 tracing::info!(child = %render::describe(desired), %path, "re-applying a child that differs from the rendered one")
             }
@@ -127,19 +134,21 @@ where
         return Err(Error::NotLeader);
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&desired_json),
-    )
-    .await?;
+    let answer = api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&desired_json),
+        )
+        .await?;
+    ctx.echoes.wrote(&answer);
     let what = render::describe(desired);
     if live.is_some() {
         report.updated.push(what);
     } else {
         report.created.push(what);
     }
-    Ok(())
+    Ok(Some(answer))
 }
 
 /// Deletes children this validator may have had but its spec no longer wants: the operator-created

@@ -14,6 +14,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::watch;
 
 use super::cached::Cached;
+use super::echoes::Echoes;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;
@@ -86,8 +87,12 @@ pub struct Context {
     pub events: Publisher,
     /// True while this replica holds the leader Lease; every write checks it first.
     pub leading: watch::Receiver<bool>,
+    /// The resourceVersions of this operator's own writes, whose watch events start no reconcile.
+    pub echoes: Arc<Echoes>,
+    /// The Validator cache: what exists now, so state about deleted validators can be dropped.
+    pub validators: Store<Cached<Validator>>,
     /// Consecutive failures per validator, for exponential backoff.
-    pub failures: Mutex<HashMap<ObjectRef<Cached<Validator>>, u32>>,
+    failures: Mutex<HashMap<ObjectRef<Cached<Validator>>, u32>>,
 }
 
 impl Context {
@@ -98,14 +103,18 @@ impl Context {
         stores: Stores,
         metrics: Arc<Metrics>,
         leading: watch::Receiver<bool>,
+        validators: Store<Cached<Validator>>,
+        echoes: Arc<Echoes>,
     ) -> Self {
         Self {
+            echoes,
             events: Publisher::new(client.clone(), FIELD_MANAGER),
             client,
             config,
             stores,
             metrics,
             leading,
+            validators,
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -114,6 +123,74 @@ impl Context {
     pub fn is_leading(&self) -> bool {
         *self.leading.borrow()
     }
+
+    /// Counts one more consecutive failure of `validator` and returns the count.
+    pub fn failed(&self, validator: &ObjectRef<Cached<Validator>>) -> u32 {
+        self.with_failures(|failures| {
+            let n = failures.entry(validator.clone()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        })
+        .unwrap_or(1)
+    }
+
+    /// Clears the failure count of a validator that reconciled.
+    pub fn succeeded(&self, validator: &ObjectRef<Cached<Validator>>) {
+        self.with_failures(|failures| failures.remove(validator));
+    }
+
+    /// Drops what is kept about a deleted validator: its failure count and its place in the
+    /// `validators` gauge. Without a finalizer no reconcile sees the deletion, so the watch's
+    /// delete events call this.
+    pub fn forget(&self, validator: &ObjectRef<Cached<Validator>>) {
+        self.with_failures(|failures| failures.remove(validator));
+        self.metrics.set_mode(&metrics_key(validator), None);
+    }
+
+    /// Forgets `validator` if the cache no longer has it (a reconcile or failure that finished
+    /// after the delete event must not bring it back).
+    pub fn forget_if_deleted(&self, validator: &ObjectRef<Cached<Validator>>) {
+        if self.validators.get(validator).is_none() {
+            self.forget(validator);
+        }
+    }
+
+    /// After a re-list: forgets every validator deleted while the watch was down (a re-list
+    /// reports no delete events for them).
+    pub fn forget_all_deleted(&self) {
+        let known: Vec<ObjectRef<Cached<Validator>>> = self
+            .with_failures(|failures| failures.keys().cloned().collect())
+            .unwrap_or_default();
+        let modes = self.metrics.validators_with_mode();
+        for validator in known {
+            self.forget_if_deleted(&validator);
+        }
+        for key in modes {
+            if let Some((namespace, name)) = key.split_once('/') {
+                self.forget_if_deleted(&ObjectRef::new(name).within(namespace));
+            }
+        }
+    }
+
+    /// Runs `f` on the failure counts and keeps the failing gauge in step.
+    fn with_failures<T>(
+        &self,
+        f: impl FnOnce(&mut HashMap<ObjectRef<Cached<Validator>>, u32>) -> T,
+    ) -> Option<T> {
+        let mut failures = self.failures.lock().ok()?;
+        let out = f(&mut failures);
+        self.metrics.set_failing(failures.len());
+        Some(out)
+    }
+}
+
+/// How the metrics name a validator: `namespace/name`.
+pub fn metrics_key(validator: &ObjectRef<Cached<Validator>>) -> String {
+    format!(
+        "{}/{}",
+        validator.namespace.as_deref().unwrap_or_default(),
+        validator.name
+    )
 }
 
 #[cfg(test)]

@@ -2,18 +2,50 @@
 //!
 //! The API server adds defaults (clusterIP, probe timeouts, …), so "equal" would always be false;
 //! what matters is that every field we set has our value. Lists must match item for item, which
-//! also catches an env var someone added or removed.
+//! also catches an env var someone added or removed. Quantities are compared by value: the server
+//! stores them canonical (`1000m` as `1`), so their text may differ from what was applied.
 
 use serde_json::Value;
+
+use super::quantity;
+
+/// Maps whose values are quantities (`resources.limits`, `resources.requests`, pod `overhead`).
+const QUANTITY_MAPS: &[&str] = &["limits", "requests", "overhead"];
+/// Fields that are quantities themselves (`emptyDir.sizeLimit`).
+const QUANTITY_FIELDS: &[&str] = &["sizeLimit"];
+
+/// What the value at a place holds, as far as comparing goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Plain,
+    QuantityMap,
+    Quantity,
+}
+
+impl Field {
+    /// The kind of the value under `key` of an object of this kind.
+    fn child(self, key: &str) -> Field {
+        match self {
+            Field::QuantityMap => Field::Quantity,
+            _ if QUANTITY_MAPS.contains(&key) => Field::QuantityMap,
+            _ if QUANTITY_FIELDS.contains(&key) => Field::Quantity,
+            _ => Field::Plain,
+        }
+    }
+}
 
 /// Where `live` first fails to say what `desired` says, as a JSON pointer (`/spec/replicas`),
 /// for the log line that explains why a child is applied again; `None` when every field of
 /// `desired` is present in `live` with the same value.
 pub fn first_difference(desired: &Value, live: &Value) -> Option<String> {
+    difference(desired, live, Field::Plain)
+}
+
+fn difference(desired: &Value, live: &Value, field: Field) -> Option<String> {
     match (desired, live) {
         (Value::Object(d), Value::Object(l)) => d.iter().find_map(|(k, dv)| {
             let found = match l.get(k) {
-                Some(lv) => first_difference(dv, lv),
+                Some(lv) => difference(dv, lv, field.child(k)),
                 None if is_empty(dv) => None,
                 None => Some(String::new()),
             };
@@ -21,10 +53,13 @@ pub fn first_difference(desired: &Value, live: &Value) -> Option<String> {
         }),
         (Value::Array(d), Value::Array(l)) if d.len() == l.len() => {
             d.iter().zip(l).enumerate().find_map(|(i, (dv, lv))| {
-                first_difference(dv, lv).map(|rest| format!("/{i}{rest}"))
+                difference(dv, lv, Field::Plain).map(|rest| format!("/{i}{rest}"))
             })
         }
         (Value::Array(d), Value::Null) if d.is_empty() => None,
+        (Value::String(d), Value::String(l)) if field == Field::Quantity => {
+            (!quantity::same(d, l)).then(String::new)
+        }
         (d, l) if d == l => None,
         _ => Some(String::new()),
     }
@@ -77,6 +112,28 @@ mod tests {
                 &json!({"env": [{"name": "A", "value": "1"}, {"name": "B"}], "sa": "kms"})
             )
             .is_some()
+        );
+    }
+
+    #[test]
+    fn quantities_are_compared_by_value_and_only_where_they_are_quantities() {
+        let desired = json!({"resources": {"limits": {"cpu": "1000m", "memory": "16384Mi"},
+            "requests": {"cpu": "0.5"}}, "volumes": [{"emptyDir": {"sizeLimit": "1024Mi"}}]});
+        let live = json!({"resources": {"limits": {"cpu": "1", "memory": "16Gi"},
+            "requests": {"cpu": "500m"}}, "volumes": [{"emptyDir": {"sizeLimit": "1Gi"}}]});
+        assert_eq!(first_difference(&desired, &live), None);
+        let changed = json!({"resources": {"limits": {"cpu": "2", "memory": "16Gi"},
+            "requests": {"cpu": "500m"}}, "volumes": [{"emptyDir": {"sizeLimit": "1Gi"}}]});
+        assert_eq!(
+            first_difference(&desired, &changed).as_deref(),
+            Some("/resources/limits/cpu")
+        );
+        // The same spellings elsewhere (an env value) are text.
+        let env = json!({"env": [{"name": "CPU", "value": "1000m"}]});
+        let env_live = json!({"env": [{"name": "CPU", "value": "1"}]});
+        assert_eq!(
+            first_difference(&env, &env_live).as_deref(),
+            Some("/env/0/value")
         );
     }
 

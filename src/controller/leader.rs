@@ -2,12 +2,16 @@
 //!
 //! The holder renews every `renew_every`; a replica that cannot renew for `renew_deadline`
 //! (shorter than the lease duration) stops writing at once, before anyone else can take over.
+//! As in client-go, a standby judges expiry by how long it has seen the record unchanged on its
+//! own monotonic clock, never by comparing the holder's `renewTime` with its own wall clock: a
+//! replica whose clock runs ahead would otherwise take a live lease.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
@@ -37,73 +41,153 @@ impl LeaseSettings {
     }
 }
 
+/// The wall-clock time an elector writes into the Lease (`acquireTime`, `renewTime`). It is for
+/// people and other tools to read: expiry is judged on the local monotonic clock, so a replica
+/// whose clock is wrong neither takes a live lease nor keeps a dead one.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
 /// Runs the election until `shutdown` turns true, publishing leadership on `leading`.
 pub async fn run(
     client: Client,
     settings: LeaseSettings,
     leading: watch::Sender<bool>,
+    shutdown: watch::Receiver<bool>,
+) {
+    run_with_clock(client, settings, Arc::new(SystemClock), leading, shutdown).await;
+}
+
+/// [`run`] with the wall clock given (tests run one replica's clock hours off).
+pub async fn run_with_clock(
+    client: Client,
+    settings: LeaseSettings,
+    clock: Arc<dyn Clock>,
+    leading: watch::Sender<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let api: Api<Lease> = Api::namespaced(client, &settings.namespace);
+    let mut elector = Elector {
+        api: Api::namespaced(client, &settings.namespace),
+        settings,
+        clock,
+        observed: None,
+    };
     let mut last_renewal: Option<Instant> = None;
     loop {
         // A hung request must not keep us leading past the deadline: bound each round.
-        let round = tokio::time::timeout(
-            settings.renew_deadline / 2,
-            try_acquire(&api, &settings, Timestamp::now()),
-        );
+        let round = tokio::time::timeout(elector.settings.renew_deadline / 2, elector.round());
         match round.await {
             Ok(Ok(true)) => last_renewal = Some(Instant::now()),
             Ok(Ok(false)) => last_renewal = None,
             Ok(Err(e)) => tracing::warn!(error = %e, "could not renew the leader lease"),
             Err(_) => tracing::warn!("renewing the leader lease timed out"),
         }
-        let holding = last_renewal.is_some_and(|t| t.elapsed() < settings.renew_deadline);
+        let holding = last_renewal.is_some_and(|t| t.elapsed() < elector.settings.renew_deadline);
         leading.send_if_modified(|l| std::mem::replace(l, holding) != holding);
         tokio::select! {
-            _ = tokio::time::sleep(settings.renew_every) => {}
+            _ = tokio::time::sleep(elector.settings.renew_every) => {}
             _ = shutdown.wait_for(|s| *s) => break,
         }
     }
     leading.send_replace(false);
     if last_renewal.is_some() {
-        release(&api, &settings).await;
+        release(&elector.api, &elector.settings).await;
     }
 }
 
-/// One election round: create, renew or take over the Lease. `Ok(true)` when we hold it.
-pub async fn try_acquire(
-    api: &Api<Lease>,
-    s: &LeaseSettings,
-    now: Timestamp,
-) -> Result<bool, kube::Error> {
-    let Some(lease) = api.get_opt(&s.name).await? else {
-        return created(api.create(&PostParams::default(), &new_lease(s, now)).await);
-    };
-    let spec = lease.spec.clone().unwrap_or_default();
-    let ours = spec.holder_identity.as_deref() == Some(s.identity.as_str());
-    if !ours && !expired(&spec, now) {
-        return Ok(false);
-    }
-    let mut next = lease.clone();
-    let mut next_spec = spec.clone();
-    if !ours {
-        next_spec.holder_identity = Some(s.identity.clone());
-        next_spec.acquire_time = Some(MicroTime(now));
-        next_spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
-    }
-    next_spec.lease_duration_seconds = Some(duration_secs(s.lease_duration));
-    next_spec.renew_time = Some(MicroTime(now));
-    next.spec = Some(next_spec);
-    created(api.replace(&s.name, &PostParams::default(), &next).await)
+/// A Lease record as last seen, and when (on this replica's monotonic clock) it last changed.
+struct Observation {
+    spec: LeaseSpec,
+    at: Instant,
 }
 
-/// A write that lost a race (409) means someone else holds the Lease.
-fn created(result: Result<Lease, kube::Error>) -> Result<bool, kube::Error> {
-    match result {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
-        Err(e) => Err(e),
+/// One replica's view of the election.
+struct Elector {
+    api: Api<Lease>,
+    settings: LeaseSettings,
+    clock: Arc<dyn Clock>,
+    observed: Option<Observation>,
+}
+
+impl Elector {
+    /// One election round: create, renew or take over the Lease. `Ok(true)` when we hold it.
+    async fn round(&mut self) -> Result<bool, kube::Error> {
+        let s = self.settings.clone();
+        let now = self.clock.now();
+        let Some(lease) = self.api.get_opt(&s.name).await? else {
+            let created = self
+                .api
+                .create(&PostParams::default(), &new_lease(&s, now))
+                .await;
+            return self.wrote(created);
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        self.observe(&spec);
+        let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
+        let ours = holder == Some(s.identity.as_str());
+        if holder.is_some() && !ours && !self.expired(&spec) {
+            return Ok(false);
+        }
+        let mut next = lease.clone();
+        let mut next_spec = spec.clone();
+        if !ours {
+            next_spec.holder_identity = Some(s.identity.clone());
+            next_spec.acquire_time = Some(MicroTime(now));
+            next_spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+        }
+        next_spec.lease_duration_seconds = Some(duration_secs(s.lease_duration));
+        next_spec.renew_time = Some(MicroTime(now));
+        next.spec = Some(next_spec);
+        let replaced = self
+            .api
+            .replace(&s.name, &PostParams::default(), &next)
+            .await;
+        self.wrote(replaced)
+    }
+
+    /// Notes the record, restarting the expiry countdown when it changed (the holder renewed).
+    fn observe(&mut self, spec: &LeaseSpec) {
+        if self.observed.as_ref().is_none_or(|o| &o.spec != spec) {
+            self.observed = Some(Observation {
+                spec: spec.clone(),
+                at: Instant::now(),
+            });
+        }
+    }
+
+    /// Whether the holder has let the record stand unchanged for its lease duration, as seen
+    /// here: the holder's clock (`renewTime`) is never compared with ours.
+    fn expired(&self, spec: &LeaseSpec) -> bool {
+        let secs = spec
+            .lease_duration_seconds
+            .unwrap_or(15)
+            .max(0)
+            .unsigned_abs();
+        self.observed
+            .as_ref()
+            .is_none_or(|o| o.at.elapsed() >= Duration::from_secs(u64::from(secs)))
+    }
+
+    /// The outcome of our write: we hold the Lease (and saw it as written), or lost a race (409).
+    fn wrote(&mut self, result: Result<Lease, kube::Error>) -> Result<bool, kube::Error> {
+        match result {
+            Ok(lease) => {
+                self.observe(&lease.spec.unwrap_or_default());
+                Ok(true)
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -123,17 +207,6 @@ fn new_lease(s: &LeaseSettings, now: Timestamp) -> Lease {
             ..LeaseSpec::default()
         }),
     }
-}
-
-/// A Lease nobody renewed within its duration (or never held) may be taken.
-pub fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
-    let Some(MicroTime(renewed)) = spec.renew_time else {
-        return true;
-    };
-    let secs = i64::from(spec.lease_duration_seconds.unwrap_or(15));
-    renewed
-        .checked_add(SignedDuration::from_secs(secs))
-        .map_or(true, |until| until < now)
 }
 
 fn duration_secs(d: Duration) -> i32 {

@@ -8,10 +8,12 @@ pub mod conditions;
 mod context;
 pub mod crd;
 pub mod diff;
+mod echoes;
 mod error;
 mod events;
 pub mod leader;
 pub mod preflight;
+pub mod quantity;
 mod reconcile;
 mod status;
 
@@ -24,7 +26,7 @@ use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::Api;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
 use tokio::sync::watch;
@@ -33,6 +35,7 @@ pub use cached::Cached;
 pub use capture::capture_patch;
 pub use children::ApplyReport;
 pub use context::{Context, FIELD_MANAGER, Stores};
+pub use echoes::Echoes;
 pub use error::Error;
 pub use reconcile::{RESYNC, backoff, error_policy, reconcile};
 
@@ -108,10 +111,11 @@ pub async fn controller_run(
     leading: watch::Receiver<bool>,
 ) {
     let ns = settings.namespace.as_deref();
-    let (deployments, deployment_events) = child_cache::<Deployment>(&client, ns);
-    let (services, service_events) = child_cache::<Service>(&client, ns);
-    let (service_accounts, sa_events) = child_cache::<ServiceAccount>(&client, ns);
-    let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns);
+    let echoes = Arc::new(Echoes::default());
+    let (deployments, deployment_events) = child_cache::<Deployment>(&client, ns, &echoes);
+    let (services, service_events) = child_cache::<Service>(&client, ns, &echoes);
+    let (service_accounts, sa_events) = child_cache::<ServiceAccount>(&client, ns, &echoes);
+    let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns, &echoes);
     let stores = Stores::new(deployments, services, service_accounts, network_policies);
     // Key rotations run under the same leadership, beside the Validator controller.
     let rotations = crate::rotation::run(
@@ -119,16 +123,19 @@ pub async fn controller_run(
         crate::rotation::RotationSettings::new(settings.namespace.clone()),
         leading.clone(),
     );
+    // Validators are cached compactly too, and decoded when reconciled.
+    let (validator_store, validator_writer) = reflector::store();
     let ctx = Arc::new(Context::new(
         client.clone(),
         config,
         stores,
         metrics,
         leading,
+        validator_store.clone(),
+        echoes.clone(),
     ));
     // Every watch backs off on its own and its errors stop here (see `log_errors`).
-    // Validators are cached compactly too, and decoded when reconciled.
-    let (validator_store, validator_writer) = reflector::store();
+    let forget = ctx.clone();
     let validator_events = watcher(
         api::<Cached<Validator>>(&client, ns),
         watcher::Config::default()
@@ -137,7 +144,9 @@ pub async fn controller_run(
     )
     .default_backoff()
     .reflect(validator_writer)
+    .inspect(move |event| forget_deleted(&forget, event))
     .applied_objects();
+    let validator_events = skip_echoes(validator_events, echoes);
     let validators =
         Controller::for_stream(log_errors(validator_events, "validators"), validator_store)
             .owns_stream(deployment_events)
@@ -158,6 +167,20 @@ pub async fn controller_run(
     futures::future::join(validators, rotations).await;
 }
 
+/// Deleted Validators are never reconciled (there is no finalizer): their metrics and failure
+/// counts are dropped when the watch reports the deletion, or, after a re-list, when the cache no
+/// longer has them.
+fn forget_deleted(
+    ctx: &Context,
+    event: &Result<watcher::Event<Cached<Validator>>, watcher::Error>,
+) {
+    match event {
+        Ok(watcher::Event::Delete(validator)) => ctx.forget(&ObjectRef::from(validator)),
+        Ok(watcher::Event::InitDone) => ctx.forget_all_deleted(),
+        _ => {}
+    }
+}
+
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
@@ -169,10 +192,11 @@ where
 }
 
 /// A cache of one child kind, limited to objects this operator manages and held compact
-/// ([`Cached`]), and its change stream.
+/// ([`Cached`]), and its change stream without the echoes of the operator's own writes.
 fn child_cache<K>(
     client: &Client,
     namespace: Option<&str>,
+    echoes: &Arc<Echoes>,
 ) -> (
     Store<Cached<K>>,
     impl futures::Stream<Item = Result<Cached<K>, watcher::Error>> + Send + 'static,
@@ -189,7 +213,24 @@ where
         .default_backoff()
         .reflect(writer)
         .touched_objects();
+    let stream = skip_echoes(stream, echoes.clone());
     (store, log_errors(stream, K::plural(&()).into_owned()))
+}
+
+/// Drops the events that only show an object as the operator's own write left it: the cache has
+/// them (the reflector comes first), but they start no reconcile (see [`Echoes`]).
+fn skip_echoes<K, E>(
+    stream: impl futures::Stream<Item = Result<K, E>> + Send + 'static,
+    echoes: Arc<Echoes>,
+) -> impl futures::Stream<Item = Result<K, E>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + Send + 'static,
+    E: Send + 'static,
+{
+    stream.filter(move |event| {
+        let echo = matches!(event, Ok(obj) if echoes.is_echo(obj));
+        futures::future::ready(!echo)
+    })
 }
 
 /// Logs a watch's errors and keeps them from the controller. Each watch already backs off on its

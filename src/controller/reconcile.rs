@@ -39,11 +39,11 @@ pub async fn reconcile(cached: Arc<Cached<Validator>>, ctx: Arc<Context>) -> Res
         }),
     };
     ctx.metrics.reconciled(started.elapsed());
-    if result.is_ok()
-        && let Ok(mut failures) = ctx.failures.lock()
-    {
-        failures.remove(&ObjectRef::from(cached.as_ref()));
+    let key = ObjectRef::from(cached.as_ref());
+    if result.is_ok() {
+        ctx.succeeded(&key);
     }
+    ctx.forget_if_deleted(&key);
     result
 }
 
@@ -51,16 +51,9 @@ pub async fn reconcile(cached: Arc<Cached<Validator>>, ctx: Arc<Context>) -> Res
 pub fn error_policy(validator: Arc<Cached<Validator>>, error: &Error, ctx: Arc<Context>) -> Action {
     let reason = error.reason();
     ctx.metrics.failed(&reason);
-    let attempts = match ctx.failures.lock() {
-        Ok(mut failures) => {
-            let n = failures
-                .entry(ObjectRef::from(validator.as_ref()))
-                .or_insert(0);
-            *n = n.saturating_add(1);
-            *n
-        }
-        Err(_) => 1,
-    };
+    let key = ObjectRef::from(validator.as_ref());
+    let attempts = ctx.failed(&key);
+    ctx.forget_if_deleted(&key);
     let delay = backoff(attempts);
     tracing::warn!(validator = %validator.name_any(), %error, reason, attempts, ?delay, "reconcile failed");
     Action::requeue(delay)

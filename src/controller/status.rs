@@ -1,5 +1,6 @@
 //! Writing status (only when it changed) and the Events that go with real changes.
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
@@ -23,9 +24,8 @@ pub async fn update(
 ) -> Result<()> {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let name = validator.name_any();
-    let deployments = &ctx.stores.deployments;
-    let participant = lookup(deployments, &namespace, &participant_name(&name))?;
-    let app = lookup(deployments, &namespace, &validator_app_name(&name))?;
+    let participant = deployment(ctx, report, &namespace, &participant_name(&name))?;
+    let app = deployment(ctx, report, &namespace, &validator_app_name(&name))?;
     let obs = Observation {
         generation: validator.metadata.generation,
         outcome,
@@ -47,6 +47,23 @@ pub async fn update(
     write(validator, ctx, &namespace, &status).await
 }
 
+/// A Deployment as this reconcile wrote it, or else as the cache has it.
+fn deployment(
+    ctx: &Context,
+    report: &ApplyReport,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Deployment>> {
+    let written = report
+        .written_deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some(name));
+    match written {
+        Some(d) => Ok(Some(d.clone())),
+        None => lookup(&ctx.stores.deployments, namespace, name),
+    }
+}
+
 async fn write(
     validator: &Validator,
     ctx: &Context,
@@ -62,8 +79,10 @@ async fn write(
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
     };
-    api.patch_status(&validator.name_any(), &params, &Patch::Merge(&body))
+    let answer = api
+        .patch_status(&validator.name_any(), &params, &Patch::Merge(&body))
         .await?;
+    ctx.echoes.wrote(&answer);
     Ok(())
 }
 

@@ -10,20 +10,27 @@ use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
 use super::errors::{Cause, FieldErrorKind, field_error};
+use super::quantity;
 use super::registry::Builtin;
 
 /// Decodes and re-encodes through the typed struct. Errors are decode
 /// failures (the apiserver answers 400 for those).
 pub(crate) fn decode(kind: Builtin, obj: Value) -> Result<Value, String> {
     let mut out = match kind {
-        Builtin::Pod => roundtrip::<core::Pod>(obj),
+        Builtin::Pod => roundtrip::<core::Pod>(obj).and_then(|mut pod| {
+            canonical_quantities(&mut pod, "/spec")?;
+            Ok(pod)
+        }),
         Builtin::Service => roundtrip::<core::Service>(obj),
         Builtin::ServiceAccount => roundtrip::<core::ServiceAccount>(obj),
         Builtin::Secret => decode_secret(obj),
         Builtin::ConfigMap => roundtrip::<core::ConfigMap>(obj),
         Builtin::CoreEvent => roundtrip::<core::Event>(obj),
         Builtin::Namespace => roundtrip::<core::Namespace>(obj),
-        Builtin::Deployment => roundtrip::<apps::v1::Deployment>(obj),
+        Builtin::Deployment => roundtrip::<apps::v1::Deployment>(obj).and_then(|mut d| {
+            canonical_quantities(&mut d, "/spec/template/spec")?;
+            Ok(d)
+        }),
         Builtin::Event => roundtrip::<events::v1::Event>(obj),
         Builtin::Lease => roundtrip::<coordination::v1::Lease>(obj),
         Builtin::NetworkPolicy => roundtrip::<networking::v1::NetworkPolicy>(obj),
@@ -31,6 +38,14 @@ pub(crate) fn decode(kind: Builtin, obj: Value) -> Result<Value, String> {
     }?;
     drop_empty_lists(&mut out);
     Ok(out)
+}
+
+/// The apiserver decodes quantities into `resource.Quantity` and encodes them canonical.
+fn canonical_quantities(obj: &mut Value, pod_spec: &str) -> Result<(), String> {
+    match obj.pointer_mut(pod_spec) {
+        Some(spec) => quantity::canonicalise_pod_spec(spec),
+        None => Ok(()),
+    }
 }
 
 fn roundtrip<T: DeserializeOwned + Serialize>(obj: Value) -> Result<Value, String> {

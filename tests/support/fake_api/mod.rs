@@ -20,6 +20,10 @@
 //! - No admission webhooks, RBAC, quotas, scale subresource, pod lifecycle or
 //!   Deployment controller: nothing fills in `status` unless a test calls
 //!   `set_status`.
+//! - Quantities in pod specs (container and pod resources, `overhead`,
+//!   `emptyDir.sizeLimit`) are stored canonical, as the real apiserver does
+//!   (`1000m` → `1`, `16384Mi` → `16Gi`); quantities elsewhere are kept as
+//!   written.
 //! - Built-in defaulting/validation covers what operators usually trip over
 //!   (Deployment/PodSpec/Container/Service/Secret/Namespace/NetworkPolicy
 //!   defaults, selector/template match, immutable selector and clusterIP,
@@ -55,6 +59,7 @@ mod handler;
 mod managed;
 mod meta;
 mod patch;
+mod quantity;
 mod registry;
 mod routes;
 mod schema;
