@@ -52,7 +52,7 @@ const DRIVER_NESTED_VALUE: &str = r#"{
   }
 }"#;
 
-/// The KMS value fixtures, each in the plain spelling.
+/// The KMS value fixtures.
 const KMS_VALUES: [(&str, &str); 4] = [
     ("seed_aws", SEED_VALUE),
     ("gcp", GCP_VALUE),
@@ -132,31 +132,6 @@ fn bench_parse_kms_value<M: Measurement>(c: &mut Criterion<M>) {
         kms::parse_kms_value(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         group.bench_with_input(BenchmarkId::from_parameter(name), text, |b, text| {
             b.iter(|| kms::parse_kms_value(black_box(text)))
-        });
-    }
-    // A comment sends a value to the general HOCON reader: the cost of any non-plain spelling.
-    let commented = format!("# acme's HSM\n{DRIVER_VALUE}");
-    assert!(kms::readers::plain(&commented).is_none());
-    kms::parse_kms_value(&commented).unwrap_or_else(|e| panic!("driver_commented: {e}"));
-    group.bench_function("driver_commented", |b| {
-        b.iter(|| kms::parse_kms_value(black_box(&commented)))
-    });
-    group.finish();
-}
-
-/// Each fixture through the general HOCON reader alone, for comparison with the plain reader.
-fn bench_parse_kms_value_hocon<M: Measurement>(c: &mut Criterion<M>) {
-    let mut group = c.benchmark_group("parse_kms_value_hocon");
-    group.throughput(Throughput::Elements(1));
-    for (name, text) in KMS_VALUES {
-        // The plain reader must take every fixture, or `parse_kms_value` above measured the other.
-        assert_eq!(
-            kms::readers::plain(text),
-            Some(kms::readers::hocon(text)),
-            "{name}"
-        );
-        group.bench_with_input(BenchmarkId::from_parameter(name), text, |b, text| {
-            b.iter(|| kms::readers::hocon(black_box(text)))
         });
     }
     group.finish();
@@ -263,7 +238,6 @@ fn bench_end_to_end<M: Measurement>(c: &mut Criterion<M>) {
 
 fn run<M: Measurement>(c: &mut Criterion<M>) {
     bench_parse_kms_value(c);
-    bench_parse_kms_value_hocon(c);
     bench_emit_kms(c);
     bench_config(c);
     bench_resolve(c);

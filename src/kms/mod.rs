@@ -8,10 +8,9 @@ mod emit;
 mod fields;
 mod model;
 mod parse;
-mod plain;
 mod validate;
 
 pub use emit::{KMS_ENV_VAR, KMS_ENVELOPE_ENV_VAR, kms_block, participant_env};
 pub use model::{AwsKms, DriverJar, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
-pub use parse::{KmsValueError, MAX_VALUE_BYTES, parse_kms_value, readers};
+pub use parse::{KmsValueError, MAX_VALUE_BYTES, parse_kms_value};
 pub use validate::{FieldError, validate_provider};
