@@ -12,8 +12,22 @@ use crate::render::{RenderError, Rendered, render_with};
 /// Why an offline render failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("the file is not a Validator: {0}")]
+    #[error("not a Validator: {0}")]
     Decode(String),
+    #[error("document {index} (line {line}) is {kind}, not a Validator: `render -f` reads Validators only")]
+    NotAValidator {
+        index: usize,
+        line: usize,
+        kind: String,
+    },
+    #[error("document {index} (line {line}): {error}")]
+    InDocument {
+        index: usize,
+        line: usize,
+        error: Box<ManifestError>,
+    },
+    #[error("the file holds no Validator")]
+    Empty,
     #[error("the Validator would be refused by the API server: {0}")]
     Rejected(String),
     #[error("no KMS decision can be made: {0}")]
@@ -68,12 +82,95 @@ pub fn iam_policy_json(
     serde_json::to_string_pretty(&policy).map_err(|e| ManifestError::Encode(e.to_string()))
 }
 
-/// What the operator would apply for this Validator if it were provisioned now.
+/// What the operator would apply for every Validator in the file (a YAML stream, as kubectl
+/// reads it) if each were provisioned now, in file order. Empty documents are skipped.
 pub fn render_yaml(text: &str, config: &OperatorConfig) -> Result<String, ManifestError> {
-    let validator = decode_validator(text)?;
+    let documents = documents(text);
+    let several = documents.len() > 1;
+    let mut out = String::new();
+    let mut rendered_any = false;
+    for (i, document) in documents.iter().enumerate() {
+        let at = |e: ManifestError| match e {
+            e @ ManifestError::NotAValidator { .. } => e,
+            e if several => ManifestError::InDocument {
+                index: i + 1,
+                line: document.line,
+                error: Box::new(e),
+            },
+            e => e,
+        };
+        if let Some(yaml) = render_document(document, i + 1, config).map_err(at)? {
+            out.push_str(&yaml);
+            rendered_any = true;
+        }
+    }
+    if !rendered_any {
+        return Err(ManifestError::Empty);
+    }
+    Ok(out)
+}
+
+/// One document of a YAML stream: its text, padded with blank lines so that parse errors give
+/// the line in the whole file.
+struct Document {
+    text: String,
+    line: usize,
+}
+
+/// Splits a YAML stream before each `---` line: YAML forbids a document marker at the start of a
+/// line inside any scalar, so a YAML reader splits the stream there too.
+fn documents(text: &str) -> Vec<Document> {
+    let mut out: Vec<Document> = Vec::new();
+    let mut start = 0;
+    let mut line = 1;
+    let mut offset = 0;
+    for (n, l) in text.split_inclusive('\n').enumerate() {
+        let body = l.trim_end_matches(['\n', '\r']);
+        let marker = body == "---" || body.starts_with("--- ") || body.starts_with("---\t");
+        if marker && offset > start {
+            out.push(document(&text[start..offset], line));
+            start = offset;
+            line = n + 1;
+        }
+        offset += l.len();
+    }
+    out.push(document(&text[start..], line));
+    out
+}
+
+fn document(text: &str, line: usize) -> Document {
+    let mut padded = "\n".repeat(line - 1);
+    padded.push_str(text);
+    Document { text: padded, line }
+}
+
+/// The rendered objects of one document, `None` for an empty one.
+fn render_document(
+    document: &Document,
+    index: usize,
+    config: &OperatorConfig,
+) -> Result<Option<String>, ManifestError> {
+    let value: serde_json::Value = serde_saphyr::from_str(&document.text)
+        .map_err(|e| ManifestError::Decode(e.to_string()))?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    let kind = match value.get("kind").and_then(|k| k.as_str()) {
+        Some("Validator") => None,
+        Some(kind) => Some(format!("a {kind}")),
+        None => Some("an object without `kind`".to_string()),
+    };
+    if let Some(kind) = kind {
+        return Err(ManifestError::NotAValidator {
+            index,
+            line: document.line,
+            kind,
+        });
+    }
+    let validator = decode_validator(&document.text)?;
     let decision = resolve(&validator.spec, &config.kms_default)?;
     let rendered = render_with(&validator, &decision, config.operator_namespace.as_deref())?;
-    rendered_yaml(&rendered)
+    rendered_yaml(&rendered).map(Some)
 }
 
 /// The rendered objects as one YAML stream, in apply order (the order of [`Rendered::to_json`]),
@@ -168,5 +265,16 @@ mod tests {
         fn any_text_round_trips(key in "\\PC{0,12}", value in any::<String>(), lines in "[ -~\n]{0,40}") {
             round_trip(&json!({ key.clone(): value, "l": lines, "s": [key] }));
         }
+    }
+
+    #[test]
+    fn documents_split_at_markers_only() {
+        let text = "# c\na: |\n  ---x\n  b\n---\n\n...\n--- # two\nc: 1\n---\n";
+        let docs = documents(text);
+        let lines: Vec<usize> = docs.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [1, 5, 8, 10]);
+        let first: Value = serde_saphyr::from_str(&docs[0].text).unwrap();
+        assert_eq!(first, json!({ "a": "---x\nb\n" }));
+        assert!(docs[2].text.starts_with(&"\n".repeat(7)), "keeps file lines");
     }
 }
