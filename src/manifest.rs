@@ -14,7 +14,9 @@ use crate::render::{RenderError, Rendered, render_with};
 pub enum ManifestError {
     #[error("not a Validator: {0}")]
     Decode(String),
-    #[error("document {index} (line {line}) is {kind}, not a Validator: `render -f` reads Validators only")]
+    #[error(
+        "document {index} (line {line}) is {kind}, not a Validator: `render -f` reads Validators only"
+    )]
     NotAValidator {
         index: usize,
         line: usize,
@@ -150,8 +152,8 @@ fn render_document(
     index: usize,
     config: &OperatorConfig,
 ) -> Result<Option<String>, ManifestError> {
-    let value: serde_json::Value = serde_saphyr::from_str(&document.text)
-        .map_err(|e| ManifestError::Decode(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_saphyr::from_str(&document.text).map_err(|e| ManifestError::Decode(e.to_string()))?;
     if value.is_null() {
         return Ok(None);
     }
@@ -209,7 +211,8 @@ mod tests {
     fn round_trip(value: &Value) {
         let mut out = String::new();
         push_document(&mut out, value).unwrap();
-        let back: Vec<Value> = serde_saphyr::from_multiple(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+        let back: Vec<Value> =
+            serde_saphyr::from_multiple(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
         assert_eq!(back, [value.clone()], "\n{out}");
     }
 
@@ -242,11 +245,46 @@ mod tests {
     #[test]
     fn hostile_text_stays_a_string() {
         for s in [
-            "", "yes", "No", "ON", "off", "y", "~", "NULL", "0.4.15", "5432", "1e3", "0x1F", "1:20",
-            ".inf", "-", "- a", "a: b", "#x", " x", "x ", "<<", "*a", "&a", "!x", "%x", "@x",
-            "[a]", "{a}", "'a'", "\"a\"", "---", "...", "a\nb\n", "\nlead", " indented\nx",
-            "tab\tand\rcr\nz", "a\u{0}b\u{7f}\u{85}\u{2028}\u{2029}\u{feff}", "é ü 日本 🦀",
-            "x\n---\nkind: Secret", "${HOME} } { \"",
+            "",
+            "yes",
+            "No",
+            "ON",
+            "off",
+            "y",
+            "~",
+            "NULL",
+            "0.4.15",
+            "5432",
+            "1e3",
+            "0x1F",
+            "1:20",
+            ".inf",
+            "-",
+            "- a",
+            "a: b",
+            "#x",
+            " x",
+            "x ",
+            "<<",
+            "*a",
+            "&a",
+            "!x",
+            "%x",
+            "@x",
+            "[a]",
+            "{a}",
+            "'a'",
+            "\"a\"",
+            "---",
+            "...",
+            "a\nb\n",
+            "\nlead",
+            " indented\nx",
+            "tab\tand\rcr\nz",
+            "a\u{0}b\u{7f}\u{85}\u{2028}\u{2029}\u{feff}",
+            "é ü 日本 🦀",
+            "x\n---\nkind: Secret",
+            "${HOME} } { \"",
         ] {
             round_trip(&json!({ "k": s, s: [s] }));
         }
@@ -275,6 +313,9 @@ mod tests {
         assert_eq!(lines, [1, 5, 8, 10]);
         let first: Value = serde_saphyr::from_str(&docs[0].text).unwrap();
         assert_eq!(first, json!({ "a": "---x\nb\n" }));
-        assert!(docs[2].text.starts_with(&"\n".repeat(7)), "keeps file lines");
+        assert!(
+            docs[2].text.starts_with(&"\n".repeat(7)),
+            "keeps file lines"
+        );
     }
 }

@@ -288,10 +288,9 @@ fn render_names_the_document_of_an_invalid_validator() {
         .failure()
         .stdout("")
         .stderr(
-            predicate::str::contains(format!("document 2 (line {})", second_document_line()))
-                .and(predicate::str::contains(
-                    "enabled: true needs exactly one provider block",
-                )),
+            predicate::str::contains(format!("document 2 (line {})", second_document_line())).and(
+                predicate::str::contains("enabled: true needs exactly one provider block"),
+            ),
         );
     // A YAML error in the second document gives its line in the whole file.
     let broken = format!("{}---\nkind: Validator\nmetadata: [\n", read(EXAMPLE));
@@ -302,7 +301,10 @@ fn render_names_the_document_of_an_invalid_validator() {
         .assert()
         .failure()
         .stdout("")
-        .stderr(predicate::str::contains("document 2").and(predicate::str::contains(format!("line {line}"))));
+        .stderr(
+            predicate::str::contains("document 2")
+                .and(predicate::str::contains(format!("line {line}"))),
+        );
 }
 
 #[test]

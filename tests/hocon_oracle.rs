@@ -654,11 +654,16 @@ fn config_object(depth: u32) -> BoxedStrategy<String> {
 /// A driver value whose free-form `config` holds the generated text.
 fn driver_spelling() -> impl Strategy<Value = String> {
     (
-        prop::sample::select(vec!["type = driver, name = d", "type = \"driver\"\nname = \"d\""]),
+        prop::sample::select(vec![
+            "type = driver, name = d",
+            "type = \"driver\"\nname = \"d\"",
+        ]),
         prop::sample::select(CONFIG_SEPARATORS),
         prop::sample::select(vec!["config = ", "config ", "config: "]),
         config_object(2),
         prop::sample::select(vec!["}", " }", "\n}", "} # c", "}\n"]),
     )
-        .prop_map(|(head, sep, assign, config, close)| format!("{{ {head}{sep}{assign}{config}{close}"))
+        .prop_map(|(head, sep, assign, config, close)| {
+            format!("{{ {head}{sep}{assign}{config}{close}")
+        })
 }
