@@ -213,7 +213,7 @@ mod tests {
         push_document(&mut out, value).unwrap();
         let back: Vec<Value> =
             serde_saphyr::from_multiple(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
-        assert_eq!(back, [value.clone()], "\n{out}");
+        assert_eq!(back, std::slice::from_ref(value), "\n{out}");
     }
 
     fn seed_config() -> OperatorConfig {
