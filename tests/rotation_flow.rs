@@ -566,15 +566,21 @@ async fn a_connected_store_that_lags_fails_the_rotation_at_the_deadline() {
     let message = status.message.unwrap_or_default();
     assert!(message.contains(&fake.store_name(1)), "{message}");
     assert!(!message.contains(&fake.store_name(0)), "{message}");
+    assert!(
+        message.contains("gives up at 2025-06-01T12:10:00Z"),
+        "{message}"
+    );
 
     // Still waiting a second before the deadline, failed at it.
     let before = minutes(t0, 10)
         .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(1))
         .expect("timestamp");
+    let waiting = rotation.status.clone();
     assert!(matches!(
         step_at(addr, &mut rotation, before).await,
         Next::After(_)
     ));
+    assert_eq!(rotation.status, waiting, "waiting writes no new status");
     assert_eq!(
         step_at(addr, &mut rotation, minutes(t0, 10)).await,
         Next::Done

@@ -294,10 +294,13 @@ fn wait_for_synchronizers(
             now,
         );
     };
-    let message = format!(
-        "waiting until {stores} show(s) the change (at most {}s more)",
-        left.as_secs()
-    );
+    // The same message on every poll, so waiting writes no status.
+    let message = match since.checked_add(timeout) {
+        Ok(deadline) => {
+            format!("waiting until {stores} show(s) the change (gives up at {deadline})")
+        }
+        Err(_) => format!("waiting until {stores} show(s) the change"),
+    };
     waiting(next, message, Next::After(settings.poll.min(left)))
 }
 
