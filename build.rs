@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "proto/com/digitalasset/canton/topology/admin/v30/topology_manager_read_service.proto",
     "proto/com/digitalasset/canton/topology/admin/v30/topology_manager_write_service.proto",
     "proto/com/digitalasset/canton/topology/admin/v30/initialization_service.proto",
+    "proto/com/digitalasset/canton/admin/participant/v30/synchronizer_connectivity.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

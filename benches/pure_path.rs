@@ -52,7 +52,7 @@ const DRIVER_NESTED_VALUE: &str = r#"{
   }
 }"#;
 
-/// The KMS value fixtures, each in the plain spelling.
+/// The KMS value fixtures.
 const KMS_VALUES: [(&str, &str); 4] = [
     ("seed_aws", SEED_VALUE),
     ("gcp", GCP_VALUE),
@@ -111,19 +111,6 @@ fn render_to_yaml(validator: &Validator, config: &OperatorConfig) -> String {
     manifest::rendered_yaml(&rendered).expect("yaml")
 }
 
-/// The same through `Rendered::to_json` and `serde_saphyr` (the path before the fast writer).
-fn render_to_yaml_via_json(validator: &Validator, config: &OperatorConfig) -> String {
-    let decision = decision::resolve(&validator.spec, &config.kms_default).expect("decision");
-    let rendered = render::render(validator, &decision).expect("render");
-    let objects = rendered.to_json().expect("json");
-    let mut out = String::new();
-    for object in &objects {
-        out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(object).expect("yaml"));
-    }
-    out
-}
-
 fn bench_parse_kms_value<M: Measurement>(c: &mut Criterion<M>) {
     let mut group = c.benchmark_group("parse_kms_value");
     group.throughput(Throughput::Elements(1));
@@ -132,31 +119,6 @@ fn bench_parse_kms_value<M: Measurement>(c: &mut Criterion<M>) {
         kms::parse_kms_value(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         group.bench_with_input(BenchmarkId::from_parameter(name), text, |b, text| {
             b.iter(|| kms::parse_kms_value(black_box(text)))
-        });
-    }
-    // A comment sends a value to the general HOCON reader: the cost of any non-plain spelling.
-    let commented = format!("# acme's HSM\n{DRIVER_VALUE}");
-    assert!(kms::readers::plain(&commented).is_none());
-    kms::parse_kms_value(&commented).unwrap_or_else(|e| panic!("driver_commented: {e}"));
-    group.bench_function("driver_commented", |b| {
-        b.iter(|| kms::parse_kms_value(black_box(&commented)))
-    });
-    group.finish();
-}
-
-/// Each fixture through the general HOCON reader alone, for comparison with the plain reader.
-fn bench_parse_kms_value_hocon<M: Measurement>(c: &mut Criterion<M>) {
-    let mut group = c.benchmark_group("parse_kms_value_hocon");
-    group.throughput(Throughput::Elements(1));
-    for (name, text) in KMS_VALUES {
-        // The plain reader must take every fixture, or `parse_kms_value` above measured the other.
-        assert_eq!(
-            kms::readers::plain(text),
-            Some(kms::readers::hocon(text)),
-            "{name}"
-        );
-        group.bench_with_input(BenchmarkId::from_parameter(name), text, |b, text| {
-            b.iter(|| kms::readers::hocon(black_box(text)))
         });
     }
     group.finish();
@@ -216,15 +178,6 @@ fn bench_render<M: Measurement>(c: &mut Criterion<M>) {
         b.iter(|| manifest::rendered_yaml(black_box(&rendered)))
     });
     group.bench_function("to_json", |b| b.iter(|| black_box(&rendered).to_json()));
-    let objects = rendered.to_json().unwrap();
-    group.bench_function("json_to_yaml_saphyr", |b| {
-        b.iter(|| {
-            black_box(&objects)
-                .iter()
-                .map(|o| serde_saphyr::to_string(o).unwrap())
-                .collect::<Vec<_>>()
-        })
-    });
     group.finish();
 }
 
@@ -245,15 +198,6 @@ fn bench_end_to_end<M: Measurement>(c: &mut Criterion<M>) {
     group.bench_function("resolve_render_yaml/spec_kms", |b| {
         b.iter(|| render_to_yaml(black_box(&with_kms), black_box(&config)))
     });
-    // Both streams hold the same objects.
-    let docs = |s: &str| serde_saphyr::from_multiple::<serde_json::Value>(s).unwrap();
-    assert_eq!(
-        docs(&render_to_yaml(&validator, &config)),
-        docs(&render_to_yaml_via_json(&validator, &config))
-    );
-    group.bench_function("via_to_json_saphyr/environment_default", |b| {
-        b.iter(|| render_to_yaml_via_json(black_box(&validator), black_box(&config)))
-    });
     // With decoding of the YAML file as well: `manifest::render_yaml`, the offline command.
     group.bench_function("manifest_render_yaml", |b| {
         b.iter(|| manifest::render_yaml(black_box(VALIDATOR_YAML), black_box(&config)))
@@ -263,7 +207,6 @@ fn bench_end_to_end<M: Measurement>(c: &mut Criterion<M>) {
 
 fn run<M: Measurement>(c: &mut Criterion<M>) {
     bench_parse_kms_value(c);
-    bench_parse_kms_value_hocon(c);
     bench_emit_kms(c);
     bench_config(c);
     bench_resolve(c);

@@ -24,9 +24,9 @@ pub enum Command {
         #[arg(long)]
         reference: bool,
     },
-    /// Print the objects a Validator would get if provisioned now, with this environment.
+    /// Print the objects each Validator would get if provisioned now, with this environment.
     Render {
-        /// Validator YAML file (`-` for standard input).
+        /// YAML file of one or more Validators, `---` between them (`-` for standard input).
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
     },

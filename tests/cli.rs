@@ -217,6 +217,117 @@ fn render_refuses_a_validator_the_api_server_would_refuse() {
         ));
 }
 
+/// `render -f -` of this text, through the binary.
+fn render_stdin(env: &[(&str, &str)], text: &str) -> String {
+    stdout_of(
+        operator(env)
+            .args(["render", "-f", "-"])
+            .write_stdin(text.to_string()),
+    )
+}
+
+/// The example under another name.
+fn example_named(name: &str) -> String {
+    read(EXAMPLE).replace("  name: acme\n", &format!("  name: {name}\n"))
+}
+
+#[test]
+fn render_prints_every_validator_of_a_stream_in_order() {
+    let (acme, beta) = (read(EXAMPLE), example_named("beta"));
+    assert_ne!(acme, beta);
+    // Comments before the first marker, empty documents, `---` with a comment, a closing `...`.
+    let stream = format!("# two validators\n---\n{acme}---\n---\n--- # the second\n{beta}...\n");
+    for env in [&[][..], SEED_ENV] {
+        let both = render_stdin(env, &stream);
+        assert_eq!(both, render_stdin(env, &acme) + &render_stdin(env, &beta));
+        let names: Vec<String> = kinds_and_names(&documents(&both))
+            .into_iter()
+            .filter(|(kind, _)| kind == "Deployment")
+            .map(|(_, name)| name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "acme-participant",
+                "acme-validator-app",
+                "acme-wallet-web-ui",
+                "acme-ans-web-ui",
+                "beta-participant",
+                "beta-validator-app",
+                "beta-wallet-web-ui",
+                "beta-ans-web-ui",
+            ]
+        );
+    }
+}
+
+/// The line of the first `---` after the example: where the second document starts.
+fn second_document_line() -> usize {
+    read(EXAMPLE).lines().count() + 1
+}
+
+#[test]
+fn render_names_the_document_that_is_not_a_validator() {
+    let config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
+    let stream = format!("{}---\n{config_map}", read(EXAMPLE));
+    operator(&[])
+        .args(["render", "-f", "-"])
+        .write_stdin(stream)
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "document 2 (line {}) is a ConfigMap, not a Validator",
+            second_document_line()
+        )));
+}
+
+#[test]
+fn render_names_the_document_of_an_invalid_validator() {
+    let invalid = example_named("beta").replace(
+        "spec:\n",
+        "spec:\n  kms:\n    enabled: true\n    mode: external\n",
+    );
+    let stream = format!("{}---\n{invalid}", read(EXAMPLE));
+    operator(&[])
+        .args(["render", "-f", "-"])
+        .write_stdin(stream)
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(
+            predicate::str::contains(format!("document 2 (line {})", second_document_line())).and(
+                predicate::str::contains("enabled: true needs exactly one provider block"),
+            ),
+        );
+    // A YAML error in the second document gives its line in the whole file.
+    let broken = format!("{}---\nkind: Validator\nmetadata: [\n", read(EXAMPLE));
+    let line = second_document_line() + 2;
+    operator(&[])
+        .args(["render", "-f", "-"])
+        .write_stdin(broken)
+        .assert()
+        .failure()
+        .stdout("")
+        .stderr(
+            predicate::str::contains("document 2")
+                .and(predicate::str::contains(format!("line {line}"))),
+        );
+}
+
+#[test]
+fn render_refuses_a_stream_without_a_validator() {
+    for empty in ["", "---\n", "# nothing\n---\n---\n...\n"] {
+        operator(&[])
+            .args(["render", "-f", "-"])
+            .write_stdin(empty)
+            .assert()
+            .failure()
+            .stdout("")
+            .stderr(predicate::str::contains("holds no Validator"));
+    }
+}
+
 // ---------------------------------------------------------------- check-config
 
 #[test]

@@ -10,7 +10,7 @@ use canton_operator::config::{
     ConfigError, ENABLED_VAR, KmsDefault, OperatorConfig, SERVICE_ACCOUNT_VAR, VALUE_VAR,
 };
 use canton_operator::decision::resolve;
-use canton_operator::kms::{KmsProvider, MAX_VALUE_BYTES, parse_kms_value, readers};
+use canton_operator::kms::{KmsProvider, MAX_VALUE_BYTES, parse_kms_value};
 use common::{EXAMPLE, SEED_SERVICE_ACCOUNT, SEED_VALUE, accepted_values, aws, config, validator};
 
 // ---------------------------------------------------------------- the three variables
@@ -197,10 +197,6 @@ fn disabled_ignores_the_other_variables() {
 /// Refused by the parser, and by the operator with the variable's name first; every fragment shown.
 fn assert_value_refused(text: &str, fragments: &[&str]) {
     let error = parse_kms_value(text).expect_err(text).to_string();
-    // Where the plain reader answers at all, it refuses alike.
-    if let Some(plain) = readers::plain(text) {
-        assert_eq!(plain, readers::hocon(text), "{text}");
-    }
     for fragment in fragments {
         assert!(
             error.contains(fragment),

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use canton_operator::hocon;
@@ -17,6 +18,7 @@ use common::{
 use k8s_openapi::api::core::v1::Container;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value, json};
 
 // ---------------------------------------------------------------- the seed, end to end
@@ -200,6 +202,67 @@ proptest! {
             prop_assert!(same_tree(&tree, &expected), "{}\nCanton reads {:#}\noperator reads {:#}", text, tree, expected);
         }
     }
+}
+
+/// Where HOCON differs from JSON: bare words are text (`true-ish` too), and an integer literal
+/// beyond 64 bits is text to Typesafe Config (`Long.parseLong` fails), so it must be to us.
+#[test]
+fn canton_reads_bare_words_and_long_integers_as_the_operator_does() {
+    let text = "{ type = driver, name = d, config { a = true-ish, b = nullx, c = yes, d = e5, \
+                e = NaN, f = off, g = 9223372036854775808, h = -0.5, i = 18446744073709551616 } }";
+    let model = parse_kms_value(text).unwrap_or_else(|e| panic!("{e}"));
+    let KmsProvider::Driver(DriverKms {
+        config: Some(config),
+        ..
+    }) = &model
+    else {
+        panic!("{model:?}")
+    };
+    assert_eq!(config["a"], "true-ish");
+    assert_eq!(config["g"], "9223372036854775808");
+    assert_eq!(config["h"], -0.5);
+    assert_same_tree(&typesafe::tree(text), &expected_kms(&model), text);
+}
+
+/// Generated driver values (numbers, bare words, nesting, separators, comments and near misses):
+/// whatever the operator accepts, Canton reads as the operator's model. Fails if too few are
+/// accepted to say anything.
+#[test]
+fn accepted_driver_values_mean_the_same_to_canton() {
+    let mut runner = TestRunner::new(Config {
+        cases: 2_048,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let (generated, accepted) = (Cell::new(0u32), Cell::new(0u32));
+    let result = runner.run(&driver_spelling(), |text| {
+        generated.set(generated.get() + 1);
+        if let Ok(model) = parse_kms_value(&text) {
+            accepted.set(accepted.get() + 1);
+            let tree = typesafe::parse(&text).map_err(|e| {
+                TestCaseError::fail(format!("accepted, but Canton refuses {text}: {e}"))
+            })?;
+            let expected = expected_kms(&model);
+            prop_assert!(
+                same_tree(&tree, &expected),
+                "{}\nCanton reads {:#}\noperator reads {:#}",
+                text,
+                tree,
+                expected
+            );
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    let (generated, accepted) = (generated.get(), accepted.get());
+    eprintln!("{accepted} of {generated} generated driver values accepted");
+    assert!(
+        accepted * 10 >= generated,
+        "only {accepted} of {generated} accepted"
+    );
+    assert!(accepted < generated, "every generated value was accepted");
 }
 
 // ---------------------------------------------------------------- emit, then parse: property tests
@@ -481,4 +544,128 @@ fn hocon_spelling() -> impl Strategy<Value = String> {
         let rest: String = fields.into_iter().map(|(f, s)| format!("{f}{s}")).collect();
         format!("{{ type = aws{sep}{region}{sep}{rest}{ending}")
     })
+}
+
+const CONFIG_KEYS: &[&str] = &[
+    "a", "b-c", "x_1", "slots", "true", "null", "yes", "include", "a.b", "\"q\"", "\"a.b\"", "_u",
+    "1a", "a b", "a-", "e1", "NaN",
+];
+
+/// Scalars HOCON readers may read differently from JSON, or not at all.
+const CONFIG_SCALARS: &[&str] = &[
+    "\"aws\"",
+    "driver",
+    "eu-west-1",
+    "true",
+    "false",
+    "null",
+    "yes",
+    "off",
+    "0",
+    "-0",
+    "01",
+    "-42",
+    "1.5",
+    "-2.25",
+    "0.1000000000000000055511151231257827",
+    "9223372036854775807",
+    "9223372036854775808",
+    "18446744073709551616",
+    "123456789012345678901234567890",
+    "1e5",
+    "1E-3",
+    "1.",
+    ".5",
+    "30s",
+    "1-2",
+    "Infinity",
+    "NaN",
+    "\"\"",
+    "\"a b\"",
+    "\"x\\ty\"",
+    "\"é ü\"",
+    "\"${x}\"",
+    "\"#not a comment\"",
+    "a b",
+    "\"a\" \"b\"",
+    "${x}",
+    "include",
+    "\"\"\"t\"\"\"",
+    "a.b",
+    "a/b",
+    "true-ish",
+    "nullx",
+    "TRUE",
+    "e5",
+    "x--y",
+];
+
+const CONFIG_SEPARATORS: &[&str] = &[
+    ", ", ",", "\n", ",\n", " \n ", "\r\n", " ", ", ,", "\n,", " # c\n", " // c\n",
+];
+
+const CONFIG_ASSIGN: &[&str] = &[" = ", "=", ": ", "", " += "];
+
+fn config_value(depth: u32) -> BoxedStrategy<String> {
+    let scalar = prop::sample::select(CONFIG_SCALARS).prop_map(str::to_string);
+    if depth == 0 {
+        return scalar.boxed();
+    }
+    prop_oneof![
+        4 => scalar,
+        1 => config_object(depth - 1),
+        1 => bracketed(config_value(depth - 1), &["[", "[\n"], &["]", " ]", "\n]", ",]"]),
+    ]
+    .boxed()
+}
+
+/// Elements joined by generated separators, in generated brackets.
+fn bracketed(
+    element: BoxedStrategy<String>,
+    open: &'static [&'static str],
+    close: &'static [&'static str],
+) -> BoxedStrategy<String> {
+    (
+        prop::sample::select(open),
+        vec((element, prop::sample::select(CONFIG_SEPARATORS)), 0..4),
+        prop::sample::select(close),
+    )
+        .prop_map(|(open, items, close)| {
+            let last = items.len().saturating_sub(1);
+            let body: String = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, (item, sep))| if i < last { item + sep } else { item })
+                .collect();
+            format!("{open}{body}{close}")
+        })
+        .boxed()
+}
+
+fn config_object(depth: u32) -> BoxedStrategy<String> {
+    let field = (
+        prop::sample::select(CONFIG_KEYS),
+        prop::sample::select(CONFIG_ASSIGN),
+        config_value(depth),
+    )
+        .prop_map(|(key, assign, value)| format!("{key}{assign}{value}"))
+        .boxed();
+    bracketed(field, &["{", "{\n"], &["}", " }", "\n}", ",}"])
+}
+
+/// A driver value whose free-form `config` holds the generated text.
+fn driver_spelling() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec![
+            "type = driver, name = d",
+            "type = \"driver\"\nname = \"d\"",
+        ]),
+        prop::sample::select(CONFIG_SEPARATORS),
+        prop::sample::select(vec!["config = ", "config ", "config: "]),
+        config_object(2),
+        prop::sample::select(vec!["}", " }", "\n}", "} # c", "}\n"]),
+    )
+        .prop_map(|(head, sep, assign, config, close)| {
+            format!("{{ {head}{sep}{assign}{config}{close}")
+        })
 }

@@ -1,6 +1,7 @@
 //! Key rotation driven step by step through the real tonic client against the in-process fake
 //! Admin API: full rotation, pre-created KMS keys, a restart (and a lost status write) at every
-//! step, each RPC failing, pause for backup, refusal of the namespace key; DeleteKeyPair never.
+//! step, each RPC failing, pause for backup, refusal of the namespace key, synchronizers that left
+//! or lag (the deadline, across restarts); DeleteKeyPair never.
 
 mod rotation_support;
 
@@ -122,7 +123,7 @@ fn assert_rotated(fake: &FakeParticipant, rotation: &ValidatorKeyRotation, old: 
         new,
         "authorized OKM holds exactly the new keys, in order"
     );
-    for sync in fake.synchronizers() {
+    for sync in fake.connected_synchronizers() {
         assert_eq!(sync.fingerprints(), new);
     }
     let vault: Vec<String> = fake.vault().into_iter().map(|(f, _, _)| f).collect();
@@ -262,6 +263,7 @@ async fn every_failing_rpc_is_retried_then_fails_with_a_reason() {
         "GetId",
         "ListMyKeys",
         "ListOwnerToKeyMapping",
+        "ListConnectedSynchronizers",
         "GenerateSigningKey",
         "GenerateEncryptionKey",
         "Authorize",
@@ -474,4 +476,210 @@ async fn the_fake_would_see_a_delete_key_pair_call() {
     )
     .expect("proto");
     assert!(!vault.contains("rpc DeleteKeyPair"));
+}
+
+// ---------------------------------------------------------------- synchronizers that left or lag
+
+/// One step at `now`, through a new client (each step is a fresh connection, as after a restart)
+/// and with the status as it was read back from the API server (JSON).
+async fn step_at(
+    addr: std::net::SocketAddr,
+    rotation: &mut ValidatorKeyRotation,
+    now: Timestamp,
+) -> Next {
+    let target = AdminTarget::plaintext(&addr.to_string());
+    let mut client = AdminClient::connect(&target, Timeouts::default())
+        .await
+        .expect("connect");
+    let outcome = advance(rotation, &mut client, &Time(now), &settings()).await;
+    let stored = serde_json::to_value(&outcome.status).expect("status JSON");
+    rotation.status = Some(serde_json::from_value(stored).expect("status from JSON"));
+    outcome.next
+}
+
+/// Steps at `now` until the rotation waits or ends; returns the last `Next`.
+async fn steps_at(
+    addr: std::net::SocketAddr,
+    rotation: &mut ValidatorKeyRotation,
+    now: Timestamp,
+) -> Next {
+    for _ in 0..50 {
+        let next = step_at(addr, rotation, now).await;
+        if next != Next::Now {
+            return next;
+        }
+    }
+    panic!("no wait and no end: {:?}", rotation.status);
+}
+
+fn minutes(t: Timestamp, m: i64) -> Timestamp {
+    t.checked_add(k8s_openapi::jiff::SignedDuration::from_mins(m))
+        .expect("timestamp")
+}
+
+#[tokio::test]
+async fn stores_of_synchronizers_the_participant_left_never_block() {
+    let fake = FakeParticipant::new(3, DELAY);
+    let addr = fake.serve().await;
+    let old = old_node_keys(&fake);
+    fake.disconnect(1);
+    fake.upgrade(2);
+    let mut rotation = request(spec());
+    assert_eq!(
+        drive(&fake, addr, &mut rotation, Driver::default()).await,
+        Next::Done
+    );
+    assert_rotated(&fake, &rotation, &old);
+    // Both left-behind stores still show only the old keys: nobody waited for them.
+    let stores = fake.synchronizers();
+    assert_eq!(
+        stores.len(),
+        4,
+        "three synchronizers and the upgrade's successor"
+    );
+    assert_eq!(stores[1].fingerprints(), old);
+    assert_eq!(stores[2].fingerprints(), old);
+    assert_eq!(
+        stores[3].fingerprints(),
+        fake.authorized().fingerprints(),
+        "the successor took the changes"
+    );
+}
+
+#[tokio::test]
+async fn a_connected_store_that_lags_fails_the_rotation_at_the_deadline() {
+    let fake = FakeParticipant::new(2, Duration::ZERO);
+    let addr = fake.serve().await;
+    fake.stall(1);
+    let mut rotation = request(ValidatorKeyRotationSpec {
+        synchronizer_timeout: Some("10m".into()),
+        ..spec()
+    });
+    let t0: Timestamp = "2025-06-01T12:00:00Z".parse().expect("timestamp");
+    assert!(matches!(
+        steps_at(addr, &mut rotation, t0).await,
+        Next::After(_)
+    ));
+    let status = rotation.status.clone().unwrap_or_default();
+    assert_eq!(status.phase, Some(RotationPhase::AddingKeys));
+    assert_eq!(status.synchronizers_waiting_since, Some(Time(t0)));
+    let message = status.message.unwrap_or_default();
+    assert!(message.contains(&fake.store_name(1)), "{message}");
+    assert!(!message.contains(&fake.store_name(0)), "{message}");
+    assert!(
+        message.contains("gives up at 2025-06-01T12:10:00Z"),
+        "{message}"
+    );
+
+    // Still waiting a second before the deadline, failed at it.
+    let before = minutes(t0, 10)
+        .checked_sub(k8s_openapi::jiff::SignedDuration::from_secs(1))
+        .expect("timestamp");
+    let waiting = rotation.status.clone();
+    assert!(matches!(
+        step_at(addr, &mut rotation, before).await,
+        Next::After(_)
+    ));
+    assert_eq!(rotation.status, waiting, "waiting writes no new status");
+    assert_eq!(
+        step_at(addr, &mut rotation, minutes(t0, 10)).await,
+        Next::Done
+    );
+    let status = rotation.status.clone().unwrap_or_default();
+    assert_eq!(status.phase, Some(RotationPhase::Failed));
+    assert_eq!(status.reason.as_deref(), Some("SynchronizersLagging"));
+    let message = status.message.unwrap_or_default();
+    assert!(message.contains(&fake.store_name(1)), "{message}");
+    assert!(
+        message.contains("old and new keys both stay valid"),
+        "{message}"
+    );
+    // The old keys were never removed.
+    assert_eq!(fake.count("Authorize"), 1);
+    assert_eq!(fake.authorized().keys.len(), 4);
+    assert_never_deleted(&fake);
+}
+
+#[tokio::test]
+async fn the_deadline_counts_from_the_status_not_from_the_process() {
+    let fake = FakeParticipant::new(1, Duration::ZERO);
+    let addr = fake.serve().await;
+    fake.stall(0);
+    let mut rotation = request(spec());
+    let t0: Timestamp = "2025-06-01T12:00:00Z".parse().expect("timestamp");
+    assert!(matches!(
+        steps_at(addr, &mut rotation, t0).await,
+        Next::After(_)
+    ));
+    // The operator restarts 11 minutes later: its first step, from the status alone, fails (the
+    // default deadline is 10 minutes), where a deadline kept in memory would start again.
+    assert_eq!(
+        step_at(addr, &mut rotation, minutes(t0, 11)).await,
+        Next::Done
+    );
+    let status = rotation.status.clone().unwrap_or_default();
+    assert_eq!(
+        status.reason.as_deref(),
+        Some("SynchronizersLagging"),
+        "{status:?}"
+    );
+
+    // A longer spec.synchronizerTimeout, set on the running rotation, lets it wait on.
+    let fake = FakeParticipant::new(1, Duration::ZERO);
+    let addr = fake.serve().await;
+    fake.stall(0);
+    let mut rotation = request(spec());
+    assert!(matches!(
+        steps_at(addr, &mut rotation, t0).await,
+        Next::After(_)
+    ));
+    rotation.spec.synchronizer_timeout = Some("1h".into());
+    assert!(matches!(
+        step_at(addr, &mut rotation, minutes(t0, 11)).await,
+        Next::After(_)
+    ));
+    assert_eq!(rotation.phase(), RotationPhase::AddingKeys);
+}
+
+#[tokio::test]
+async fn each_wait_has_its_own_deadline() {
+    // Long enough that the steps below reach the removal's wait before the store shows it.
+    let lag = Duration::from_millis(1500);
+    let fake = FakeParticipant::new(1, lag);
+    let addr = fake.serve().await;
+    let old = old_node_keys(&fake);
+    let mut rotation = request(spec());
+    let t0: Timestamp = "2025-06-01T12:00:00Z".parse().expect("timestamp");
+    fake.stall(0);
+    assert!(matches!(
+        steps_at(addr, &mut rotation, t0).await,
+        Next::After(_)
+    ));
+    // The store catches up after 9 minutes; the removal's wait starts its own 10 minutes.
+    fake.resume(0);
+    let t9 = minutes(t0, 9);
+    assert!(matches!(
+        steps_at(addr, &mut rotation, t9).await,
+        Next::After(_)
+    ));
+    let status = rotation.status.clone().unwrap_or_default();
+    assert_eq!(
+        status.phase,
+        Some(RotationPhase::RemovingOldKeys),
+        "{status:?}"
+    );
+    assert_eq!(status.synchronizers_waiting_since, Some(Time(t9)));
+    tokio::time::sleep(lag).await;
+    assert_eq!(
+        steps_at(addr, &mut rotation, minutes(t0, 15)).await,
+        Next::Done
+    );
+    assert_rotated(&fake, &rotation, &old);
+    assert_eq!(
+        rotation
+            .status
+            .unwrap_or_default()
+            .synchronizers_waiting_since,
+        None
+    );
 }

@@ -65,9 +65,19 @@ pub struct ValidatorKeyRotationSpec {
     #[serde(default)]
     pub pause_for_backup: bool,
     /// Set to true, after backing up the participant's new keys, to let a paused rotation remove
-    /// the old keys. The only field that may change after creation.
+    /// the old keys. May change after creation, like `synchronizerTimeout`.
     #[serde(default)]
     pub backup_confirmed: bool,
+    /// How long to wait for the connected synchronizers to show each OwnerToKeyMapping change
+    /// before the rotation fails, such as `10m` or `1h` (hours, minutes, seconds; default 10m).
+    /// Counted from when the wait began, recorded in status, so an operator restart does not
+    /// extend it. Raise it on a running rotation to wait longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 2, max = 32),
+        regex(pattern = r"^([0-9]+h)?([0-9]+m)?([0-9]+s)?$")
+    )]
+    pub synchronizer_timeout: Option<String>,
 }
 
 /// A KMS key created in advance to replace one old key.
@@ -103,11 +113,13 @@ pub enum RotationPhase {
     Pending,
     /// Creating the new keys (or registering the pre-created KMS keys).
     CreatingKeys,
-    /// Adding the new keys to the OwnerToKeyMapping and waiting until every synchronizer has it.
+    /// Adding the new keys to the OwnerToKeyMapping and waiting until every connected
+    /// synchronizer has it.
     AddingKeys,
     /// New keys effective, old keys still valid: waiting for the backup to be confirmed.
     AwaitingBackup,
-    /// Removing the old keys from the OwnerToKeyMapping and waiting until every synchronizer has it.
+    /// Removing the old keys from the OwnerToKeyMapping and waiting until every connected
+    /// synchronizer has it.
     RemovingOldKeys,
     /// Every old key is replaced.
     Succeeded,
@@ -171,6 +183,10 @@ pub struct ValidatorKeyRotationStatus {
     /// When the rotation left Pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
+    /// When the current wait for the connected synchronizers began; it fails
+    /// `spec.synchronizerTimeout` later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synchronizers_waiting_since: Option<Time>,
     /// When every synchronizer had the new keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_effective_at: Option<Time>,

@@ -1,7 +1,7 @@
 //! From a KMS value's top-level fields, read as literal trees, to the typed model.
 //!
-//! Both readers of `CANTON_TOPOLOGY_KMS_VALUE` (the plain one and the full HOCON one) end here, so
-//! which keys are known, which are required and what type each must have is decided in one place.
+//! Which keys are known, which are required and what type each must have, apart from the HOCON
+//! syntax checks in `parse.rs`.
 
 use std::collections::BTreeMap;
 
@@ -32,14 +32,6 @@ const GCP_KEYS: &[&str] = &[
     "endpoint-override",
 ];
 const DRIVER_KEYS: &[&str] = &["type", "name", "config", "health-check-period"];
-
-/// The fields of an object whose values were all read (the plain reader's).
-pub(super) fn all_read(object: Map<String, Value>) -> Fields {
-    object
-        .into_iter()
-        .map(|(key, value)| (key, Ok(value)))
-        .collect()
-}
 
 /// The typed provider the fields describe, or the first thing wrong with them.
 pub(super) fn provider_from(mut fields: Fields) -> Result<KmsProvider, KmsValueError> {

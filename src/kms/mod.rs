@@ -8,7 +8,6 @@ mod emit;
 mod fields;
 mod model;
 mod parse;
-mod plain;
 mod validate;
 
 pub use emit::{
@@ -16,5 +15,5 @@ pub use emit::{
     session_signing_keys_env,
 };
 pub use model::{AwsKms, DriverJar, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
-pub use parse::{KmsValueError, MAX_VALUE_BYTES, parse_kms_value, readers};
+pub use parse::{KmsValueError, MAX_VALUE_BYTES, parse_kms_value};
 pub use validate::{FieldError, validate_provider};

@@ -3,9 +3,8 @@
 //! The value comes from outside the operator and ends up inside the participant's configuration,
 //! so anything HOCON can do besides plain values — includes, substitutions, extra objects after
 //! the first, appends, dotted paths that reach elsewhere — is refused rather than interpreted.
-//!
-//! Two readers share the work: the plain reader (`plain.rs`) takes the spelling nearly every value
-//! uses, in one pass; every other value, and every refusal, goes through `hocon-parser`.
+//! One reader, `hocon-parser`, reads every value and makes every refusal; it runs once per start,
+//! so its few microseconds do not matter (docs/performance.md).
 
 use std::collections::BTreeMap;
 
@@ -14,7 +13,6 @@ use hocon::{ScalarType, Token, TokenKind};
 
 use super::fields::{self, Fields};
 use super::model::KmsProvider;
-use super::plain;
 
 /// Longer values are refused before parsing; a real one is well under a kilobyte.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024;
@@ -70,35 +68,7 @@ pub enum KmsValueError {
 /// Parses a KMS value such as `{ type = "aws", region = "eu-west-1", audit-logging = true }`.
 pub fn parse_kms_value(text: &str) -> Result<KmsProvider, KmsValueError> {
     check_text(text)?;
-    match plain::read(text) {
-        Some(object) => fields::provider_from(fields::all_read(object)),
-        None => fields::provider_from(hocon_fields(text)?),
-    }
-}
-
-/// Each reader on its own, so tests and the `kms_value` fuzz target can check that they agree.
-#[doc(hidden)]
-pub mod readers {
-    use super::*;
-
-    /// The plain reader: `None` when the text is not in the plain spelling, or is refused before
-    /// any reader sees it (too long, control characters, empty).
-    pub fn plain(text: &str) -> Option<Result<KmsProvider, KmsValueError>> {
-        check_text(text).ok()?;
-        plain::read(text).map(|object| fields::provider_from(fields::all_read(object)))
-    }
-
-    /// The plain reader's literal tree of the whole object, to hold against Canton's own reading.
-    pub fn plain_tree(text: &str) -> Option<serde_json::Value> {
-        check_text(text).ok()?;
-        plain::read(text).map(serde_json::Value::Object)
-    }
-
-    /// The full HOCON reader, for any text.
-    pub fn hocon(text: &str) -> Result<KmsProvider, KmsValueError> {
-        check_text(text)?;
-        fields::provider_from(hocon_fields(text)?)
-    }
+    fields::provider_from(hocon_fields(text)?)
 }
 
 /// The top-level fields as `hocon-parser` reads them, after refusing what the value may not use.
@@ -274,16 +244,8 @@ mod tests {
     }
 
     #[test]
-    fn both_readers_read_the_seed_example_alike() {
-        let seed = r#"{ type = "aws", region = "eu-west-1", audit-logging = true }"#;
-        assert_eq!(readers::plain(seed), Some(readers::hocon(seed)));
-        assert!(readers::hocon(seed).is_ok());
-    }
-
-    #[test]
-    fn what_the_plain_reader_leaves_still_parses() {
+    fn comments_and_bare_words_parse() {
         let commented = "{ type = \"aws\" # the seed's provider\n region = eu-west-1 }";
-        assert_eq!(readers::plain(commented), None);
         assert_eq!(
             parse_kms_value(commented),
             Ok(KmsProvider::Aws(AwsKms {

@@ -12,6 +12,9 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::fingerprint::{FingerprintError, key_fingerprint};
 use super::proto::crypto::{self, PublicKey, public_key};
+use super::proto::participant::{
+    self, synchronizer_connectivity_service_client::SynchronizerConnectivityServiceClient,
+};
 use super::proto::protocol::{self, enums::TopologyChangeOp};
 use super::proto::topology::{
     self, identity_initialization_service_client::IdentityInitializationServiceClient,
@@ -211,6 +214,11 @@ pub trait ParticipantAdmin {
     /// The participant's OwnerToKeyMapping in every store (`ListOwnerToKeyMapping`).
     fn list_okms(&mut self, uid: &str)
     -> impl Future<Output = Result<Vec<Okm>, AdminError>> + Send;
+    /// Ids, logical and physical, of the synchronizers the participant is connected to now
+    /// (`ListConnectedSynchronizers`).
+    fn connected_synchronizers(
+        &mut self,
+    ) -> impl Future<Output = Result<Vec<String>, AdminError>> + Send;
     /// Generates or registers a key (`Generate*Key` / `RegisterKms*Key`).
     fn create_key(
         &mut self,
@@ -265,10 +273,11 @@ impl Default for Timeouts {
     }
 }
 
-/// The tonic client of the four Admin API services the rotation uses.
+/// The tonic client of the five Admin API services the rotation uses.
 #[derive(Debug, Clone)]
 pub struct AdminClient {
     vault: VaultServiceClient<Channel>,
+    connectivity: SynchronizerConnectivityServiceClient<Channel>,
     read: TopologyManagerReadServiceClient<Channel>,
     write: TopologyManagerWriteServiceClient<Channel>,
     identity: IdentityInitializationServiceClient<Channel>,
@@ -292,6 +301,7 @@ impl AdminClient {
     pub fn from_channel(channel: Channel) -> Self {
         Self {
             vault: VaultServiceClient::new(channel.clone()),
+            connectivity: SynchronizerConnectivityServiceClient::new(channel.clone()),
             read: TopologyManagerReadServiceClient::new(channel.clone()),
             write: TopologyManagerWriteServiceClient::new(channel.clone()),
             identity: IdentityInitializationServiceClient::new(channel),
@@ -388,6 +398,16 @@ impl ParticipantAdmin for AdminClient {
         Ok(head_per_store(okms))
     }
 
+    async fn connected_synchronizers(&mut self) -> Result<Vec<String>, AdminError> {
+        let response = self
+            .connectivity
+            .list_connected_synchronizers(participant::ListConnectedSynchronizersRequest {})
+            .await
+            .map_err(|s| AdminError::rpc("ListConnectedSynchronizers", s))?
+            .into_inner();
+        Ok(connected_ids(response))
+    }
+
     async fn create_key(&mut self, key: &NewKey) -> Result<PublicKey, AdminError> {
         let signing = |k: Option<crypto::SigningPublicKey>, method| {
             k.map(|k| PublicKey {
@@ -476,6 +496,18 @@ impl ParticipantAdmin for AdminClient {
             .map_err(|s| AdminError::rpc("Authorize", s))?;
         Ok(())
     }
+}
+
+/// Both ids of every connected synchronizer: a synchronizer store is named by one or the other
+/// (Canton 3.4 names stores by physical id, so the store left behind by a logical synchronizer
+/// upgrade matches neither).
+pub fn connected_ids(response: participant::ListConnectedSynchronizersResponse) -> Vec<String> {
+    response
+        .connected_synchronizers
+        .into_iter()
+        .flat_map(|r| [r.synchronizer_id, r.physical_synchronizer_id])
+        .filter(|id| !id.is_empty())
+        .collect()
 }
 
 /// The query Canton's console makes: head state of every store, this participant only.

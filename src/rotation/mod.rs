@@ -26,6 +26,13 @@ pub mod proto {
     pub mod com {
         pub mod digitalasset {
             pub mod canton {
+                pub mod admin {
+                    pub mod participant {
+                        pub mod v30 {
+                            tonic::include_proto!("com.digitalasset.canton.admin.participant.v30");
+                        }
+                    }
+                }
                 pub mod crypto {
                     pub mod v30 {
                         tonic::include_proto!("com.digitalasset.canton.crypto.v30");
@@ -52,6 +59,7 @@ pub mod proto {
         }
     }
 
+    pub use com::digitalasset::canton::admin::participant::v30 as participant;
     pub use com::digitalasset::canton::crypto::admin::v30 as vault;
     pub use com::digitalasset::canton::crypto::v30 as crypto;
     pub use com::digitalasset::canton::protocol::v30 as protocol;

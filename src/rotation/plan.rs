@@ -42,6 +42,10 @@ pub struct Observed {
     pub keys: Vec<VaultKey>,
     /// Head state of the OwnerToKeyMapping in each store.
     pub okms: Vec<Okm>,
+    /// Ids (logical and physical) of the synchronizers the participant is connected to. Only
+    /// their stores are waited for: a participant also lists the stores of synchronizers it
+    /// left, and the old store after a logical synchronizer upgrade, which never catch up.
+    pub connected: Vec<String>,
 }
 
 impl Observed {
@@ -49,10 +53,11 @@ impl Observed {
         self.okms.iter().find(|o| o.store == Store::Authorized)
     }
 
+    /// The stores of the connected synchronizers.
     fn synchronizers(&self) -> impl Iterator<Item = &Okm> {
         self.okms
             .iter()
-            .filter(|o| matches!(o.store, Store::Synchronizer(_)))
+            .filter(|o| matches!(&o.store, Store::Synchronizer(id) if self.connected.contains(id)))
     }
 
     fn key(&self, fingerprint: &str) -> Option<&VaultKey> {
@@ -77,7 +82,7 @@ pub enum Action {
     WaitForProposal {
         serial: u32,
     },
-    /// These synchronizer stores do not show the change yet.
+    /// These connected synchronizers' stores do not show the change yet.
     WaitForSynchronizers {
         stores: Vec<String>,
     },

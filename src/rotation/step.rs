@@ -15,6 +15,9 @@ use crate::api::{OkmProposal, RotationPhase, ValidatorKeyRotation, ValidatorKeyR
 pub const PARTICIPANT_REACHABLE: &str = "ParticipantReachable";
 /// Condition: whether a backup was confirmed (rotations that pause for one).
 pub const BACKUP_CONFIRMED: &str = "BackupConfirmed";
+/// How long synchronizers may take to show a change when `spec.synchronizerTimeout` is unset:
+/// a connected synchronizer takes seconds, so minutes mean one is stuck.
+pub const DEFAULT_SYNCHRONIZER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Pacing and patience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,12 +89,18 @@ pub fn stamp(rotation: &ValidatorKeyRotation) -> String {
     }
 }
 
-/// Reads everything the plan needs: identity, vault and mappings.
+/// Reads everything the plan needs: identity, vault, mappings and connected synchronizers.
 pub async fn observe<A: ParticipantAdmin>(admin: &mut A) -> Result<Observed, AdminError> {
     let uid = admin.unique_identifier().await?;
     let keys = admin.list_keys().await?;
     let okms = admin.list_okms(&uid).await?;
-    Ok(Observed { uid, keys, okms })
+    let connected = admin.connected_synchronizers().await?;
+    Ok(Observed {
+        uid,
+        keys,
+        okms,
+        connected,
+    })
 }
 
 /// Takes one step of a rotation that is not finished.
@@ -157,6 +166,9 @@ async fn act<A: ParticipantAdmin>(
     settings: &StepSettings,
 ) -> Outcome {
     let before = rotation.phase();
+    if !matches!(plan.action, Action::WaitForSynchronizers { .. }) {
+        next.synchronizers_waiting_since = None;
+    }
     match plan.action {
         Action::Fail { reason, message } => {
             next.keys = plan.keys;
@@ -226,13 +238,88 @@ async fn act<A: ParticipantAdmin>(
             waiting(next, message, Next::After(settings.poll))
         }
         Action::WaitForSynchronizers { stores } => {
-            let message = format!("waiting until {} show(s) the change", stores.join(", "));
-            waiting(next, message, Next::After(settings.poll))
+            wait_for_synchronizers(rotation, next, &stores, now, settings)
         }
         Action::AwaitBackup => {
             let message = "new keys are effective and the old keys still valid: back up the participant's keys, then set spec.backupConfirmed: true (or annotate canton-operator.dev/backup-confirmed=true)";
             waiting(next, message.to_string(), Next::AwaitChange)
         }
+    }
+}
+
+/// Waits for the connected synchronizers until `spec.synchronizerTimeout` after the wait began
+/// (a time kept in status, so the deadline holds across restarts), then fails naming them.
+fn wait_for_synchronizers(
+    rotation: &ValidatorKeyRotation,
+    mut next: ValidatorKeyRotationStatus,
+    stores: &[String],
+    now: &Time,
+    settings: &StepSettings,
+) -> Outcome {
+    let before = rotation.phase();
+    let since = next
+        .synchronizers_waiting_since
+        .get_or_insert_with(|| now.clone())
+        .0;
+    let timeout = match synchronizer_timeout(rotation) {
+        Ok(timeout) => timeout,
+        Err(e) => {
+            let message = format!("spec.synchronizerTimeout: {e}");
+            return finish(
+                before,
+                next,
+                RotationPhase::Failed,
+                "SynchronizerTimeoutInvalid",
+                message,
+                now,
+            );
+        }
+    };
+    let waited = Duration::from_millis(
+        u64::try_from(now.0.as_millisecond() - since.as_millisecond()).unwrap_or(0),
+    );
+    let stores = stores.join(", ");
+    let Some(left) = timeout.checked_sub(waited).filter(|d| !d.is_zero()) else {
+        let message = format!(
+            "{stores} did not show the change within {}s (spec.synchronizerTimeout); {}",
+            timeout.as_secs(),
+            lagging_consequence(before)
+        );
+        return finish(
+            before,
+            next,
+            RotationPhase::Failed,
+            "SynchronizersLagging",
+            message,
+            now,
+        );
+    };
+    // The same message on every poll, so waiting writes no status.
+    let message = match since.checked_add(timeout) {
+        Ok(deadline) => {
+            format!("waiting until {stores} show(s) the change (gives up at {deadline})")
+        }
+        Err(_) => format!("waiting until {stores} show(s) the change"),
+    };
+    waiting(next, message, Next::After(settings.poll.min(left)))
+}
+
+/// `spec.synchronizerTimeout`, or the default.
+fn synchronizer_timeout(
+    rotation: &ValidatorKeyRotation,
+) -> Result<Duration, super::duration::DurationError> {
+    match &rotation.spec.synchronizer_timeout {
+        Some(text) => super::duration::parse(text),
+        None => Ok(DEFAULT_SYNCHRONIZER_TIMEOUT),
+    }
+}
+
+/// Where a rotation that gave up on its synchronizers leaves the participant's keys.
+fn lagging_consequence(phase: RotationPhase) -> &'static str {
+    if phase == RotationPhase::RemovingOldKeys {
+        "the old keys are already removed from the participant's OwnerToKeyMapping and those synchronizers will apply it when they catch up. Check those synchronizers' connection"
+    } else {
+        "old and new keys both stay valid and the old keys are not removed. Check those synchronizers' connection; to finish, create a new ValidatorKeyRotation naming the old keys in spec.keys (with a longer spec.synchronizerTimeout if they are only slow)"
     }
 }
 
@@ -258,6 +345,10 @@ fn enter(
     now: &Time,
 ) {
     status.phase = Some(phase);
+    if phase != before {
+        // Each phase waits for its own change.
+        status.synchronizers_waiting_since = None;
+    }
     if before == RotationPhase::Pending && status.started_at.is_none() {
         status.started_at = Some(now.clone());
     }

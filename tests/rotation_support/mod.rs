@@ -1,6 +1,7 @@
 //! An in-process fake of a participant's Admin API (tonic, on 127.0.0.1): a vault of keys, the
 //! OwnerToKeyMapping with serials in the authorized store and in several synchronizer stores
-//! that take the change only after a delay, failures on demand, and a record of every call
+//! that take the change only after a delay (unless disconnected or stuck), the connected
+//! synchronizers, failures on demand, and a record of every call
 //! (by gRPC path, so even calls to RPCs canton-operator does not declare, such as DeleteKeyPair,
 //! are counted).
 #![allow(dead_code)]
@@ -15,6 +16,13 @@ use canton_operator::rotation::fingerprint::key_fingerprint;
 use canton_operator::rotation::proto::crypto::{
     CryptoKeyFormat, EncryptionKeySpec, EncryptionPublicKey, PublicKey, PublicKeyWithName,
     SigningKeySpec, SigningKeyUsage, SigningPublicKey, public_key,
+};
+use canton_operator::rotation::proto::participant::{
+    ListConnectedSynchronizersRequest, ListConnectedSynchronizersResponse,
+    list_connected_synchronizers_response,
+    synchronizer_connectivity_service_server::{
+        SynchronizerConnectivityService, SynchronizerConnectivityServiceServer,
+    },
 };
 use canton_operator::rotation::proto::protocol::{
     OwnerToKeyMapping, enums::TopologyChangeOp, topology_mapping,
@@ -72,9 +80,29 @@ impl OkmState {
 
 #[derive(Debug)]
 struct SyncStore {
+    /// Logical synchronizer id.
+    logical: String,
+    /// Physical synchronizer id: the store's name, as Canton 3.4 lists it.
     id: String,
     okm: OkmState,
     pending: Vec<(Instant, OkmState)>,
+    /// Listed by ListConnectedSynchronizers.
+    connected: bool,
+    /// Takes no more changes (disconnected, or stuck).
+    frozen: bool,
+}
+
+impl SyncStore {
+    fn new(logical: String, serial: u32, okm: OkmState) -> Self {
+        Self {
+            id: format!("{logical}::34-{serial}"),
+            logical,
+            okm,
+            pending: vec![],
+            connected: true,
+            frozen: false,
+        }
+    }
 }
 
 /// How an injected fault behaves.
@@ -154,11 +182,7 @@ impl FakeParticipant {
             keys: vec![signing.clone(), encryption.clone()],
         };
         let syncs = (0..synchronizers)
-            .map(|i| SyncStore {
-                id: format!("sync{i}::1220bbbb"),
-                okm: okm.clone(),
-                pending: vec![],
-            })
+            .map(|i| SyncStore::new(format!("sync{i}::1220bbbb"), 0, okm.clone()))
             .collect();
         let stored = |name: &str, key: PublicKey| StoredKey {
             name: name.into(),
@@ -199,7 +223,8 @@ impl FakeParticipant {
             .add_service(VaultServiceServer::new(self.clone()))
             .add_service(TopologyManagerReadServiceServer::new(self.clone()))
             .add_service(TopologyManagerWriteServiceServer::new(self.clone()))
-            .add_service(IdentityInitializationServiceServer::new(self.clone()));
+            .add_service(IdentityInitializationServiceServer::new(self.clone()))
+            .add_service(SynchronizerConnectivityServiceServer::new(self.clone()));
         tokio::spawn(server.serve_with_incoming(incoming));
         addr
     }
@@ -242,6 +267,60 @@ impl FakeParticipant {
         let mut s = lock(&self.state);
         promote(&mut s);
         s.syncs.iter().map(|x| x.okm.clone()).collect()
+    }
+
+    /// The stores of the connected synchronizers as they are visible now.
+    pub fn connected_synchronizers(&self) -> Vec<OkmState> {
+        let mut s = lock(&self.state);
+        promote(&mut s);
+        s.syncs
+            .iter()
+            .filter(|x| x.connected)
+            .map(|x| x.okm.clone())
+            .collect()
+    }
+
+    /// The name of synchronizer store `i`, as the rotation reports it.
+    pub fn store_name(&self, i: usize) -> String {
+        format!("synchronizer {}", lock(&self.state).syncs[i].id)
+    }
+
+    /// The participant leaves synchronizer `i`: its store stays listed and takes no more changes.
+    pub fn disconnect(&self, i: usize) {
+        let mut s = lock(&self.state);
+        promote(&mut s);
+        s.syncs[i].connected = false;
+        s.syncs[i].frozen = true;
+    }
+
+    /// Synchronizer `i` stays connected but its store takes no more changes.
+    pub fn stall(&self, i: usize) {
+        let mut s = lock(&self.state);
+        promote(&mut s);
+        s.syncs[i].frozen = true;
+    }
+
+    /// Synchronizer `i` takes changes again (those it missed at once).
+    pub fn resume(&self, i: usize) {
+        let mut s = lock(&self.state);
+        s.syncs[i].frozen = false;
+        let now = Instant::now();
+        for (at, _) in &mut s.syncs[i].pending {
+            *at = (*at).min(now);
+        }
+        promote(&mut s);
+    }
+
+    /// A logical synchronizer upgrade of synchronizer `i`: the participant moves to a successor
+    /// (a new physical id, a new store with the current mapping); the old store stays listed.
+    pub fn upgrade(&self, i: usize) {
+        let mut s = lock(&self.state);
+        promote(&mut s);
+        let old = &mut s.syncs[i];
+        old.connected = false;
+        old.frozen = true;
+        let successor = SyncStore::new(old.logical.clone(), 1, old.okm.clone());
+        s.syncs.push(successor);
     }
 
     /// (fingerprint, name, kms key id) of every vault key.
@@ -320,7 +399,7 @@ impl FakeParticipant {
 /// Moves synchronizer changes whose delay has passed into view.
 fn promote(s: &mut State) {
     let now = Instant::now();
-    for store in &mut s.syncs {
+    for store in s.syncs.iter_mut().filter(|x| !x.frozen) {
         store.pending.sort_by_key(|(t, _)| *t);
         while store.pending.first().is_some_and(|(t, _)| *t <= now) {
             let (_, okm) = store.pending.remove(0);
@@ -541,7 +620,7 @@ impl TopologyManagerReadService for FakeParticipant {
         )];
         for sync in &s.syncs {
             let id = topology::Synchronizer {
-                kind: Some(synchronizer::Kind::Id(sync.id.clone())),
+                kind: Some(synchronizer::Kind::PhysicalId(sync.id.clone())),
             };
             results.push(result(store(store_id::Store::Synchronizer(id)), &sync.okm));
         }
@@ -645,6 +724,34 @@ impl IdentityInitializationService for FakeParticipant {
             topology::GetIdResponse {
                 initialized: true,
                 unique_identifier: UID.into(),
+            },
+        )
+    }
+}
+
+#[tonic::async_trait]
+impl SynchronizerConnectivityService for FakeParticipant {
+    async fn list_connected_synchronizers(
+        &self,
+        _: Request<ListConnectedSynchronizersRequest>,
+    ) -> Result<Response<ListConnectedSynchronizersResponse>, Status> {
+        let fault = self.enter("ListConnectedSynchronizers")?;
+        let connected = lock(&self.state)
+            .syncs
+            .iter()
+            .filter(|x| x.connected)
+            .map(|x| list_connected_synchronizers_response::Result {
+                synchronizer_alias: x.logical.split("::").next().unwrap_or_default().into(),
+                synchronizer_id: x.logical.clone(),
+                physical_synchronizer_id: x.id.clone(),
+                healthy: true,
+            })
+            .collect();
+        self.leave(
+            "ListConnectedSynchronizers",
+            fault,
+            ListConnectedSynchronizersResponse {
+                connected_synchronizers: connected,
             },
         )
     }

@@ -107,6 +107,7 @@ fn observed(
         uid: "p::1220".into(),
         keys,
         okms,
+        connected: (0..syncs.len()).map(|i| format!("s{i}")).collect(),
     }
 }
 
@@ -449,4 +450,50 @@ fn new_names() {
     let named = n(Some(&long));
     assert_eq!(named.chars().count(), MAX_KEY_NAME);
     assert!(named.ends_with(STAMP));
+}
+
+#[test]
+fn a_store_of_a_synchronizer_not_connected_never_blocks() {
+    let w = world();
+    let old = [&w.old_s, &w.old_e];
+    let new = [&w.new_s, &w.new_e];
+    let all = [&w.old_s, &w.old_e, &w.new_s, &w.new_e];
+    // s1 is a synchronizer the participant left (or the store an upgrade left behind): it
+    // still lists the old keys and never changes.
+    let left = |mut o: Observed| {
+        o.connected.retain(|id| id != "s1");
+        o
+    };
+    let adding = status(RotationPhase::AddingKeys, progress(&w, true));
+    let p = plan(
+        &req(&[], &[], false, false),
+        &adding,
+        &left(observed(&w, true, &all, &[&all, &old], 8)),
+    );
+    assert_eq!(p.phase, RotationPhase::RemovingOldKeys, "{:?}", p.action);
+    assert!(matches!(p.action, Action::Propose { .. }), "{:?}", p.action);
+
+    let removing = status(RotationPhase::RemovingOldKeys, progress(&w, true));
+    let p = plan(
+        &req(&[], &[], false, false),
+        &removing,
+        &left(observed(&w, true, &new, &[&new, &old], 9)),
+    );
+    assert_eq!(
+        (p.phase, p.action),
+        (RotationPhase::Succeeded, Action::Succeed)
+    );
+
+    // The same store, connected, is waited for.
+    let p = plan(
+        &req(&[], &[], false, false),
+        &removing,
+        &observed(&w, true, &new, &[&new, &old], 9),
+    );
+    assert_eq!(
+        p.action,
+        Action::WaitForSynchronizers {
+            stores: vec!["synchronizer s1".into()]
+        }
+    );
 }
