@@ -182,11 +182,24 @@ pub struct IdentitiesArgs {
     pub result_file: PathBuf,
     #[arg(long, env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL", hide = true)]
     pub auth_url: Option<String>,
-    #[arg(long, env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID", hide = true)]
+    #[arg(
+        long,
+        env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID",
+        hide = true
+    )]
     pub client_id: Option<String>,
-    #[arg(long, env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET", hide = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET",
+        hide = true,
+        hide_env_values = true
+    )]
     pub client_secret: Option<String>,
-    #[arg(long, env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE", hide = true)]
+    #[arg(
+        long,
+        env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE",
+        hide = true
+    )]
     pub audience: Option<String>,
     #[arg(long, env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_SCOPE", hide = true)]
     pub scope: Option<String>,

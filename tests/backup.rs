@@ -29,21 +29,48 @@ async fn run_backup(endpoint: &str, bucket: &str, app: SocketAddr, keep: u32) ->
     cmd.env_clear()
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL", format!("http://{app}/token"))
-        .env("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID", "validator")
-        .env("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET", "s3cret")
+        .env(
+            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL",
+            format!("http://{app}/token"),
+        )
+        .env(
+            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID",
+            "validator",
+        )
+        .env(
+            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET",
+            "s3cret",
+        )
         .env("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE", AUDIENCE)
-        .args(["backup", "identities", "--destination", &format!("s3://{bucket}/canton")])
+        .args([
+            "backup",
+            "identities",
+            "--destination",
+            &format!("s3://{bucket}/canton"),
+        ])
         .args(["--region", REGION, "--endpoint", endpoint])
         .args(["--validator-app-url", &format!("http://{app}")])
-        .args(["--participant-identifier", IDENTIFIER, "--validator", VALIDATOR, "-n", NAMESPACE])
+        .args([
+            "--participant-identifier",
+            IDENTIFIER,
+            "--validator",
+            VALIDATOR,
+            "-n",
+            NAMESPACE,
+        ])
         .args(["--keep", &keep.to_string()])
         .arg("--result-file")
         .arg(&result_file);
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await.expect("join").expect("runs");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("join")
+        .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let written = std::fs::read_to_string(&result_file).expect("the result file is written");
-    assert_eq!(stdout, written, "stdout and the result file carry the same line");
+    assert_eq!(
+        stdout, written,
+        "stdout and the result file carry the same line"
+    );
     assert!(written.len() < 4096 && !written.contains('\n'));
     let result = canton_operator::backup::parse(&written).expect("a RunResult");
     (result, out.status.success())
@@ -53,7 +80,12 @@ async fn seeded(moto: &Moto, bucket: &str) -> object_store::aws::AmazonS3 {
     moto.create_bucket(bucket).await;
     let s3 = moto.bucket(bucket);
     for (day, items) in [(1, 3), (2, 4), (3, 5)] {
-        put(&s3, &seed_name("canton", day), bytes(&dump(IDENTIFIER, 0x10, items))).await;
+        put(
+            &s3,
+            &seed_name("canton", day),
+            bytes(&dump(IDENTIFIER, 0x10, items)),
+        )
+        .await;
     }
     s3
 }
@@ -69,15 +101,29 @@ async fn a_good_dump_is_uploaded_verified_and_retention_keeps_n() {
     let (result, ok) = run_backup(&moto.endpoint, "good", app, 2).await;
 
     assert!(ok, "{result:?}");
-    assert_eq!((result.outcome, result.reason), (Outcome::Verified, Reason::Verified), "{}", result.message);
+    assert_eq!(
+        (result.outcome, result.reason),
+        (Outcome::Verified, Reason::Verified),
+        "{}",
+        result.message
+    );
     let object = result.object.clone().expect("object name");
-    assert!(object.starts_with(&format!("{}/identities-", folder("canton"))), "{object}");
+    assert!(
+        object.starts_with(&format!("{}/identities-", folder("canton"))),
+        "{object}"
+    );
     assert_eq!(result.size_bytes, Some(good.len() as u64));
-    assert_eq!(result.participant_id.as_deref(), Some(format!("PAR::{IDENTIFIER}::{}", fingerprint(0x10)).as_str()));
+    assert_eq!(
+        result.participant_id.as_deref(),
+        Some(format!("PAR::{IDENTIFIER}::{}", fingerprint(0x10)).as_str())
+    );
     assert_eq!(result.pruned, 2);
     chrono::DateTime::parse_from_rfc3339(&result.finished_at).expect("RFC 3339");
     assert_eq!(read(&s3, &object).await, good);
-    assert_eq!(names(&s3, &folder("canton")).await, vec![seed_name("canton", 3), object]);
+    assert_eq!(
+        names(&s3, &folder("canton")).await,
+        vec![seed_name("canton", 3), object]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,24 +147,66 @@ async fn bad_dumps_fail_with_their_reason_and_touch_nothing() {
     cut_snapshot["authorizedStoreSnapshot"] = Value::String(base64_encode(&snap));
     let cases: Vec<(&str, Vec<u8>, Reason)> = vec![
         ("empty body", Vec::new(), Reason::EmptyDump),
-        ("no keys, no snapshot", br#"{"id":"PAR::acme-participant::1220aa","keys":[],"authorizedStoreSnapshot":""}"#.to_vec(), Reason::EmptyDump),
-        ("cut-off JSON", text.as_bytes()[..text.len() / 2].to_vec(), Reason::Truncated),
+        (
+            "no keys, no snapshot",
+            br#"{"id":"PAR::acme-participant::1220aa","keys":[],"authorizedStoreSnapshot":""}"#
+                .to_vec(),
+            Reason::EmptyDump,
+        ),
+        (
+            "cut-off JSON",
+            text.as_bytes()[..text.len() / 2].to_vec(),
+            Reason::Truncated,
+        ),
         ("cut-off snapshot", bytes(&cut_snapshot), Reason::Truncated),
-        ("another participant", bytes(&dump("other-participant", 0x10, 6)), Reason::WrongParticipant),
-        ("same identifier, another namespace", bytes(&dump(IDENTIFIER, 0x40, 6)), Reason::WrongParticipant),
-        ("no encryption key", bytes(&missing_enc), Reason::MissingKeys),
-        ("no namespace key", bytes(&no_namespace), Reason::MissingKeys),
+        (
+            "another participant",
+            bytes(&dump("other-participant", 0x10, 6)),
+            Reason::WrongParticipant,
+        ),
+        (
+            "same identifier, another namespace",
+            bytes(&dump(IDENTIFIER, 0x40, 6)),
+            Reason::WrongParticipant,
+        ),
+        (
+            "no encryption key",
+            bytes(&missing_enc),
+            Reason::MissingKeys,
+        ),
+        (
+            "no namespace key",
+            bytes(&no_namespace),
+            Reason::MissingKeys,
+        ),
         ("an empty key", bytes(&empty_key), Reason::MissingKeys),
-        ("older topology state", bytes(&dump(IDENTIFIER, 0x10, 4)), Reason::OlderThanLastGood),
-        ("not a dump", br#"{"hello":"world"}"#.to_vec(), Reason::InvalidDump),
+        (
+            "older topology state",
+            bytes(&dump(IDENTIFIER, 0x10, 4)),
+            Reason::OlderThanLastGood,
+        ),
+        (
+            "not a dump",
+            br#"{"hello":"world"}"#.to_vec(),
+            Reason::InvalidDump,
+        ),
     ];
     for (what, body, reason) in cases {
         served.serve(body);
         let (result, ok) = run_backup(&moto.endpoint, "bad", app, 1).await;
         assert!(!ok, "{what}: exit 0 for {result:?}");
-        assert_eq!((result.outcome, result.reason), (Outcome::Failed, reason), "{what}: {}", result.message);
+        assert_eq!(
+            (result.outcome, result.reason),
+            (Outcome::Failed, reason),
+            "{what}: {}",
+            result.message
+        );
         assert_eq!(result.pruned, 0, "{what}");
-        assert_eq!(names(&s3, &folder("canton")).await, before, "{what}: the bucket changed");
+        assert_eq!(
+            names(&s3, &folder("canton")).await,
+            before,
+            "{what}: the bucket changed"
+        );
     }
 }
 
@@ -134,7 +222,12 @@ async fn a_bucket_that_refuses_writes_is_upload_failed_and_nothing_is_pruned() {
     let (result, ok) = run_backup(&format!("http://{proxy}"), "locked", app, 1).await;
 
     assert!(!ok);
-    assert_eq!((result.outcome, result.reason), (Outcome::Failed, Reason::UploadFailed), "{}", result.message);
+    assert_eq!(
+        (result.outcome, result.reason),
+        (Outcome::Failed, Reason::UploadFailed),
+        "{}",
+        result.message
+    );
     assert_eq!(names(&s3, &folder("canton")).await, before);
 }
 
@@ -161,7 +254,10 @@ async fn token_and_validator_app_failures_have_their_reasons() {
     assert_eq!(result.reason, Reason::TokenFailed, "{}", result.message);
 
     *served.token_status.lock().expect("lock") = axum::http::StatusCode::OK;
-    *served.dump.lock().expect("lock") = (axum::http::StatusCode::INTERNAL_SERVER_ERROR, b"boom".to_vec());
+    *served.dump.lock().expect("lock") = (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        b"boom".to_vec(),
+    );
     let (result, ok) = run_backup(&moto.endpoint, "auth", app, 1).await;
     assert!(!ok);
     assert_eq!(result.reason, Reason::FetchFailed, "{}", result.message);
@@ -180,29 +276,69 @@ async fn list_shows_newest_first_with_verification_and_fetch_latest_skips_bad_on
         cmd.env_clear()
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .args(["--destination", "s3://listing/canton", "--region", REGION, "--endpoint", &endpoint]);
+            .args([
+                "--destination",
+                "s3://listing/canton",
+                "--region",
+                REGION,
+                "--endpoint",
+                &endpoint,
+            ]);
     };
 
     let mut list = cargo_bin_cmd!("canton-operator");
-    list.args(["backup", "list", "--validator", VALIDATOR, "-n", NAMESPACE, "-o", "json"]);
+    list.args([
+        "backup",
+        "list",
+        "--validator",
+        VALIDATOR,
+        "-n",
+        NAMESPACE,
+        "-o",
+        "json",
+    ]);
     s3_args(&mut list);
     let out = list.assert().success().get_output().stdout.clone();
     let rows: Vec<Value> = serde_json::from_slice(&out).expect("json rows");
     let shown: Vec<(String, bool)> = rows
         .iter()
-        .map(|r| (r["object"].as_str().expect("object").to_string(), r["verified"].as_bool().expect("verified")))
+        .map(|r| {
+            (
+                r["object"].as_str().expect("object").to_string(),
+                r["verified"].as_bool().expect("verified"),
+            )
+        })
         .collect();
-    let want = vec![(newest_bad.clone(), false), (seed_name("canton", 3), true), (seed_name("canton", 2), true), (seed_name("canton", 1), true)];
+    let want = vec![
+        (newest_bad.clone(), false),
+        (seed_name("canton", 3), true),
+        (seed_name("canton", 2), true),
+        (seed_name("canton", 1), true),
+    ];
     assert_eq!(shown, want);
     assert_eq!(rows[0]["reason"], "Truncated");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("restore.json");
     let mut fetch = cargo_bin_cmd!("canton-operator");
-    fetch.args(["backup", "fetch", "--latest", "--validator", VALIDATOR, "-n", NAMESPACE, "-o"]).arg(&file);
+    fetch
+        .args([
+            "backup",
+            "fetch",
+            "--latest",
+            "--validator",
+            VALIDATOR,
+            "-n",
+            NAMESPACE,
+            "-o",
+        ])
+        .arg(&file);
     s3_args(&mut fetch);
     fetch.assert().success();
-    assert_eq!(std::fs::read(&file).expect("fetched"), read(&s3, &seed_name("canton", 3)).await);
+    assert_eq!(
+        std::fs::read(&file).expect("fetched"),
+        read(&s3, &seed_name("canton", 3)).await
+    );
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
@@ -226,7 +362,11 @@ fn verify_file(body: &[u8], identifier: &str) -> assert_cmd::assert::Assert {
 #[test]
 fn verify_accepts_key_pair_and_kms_dumps() {
     for d in [dump(IDENTIFIER, 0x10, 2), kms_dump(IDENTIFIER, 0x20)] {
-        let out = verify_file(&bytes(&d), IDENTIFIER).success().get_output().stdout.clone();
+        let out = verify_file(&bytes(&d), IDENTIFIER)
+            .success()
+            .get_output()
+            .stdout
+            .clone();
         assert!(String::from_utf8_lossy(&out).starts_with("Verified: PAR::acme-participant::"));
     }
 }
@@ -239,14 +379,30 @@ fn verify_refuses_with_the_reason() {
     let mut bad_type = kms_dump(IDENTIFIER, 0x20);
     bad_type["keys"][0]["type"] = Value::String("hmac".into());
     for (body, identifier, reason) in [
-        (text.as_bytes()[..text.len() - 10].to_vec(), IDENTIFIER, "Truncated"),
-        (text.clone().into_bytes(), "someone-else", "WrongParticipant"),
+        (
+            text.as_bytes()[..text.len() - 10].to_vec(),
+            IDENTIFIER,
+            "Truncated",
+        ),
+        (
+            text.clone().into_bytes(),
+            "someone-else",
+            "WrongParticipant",
+        ),
         (bytes(&no_enc), IDENTIFIER, "MissingKeys"),
         (bytes(&bad_type), IDENTIFIER, "MissingKeys"),
         (b"  \n".to_vec(), IDENTIFIER, "EmptyDump"),
     ] {
-        let out = verify_file(&body, identifier).failure().code(1).get_output().stdout.clone();
+        let out = verify_file(&body, identifier)
+            .failure()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
         let out = String::from_utf8_lossy(&out).to_string();
-        assert!(out.starts_with(&format!("{reason}: ")), "want {reason}, got {out}");
+        assert!(
+            out.starts_with(&format!("{reason}: ")),
+            "want {reason}, got {out}"
+        );
     }
 }

@@ -40,14 +40,27 @@ pub fn credentials(
 ) -> Result<Credentials, String> {
     let prefix = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_";
     let present = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
-    let missing: Vec<String> = [("URL", &url), ("CLIENT_ID", &client_id), ("CLIENT_SECRET", &client_secret), ("AUDIENCE", &audience)]
-        .iter()
-        .filter(|(_, v)| !present(v))
-        .map(|(n, _)| format!("{prefix}{n}"))
-        .collect();
+    let missing: Vec<String> = [
+        ("URL", &url),
+        ("CLIENT_ID", &client_id),
+        ("CLIENT_SECRET", &client_secret),
+        ("AUDIENCE", &audience),
+    ]
+    .iter()
+    .filter(|(_, v)| !present(v))
+    .map(|(n, _)| format!("{prefix}{n}"))
+    .collect();
     match (url, client_id, client_secret, audience) {
-        (Some(token_url), Some(client_id), Some(client_secret), Some(audience)) if missing.is_empty() => {
-            Ok(Credentials { token_url, client_id, client_secret, audience, scope })
+        (Some(token_url), Some(client_id), Some(client_secret), Some(audience))
+            if missing.is_empty() =>
+        {
+            Ok(Credentials {
+                token_url,
+                client_id,
+                client_secret,
+                audience,
+                scope,
+            })
         }
         _ => Err(format!(
             "the backup Job needs the validator app's ledger API client credentials: {} not set (from the validator app's OAuth2 Secret)",
@@ -60,7 +73,11 @@ pub fn credentials(
 pub fn namespace(namespace: Option<String>) -> Result<String, CommandError> {
     namespace
         .filter(|n| !n.is_empty())
-        .or_else(|| std::fs::read_to_string(IN_CLUSTER_NAMESPACE).ok().map(|s| s.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string(IN_CLUSTER_NAMESPACE)
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
         .filter(|n| !n.is_empty())
         .ok_or(CommandError::Namespace)
 }
@@ -89,7 +106,10 @@ pub struct Listed {
 }
 
 /// Opens `destination`.
-pub async fn open(destination: &str, connect: &Connect) -> Result<(Destination, Store), CommandError> {
+pub async fn open(
+    destination: &str,
+    connect: &Connect,
+) -> Result<(Destination, Store), CommandError> {
     let dest = Destination::parse(destination)?;
     let store = Store::open(&dest, connect).await?;
     Ok((dest, store))
@@ -107,14 +127,20 @@ pub async fn list(
     let mut rows = Vec::new();
     for entry in store.list(&folder, validator).await? {
         let checked = match store.get(&entry.name, validator).await {
-            Ok(bytes) => verify_alone(&bytes, identifier).map(|d| d.id).map_err(|r| (r.reason, r.participant_id)),
+            Ok(bytes) => verify_alone(&bytes, identifier)
+                .map(|d| d.id)
+                .map_err(|r| (r.reason, r.participant_id)),
             Err(_) => Err((Reason::UploadFailed, None)),
         };
         rows.push(Listed {
             object: entry.name,
             size_bytes: entry.size,
             verified: checked.is_ok(),
-            participant_id: checked.as_ref().ok().cloned().or_else(|| checked.as_ref().err().and_then(|e| e.1.clone())),
+            participant_id: checked
+                .as_ref()
+                .ok()
+                .cloned()
+                .or_else(|| checked.as_ref().err().and_then(|e| e.1.clone())),
             reason: checked.err().map(|e| e.0),
         });
     }
@@ -129,7 +155,10 @@ pub fn to_table(rows: &[Listed]) -> String {
             None => "yes".to_string(),
             Some(reason) => format!("no ({})", reason.as_str()),
         };
-        out.push_str(&format!("{:<70} {:>10}  {verified}\n", r.object, r.size_bytes));
+        out.push_str(&format!(
+            "{:<70} {:>10}  {verified}\n",
+            r.object, r.size_bytes
+        ));
     }
     out
 }
@@ -146,7 +175,10 @@ pub async fn latest(
     let entries = store.list(&folder, validator).await?;
     let found = newest_verified(store, &entries, validator, identifier)
         .await
-        .ok_or_else(|| CommandError::NoVerifiedDump { validator: validator.into(), folder: folder.clone() })?;
+        .ok_or_else(|| CommandError::NoVerifiedDump {
+            validator: validator.into(),
+            folder: folder.clone(),
+        })?;
     let bytes = store.get(&found.object, validator).await?;
     Ok((found.object, bytes))
 }

@@ -189,7 +189,11 @@ fn decode_key(key: &RawKey) -> Result<Key, String> {
             let purpose = match kind.as_str() {
                 "signing" => Purpose::Signing,
                 "encryption" => Purpose::Encryption,
-                other => return Err(format!("KMS key type {other:?} is neither signing nor encryption")),
+                other => {
+                    return Err(format!(
+                        "KMS key type {other:?} is neither signing nor encryption"
+                    ));
+                }
             };
             if key_id.trim().is_empty() {
                 return Err("the KMS keyId is empty".into());
@@ -219,21 +223,34 @@ fn decode_key(key: &RawKey) -> Result<Key, String> {
 pub fn check_wire(bytes: &[u8]) -> Result<(), String> {
     let mut at = 0;
     while at < bytes.len() {
-        let (tag, next) = varint(bytes, at).ok_or_else(|| format!("a field tag at byte {at} is cut off"))?;
+        let (tag, next) =
+            varint(bytes, at).ok_or_else(|| format!("a field tag at byte {at} is cut off"))?;
         at = next;
         if tag >> 3 == 0 {
             return Err(format!("field number 0 at byte {at}"));
         }
         at = match tag & 7 {
-            0 => varint(bytes, at).ok_or_else(|| format!("a number at byte {at} is cut off"))?.1,
+            0 => {
+                varint(bytes, at)
+                    .ok_or_else(|| format!("a number at byte {at} is cut off"))?
+                    .1
+            }
             1 => at + 8,
             5 => at + 4,
             2 => {
-                let (len, start) = varint(bytes, at).ok_or_else(|| format!("a length at byte {at} is cut off"))?;
-                let len = usize::try_from(len).map_err(|_| format!("a length at byte {at} is too large"))?;
-                start.checked_add(len).ok_or_else(|| format!("a length at byte {at} is too large"))?
+                let (len, start) =
+                    varint(bytes, at).ok_or_else(|| format!("a length at byte {at} is cut off"))?;
+                let len = usize::try_from(len)
+                    .map_err(|_| format!("a length at byte {at} is too large"))?;
+                start
+                    .checked_add(len)
+                    .ok_or_else(|| format!("a length at byte {at} is too large"))?
             }
-            other => return Err(format!("wire type {other} at byte {at} is not used by Canton")),
+            other => {
+                return Err(format!(
+                    "wire type {other} at byte {at} is not used by Canton"
+                ));
+            }
         };
         if at > bytes.len() {
             return Err(format!(
@@ -307,10 +324,9 @@ mod keypair {
         }
         let versioned = Versioned::decode(bytes)
             .ok()
-            .filter(|v| v.version > 0 && !v.data.is_empty())
-            .and_then(|v| from_pair(&v.data).ok());
+            .filter(|v| v.version > 0 && !v.data.is_empty());
         match versioned {
-            Some(found) => Ok(found),
+            Some(v) => from_pair(&v.data),
             None => from_pair(bytes),
         }
     }
@@ -321,7 +337,9 @@ mod keypair {
         let (purpose, inner) = match (pair.signing_key_pair, pair.encryption_key_pair) {
             (Some(p), None) => (Purpose::Signing, p),
             (None, Some(p)) => (Purpose::Encryption, p),
-            _ => return Err("keyPair holds neither one signing nor one encryption key pair".into()),
+            _ => {
+                return Err("keyPair holds neither one signing nor one encryption key pair".into());
+            }
         };
         let key = inner
             .private_key
@@ -350,13 +368,94 @@ mod keypair {
                 }),
             });
             let msg = match purpose {
-                Purpose::Signing => CryptoKeyPair { signing_key_pair: pair, encryption_key_pair: None },
-                Purpose::Encryption => CryptoKeyPair { signing_key_pair: None, encryption_key_pair: pair },
+                Purpose::Signing => CryptoKeyPair {
+                    signing_key_pair: pair,
+                    encryption_key_pair: None,
+                },
+                Purpose::Encryption => CryptoKeyPair {
+                    signing_key_pair: None,
+                    encryption_key_pair: pair,
+                },
             };
-            Versioned { data: msg.encode_to_vec(), version: 30 }.encode_to_vec()
+            Versioned {
+                data: msg.encode_to_vec(),
+                version: 30,
+            }
+            .encode_to_vec()
         }
     }
 }
 
 #[cfg(test)]
 pub use keypair::encode as test_encode;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(seed: u8) -> String {
+        format!("1220{}", format!("{seed:02x}").repeat(32))
+    }
+
+    #[test]
+    fn participant_ids_split_on_the_last_separator() {
+        let p = ParticipantId::parse("PAR::acme::part::1220ab").unwrap();
+        assert_eq!(
+            (p.identifier.as_str(), p.fingerprint.as_str()),
+            ("acme::part", "1220ab")
+        );
+        for other in ["MED::x::1220", "PAR::::1220", "PAR::x::", "acme"] {
+            assert_eq!(ParticipantId::parse(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn key_pairs_decode_versioned_and_bare() {
+        let versioned = test_encode::key_pair(Purpose::Encryption, &fp(1), b"secret");
+        assert_eq!(
+            keypair::decode(&versioned).unwrap(),
+            (Purpose::Encryption, fp(1))
+        );
+        // The bare CryptoKeyPair: the versioned wrapper's payload.
+        let bare = &versioned[2..versioned.len() - 2];
+        assert_eq!(keypair::decode(bare).unwrap(), (Purpose::Encryption, fp(1)));
+    }
+
+    #[test]
+    fn key_pairs_without_a_private_key_are_refused() {
+        let empty_secret = test_encode::key_pair(Purpose::Signing, &fp(1), b"");
+        assert!(
+            keypair::decode(&empty_secret)
+                .unwrap_err()
+                .contains("empty")
+        );
+        let no_id = test_encode::key_pair(Purpose::Signing, "", b"k");
+        assert!(keypair::decode(&no_id).unwrap_err().contains("fingerprint"));
+        assert!(keypair::decode(b"").is_err());
+        assert!(keypair::decode(b"\xff\xff").is_err());
+    }
+
+    #[test]
+    fn wire_check_finds_cut_off_snapshots() {
+        let whole = [0x0a, 3, 1, 2, 3, 0x10, 0x96, 0x01, 0x1d, 0, 0, 0, 0];
+        assert_eq!(check_wire(&whole), Ok(()));
+        // A cut inside a field is found; one between fields is a shorter valid message (a
+        // transport cut also ends the JSON early, which `parse` reports).
+        for cut in (1..whole.len()).filter(|c| ![5, 8].contains(c)) {
+            assert!(check_wire(&whole[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(check_wire(&[0x0b]).is_err(), "group wire type");
+    }
+
+    #[test]
+    fn kms_references_need_a_type_and_an_id() {
+        let kms = |kind: &str, id: &str| RawKey::Kms {
+            kind: kind.into(),
+            key_id: id.into(),
+            name: None,
+        };
+        assert!(decode_key(&kms("signing", "arn:aws:kms:k")).is_ok());
+        assert!(decode_key(&kms("signing", " ")).is_err());
+        assert!(decode_key(&kms("mac", "k")).is_err());
+    }
+}

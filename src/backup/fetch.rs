@@ -32,7 +32,11 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     #[error("token endpoint {url} answered {status}: {body}")]
-    TokenStatus { url: String, status: u16, body: String },
+    TokenStatus {
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("token endpoint {url} answered without an access_token: {why}")]
     TokenBody { url: String, why: String },
     #[error("dump request to {url} failed: {source}")]
@@ -42,7 +46,11 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     #[error("validator app {url} answered {status}: {body}")]
-    DumpStatus { url: String, status: u16, body: String },
+    DumpStatus {
+        url: String,
+        status: u16,
+        body: String,
+    },
     #[error("the dump from {url} was cut off after {got} bytes: {source}")]
     DumpBody {
         url: String,
@@ -57,7 +65,9 @@ impl FetchError {
     pub fn is_token(&self) -> bool {
         matches!(
             self,
-            FetchError::TokenRequest { .. } | FetchError::TokenStatus { .. } | FetchError::TokenBody { .. }
+            FetchError::TokenRequest { .. }
+                | FetchError::TokenStatus { .. }
+                | FetchError::TokenBody { .. }
         )
     }
 
@@ -93,48 +103,80 @@ pub async fn token(http: &reqwest::Client, c: &Credentials) -> Result<String, Fe
         form.push(("scope", scope));
     }
     let url = c.token_url.clone();
-    let resp = http
-        .post(&url)
-        .form(&form)
-        .send()
-        .await
-        .map_err(|source| FetchError::TokenRequest { url: url.clone(), source })?;
+    let resp =
+        http.post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|source| FetchError::TokenRequest {
+                url: url.clone(),
+                source,
+            })?;
     let status = resp.status();
     let body = resp
         .text()
         .await
-        .map_err(|source| FetchError::TokenRequest { url: url.clone(), source })?;
+        .map_err(|source| FetchError::TokenRequest {
+            url: url.clone(),
+            source,
+        })?;
     if !status.is_success() {
-        return Err(FetchError::TokenStatus { url, status: status.as_u16(), body: snippet(&body) });
+        return Err(FetchError::TokenStatus {
+            url,
+            status: status.as_u16(),
+            body: snippet(&body),
+        });
     }
-    let parsed: TokenResponse = serde_json::from_str(&body)
-        .map_err(|e| FetchError::TokenBody { url: url.clone(), why: e.to_string() })?;
+    let parsed: TokenResponse = serde_json::from_str(&body).map_err(|e| FetchError::TokenBody {
+        url: url.clone(),
+        why: e.to_string(),
+    })?;
     if parsed.access_token.is_empty() {
-        return Err(FetchError::TokenBody { url, why: "access_token is empty".into() });
+        return Err(FetchError::TokenBody {
+            url,
+            why: "access_token is empty".into(),
+        });
     }
     Ok(parsed.access_token)
 }
 
 /// The dump's bytes, as served (not yet verified).
-pub async fn dump(http: &reqwest::Client, base_url: &str, token: &str) -> Result<Vec<u8>, FetchError> {
+pub async fn dump(
+    http: &reqwest::Client,
+    base_url: &str,
+    token: &str,
+) -> Result<Vec<u8>, FetchError> {
     let url = format!("{}{IDENTITIES_PATH}", base_url.trim_end_matches('/'));
     let mut resp = http
         .get(&url)
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|source| FetchError::DumpRequest { url: url.clone(), source })?;
+        .map_err(|source| FetchError::DumpRequest {
+            url: url.clone(),
+            source,
+        })?;
     let status = resp.status();
     if !status.is_success() {
         let body = resp.text().await.unwrap_or_default();
-        return Err(FetchError::DumpStatus { url, status: status.as_u16(), body: snippet(&body) });
+        return Err(FetchError::DumpStatus {
+            url,
+            status: status.as_u16(),
+            body: snippet(&body),
+        });
     }
     let mut bytes = Vec::new();
     loop {
         match resp.chunk().await {
             Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
             Ok(None) => return Ok(bytes),
-            Err(source) => return Err(FetchError::DumpBody { url, got: bytes.len(), source }),
+            Err(source) => {
+                return Err(FetchError::DumpBody {
+                    url,
+                    got: bytes.len(),
+                    source,
+                });
+            }
         }
     }
 }

@@ -17,7 +17,11 @@ pub fn backup_bucket_policy(destination: &str) -> Result<Value, StoreError> {
 
 /// `prefix/` or empty: the keys the Job writes start with it.
 fn key_prefix(prefix: &str) -> String {
-    if prefix.is_empty() { String::new() } else { format!("{prefix}/") }
+    if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    }
 }
 
 fn s3(bucket: &str, prefix: &str) -> Value {
@@ -93,27 +97,44 @@ mod tests {
     fn s3_grants_the_four_actions_on_the_prefix_only() {
         let p = backup_bucket_policy("s3://acme-backups/canton").unwrap();
         let st = &p["permissionsPolicy"]["Statement"];
-        assert_eq!(st[0]["Action"], json!(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]));
+        assert_eq!(
+            st[0]["Action"],
+            json!(["s3:PutObject", "s3:GetObject", "s3:DeleteObject"])
+        );
         assert_eq!(st[0]["Resource"], "arn:aws:s3:::acme-backups/canton/*");
         assert_eq!(st[1]["Action"], "s3:ListBucket");
         assert_eq!(st[1]["Resource"], "arn:aws:s3:::acme-backups");
-        assert_eq!(st[1]["Condition"]["StringLike"]["s3:prefix"], json!(["canton/*"]));
+        assert_eq!(
+            st[1]["Condition"]["StringLike"]["s3:prefix"],
+            json!(["canton/*"])
+        );
     }
 
     #[test]
     fn s3_without_prefix_covers_the_bucket() {
         let p = backup_bucket_policy("s3://b").unwrap();
-        assert_eq!(p["permissionsPolicy"]["Statement"][0]["Resource"], "arn:aws:s3:::b/*");
+        assert_eq!(
+            p["permissionsPolicy"]["Statement"][0]["Resource"],
+            "arn:aws:s3:::b/*"
+        );
     }
 
     #[test]
     fn gcs_role_has_create_get_list_delete() {
         let p = backup_bucket_policy("gcs://acme-backups/x").unwrap();
         let perms = p["customRole"]["includedPermissions"].as_array().unwrap();
-        for want in ["storage.objects.create", "storage.objects.get", "storage.objects.list", "storage.objects.delete"] {
+        for want in [
+            "storage.objects.create",
+            "storage.objects.get",
+            "storage.objects.list",
+            "storage.objects.delete",
+        ] {
             assert!(perms.contains(&json!(want)), "{want}");
         }
-        assert_eq!(p["bindings"][0]["resource"], "projects/_/buckets/acme-backups");
+        assert_eq!(
+            p["bindings"][0]["resource"],
+            "projects/_/buckets/acme-backups"
+        );
     }
 
     #[test]

@@ -110,7 +110,10 @@ impl RunResult {
             if line.len() <= MAX_RESULT_BYTES || shown.message.is_empty() {
                 return line;
             }
-            let keep = shown.message.len().saturating_sub(line.len() - MAX_RESULT_BYTES + 3);
+            let keep = shown
+                .message
+                .len()
+                .saturating_sub(line.len() - MAX_RESULT_BYTES + 3);
             shown.message = cut(&shown.message, keep);
         }
     }
@@ -183,7 +186,9 @@ mod tests {
 
     #[test]
     fn unknown_reasons_are_refused() {
-        let line = sample("x".into()).to_line().replace("Truncated", "Whatever");
+        let line = sample("x".into())
+            .to_line()
+            .replace("Truncated", "Whatever");
         assert!(parse(&line).is_err());
     }
 }

@@ -34,7 +34,12 @@ struct Failure {
 
 impl Failure {
     fn new(reason: Reason, message: impl Into<String>) -> Failure {
-        Failure { reason, message: message.into(), participant_id: None, size: None }
+        Failure {
+            reason,
+            message: message.into(),
+            participant_id: None,
+            size: None,
+        }
     }
 }
 
@@ -61,12 +66,37 @@ pub async fn run(spec: &RunSpec, now: DateTime<Utc>) -> RunResult {
     match backup(spec, &folder, &name, &stamp).await {
         Ok(ok) => {
             let (reason, message) = match &ok.prune_error {
-                None => (Reason::Verified, format!("verified and uploaded {name}; {} older dump(s) deleted, keeping {}", ok.pruned, spec.keep)),
-                Some(e) => (Reason::PruneFailed, format!("verified and uploaded {name}, but retention failed (nothing was lost): {e}")),
+                None => (
+                    Reason::Verified,
+                    format!(
+                        "verified and uploaded {name}; {} older dump(s) deleted, keeping {}",
+                        ok.pruned, spec.keep
+                    ),
+                ),
+                Some(e) => (
+                    Reason::PruneFailed,
+                    format!(
+                        "verified and uploaded {name}, but retention failed (nothing was lost): {e}"
+                    ),
+                ),
             };
-            done(Outcome::Verified, reason, message, Some(ok.participant_id), Some(ok.size), ok.pruned)
+            done(
+                Outcome::Verified,
+                reason,
+                message,
+                Some(ok.participant_id),
+                Some(ok.size),
+                ok.pruned,
+            )
         }
-        Err(f) => done(Outcome::Failed, f.reason, f.message, f.participant_id, f.size, 0),
+        Err(f) => done(
+            Outcome::Failed,
+            f.reason,
+            f.message,
+            f.participant_id,
+            f.size,
+            0,
+        ),
     }
 }
 
@@ -97,11 +127,22 @@ async fn backup(spec: &RunSpec, folder: &str, name: &str, stamp: &str) -> Result
         .credentials
         .as_ref()
         .map_err(|m| Failure::new(Reason::InvalidConfig, m.clone()))?;
-    let store = Store::open(&spec.destination, &spec.connect).await.map_err(store_failure)?;
+    let store = Store::open(&spec.destination, &spec.connect)
+        .await
+        .map_err(store_failure)?;
     let bytes = fetch_dump(spec, credentials).await?;
     let size = bytes.len() as u64;
-    let entries = store.list(folder, &spec.validator).await.map_err(store_failure)?;
-    let baseline = newest_verified(&store, &entries, &spec.validator, Some(&spec.participant_identifier)).await;
+    let entries = store
+        .list(folder, &spec.validator)
+        .await
+        .map_err(store_failure)?;
+    let baseline = newest_verified(
+        &store,
+        &entries,
+        &spec.validator,
+        Some(&spec.participant_identifier),
+    )
+    .await;
     let expected = Expected {
         identifier: &spec.participant_identifier,
         stamp: Some(stamp),
@@ -113,14 +154,21 @@ async fn backup(spec: &RunSpec, folder: &str, name: &str, stamp: &str) -> Result
         participant_id: r.participant_id,
         size: Some(size),
     })?;
-    upload(&store, name, &spec.validator, bytes).await.map_err(|m| Failure {
-        reason: Reason::UploadFailed,
-        message: m,
-        participant_id: Some(dump.id.clone()),
-        size: Some(size),
-    })?;
+    upload(&store, name, &spec.validator, bytes)
+        .await
+        .map_err(|m| Failure {
+            reason: Reason::UploadFailed,
+            message: m,
+            participant_id: Some(dump.id.clone()),
+            size: Some(size),
+        })?;
     let (pruned, prune_error) = prune(&store, folder, &spec.validator, spec.keep, name).await;
-    Ok(Done { participant_id: dump.id, size, pruned, prune_error })
+    Ok(Done {
+        participant_id: dump.id,
+        size,
+        pruned,
+        prune_error,
+    })
 }
 
 fn store_failure(e: StoreError) -> Failure {
@@ -144,13 +192,21 @@ async fn fetch_dump(spec: &RunSpec, credentials: &Credentials) -> Result<Vec<u8>
     };
     let http = fetch::client().map_err(failure)?;
     let token = fetch::token(&http, credentials).await.map_err(failure)?;
-    fetch::dump(&http, &spec.validator_app_url, &token).await.map_err(failure)
+    fetch::dump(&http, &spec.validator_app_url, &token)
+        .await
+        .map_err(failure)
 }
 
 /// Writes the dump, then reads it back: a dump counts only once the destination returns it whole.
 async fn upload(store: &Store, name: &str, validator: &str, bytes: Vec<u8>) -> Result<(), String> {
-    store.put(name, validator, bytes.clone()).await.map_err(|e| e.to_string())?;
-    let back = store.get(name, validator).await.map_err(|e| format!("reading the upload back: {e}"))?;
+    store
+        .put(name, validator, bytes.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let back = store
+        .get(name, validator)
+        .await
+        .map_err(|e| format!("reading the upload back: {e}"))?;
     if back != bytes {
         return Err(format!(
             "{name} reads back as {} bytes, not the {} written",
@@ -173,24 +229,44 @@ pub async fn newest_verified(
             continue;
         };
         if let Ok(dump) = verify_alone(&bytes, identifier) {
-            return Some(Baseline { object: entry.name.clone(), stamp: entry.stamp.clone(), dump });
+            return Some(Baseline {
+                object: entry.name.clone(),
+                stamp: entry.stamp.clone(),
+                dump,
+            });
         }
     }
     None
 }
 
 /// Verifies a stored dump by itself (no baseline): against `identifier`, or its own id's.
-pub fn verify_alone(bytes: &[u8], identifier: Option<&str>) -> Result<super::dump::Dump, verify::Rejection> {
+pub fn verify_alone(
+    bytes: &[u8],
+    identifier: Option<&str>,
+) -> Result<super::dump::Dump, verify::Rejection> {
     let own = super::dump::parse(bytes)
         .ok()
         .and_then(|d| d.participant)
         .map(|p| p.identifier);
     let identifier = identifier.map(str::to_string).or(own).unwrap_or_default();
-    verify::verify(bytes, Expected { identifier: &identifier, stamp: None, baseline: None })
+    verify::verify(
+        bytes,
+        Expected {
+            identifier: &identifier,
+            stamp: None,
+            baseline: None,
+        },
+    )
 }
 
 /// Deletes what retention drops; returns how many went and the first error.
-async fn prune(store: &Store, folder: &str, validator: &str, keep: usize, verified: &str) -> (u32, Option<String>) {
+async fn prune(
+    store: &Store,
+    folder: &str,
+    validator: &str,
+    keep: usize,
+    verified: &str,
+) -> (u32, Option<String>) {
     let entries = match store.list(folder, validator).await {
         Ok(e) => e,
         Err(e) => return (0, Some(e.to_string())),
@@ -223,15 +299,30 @@ mod tests {
     fn entries(stamps: &[&str]) -> Vec<Entry> {
         stamps
             .iter()
-            .map(|s| Entry { name: format!("f/identities-{s}.json"), stamp: s.to_string(), size: 1 })
+            .map(|s| Entry {
+                name: format!("f/identities-{s}.json"),
+                stamp: s.to_string(),
+                size: 1,
+            })
             .collect()
     }
 
     #[test]
     fn retention_keeps_the_newest_n() {
-        let e = entries(&["20260105T000000Z", "20260104T000000Z", "20260103T000000Z", "20260102T000000Z"]);
+        let e = entries(&[
+            "20260105T000000Z",
+            "20260104T000000Z",
+            "20260103T000000Z",
+            "20260102T000000Z",
+        ]);
         let plan = prune_plan(&e, 2, "f/identities-20260105T000000Z.json");
-        assert_eq!(plan, vec!["f/identities-20260103T000000Z.json", "f/identities-20260102T000000Z.json"]);
+        assert_eq!(
+            plan,
+            vec![
+                "f/identities-20260103T000000Z.json",
+                "f/identities-20260102T000000Z.json"
+            ]
+        );
     }
 
     #[test]
@@ -240,12 +331,19 @@ mod tests {
         let verified = "f/identities-20260103T000000Z.json";
         let plan = prune_plan(&e, 1, verified);
         assert_eq!(plan, vec!["f/identities-20260104T000000Z.json"]);
-        assert!(prune_plan(&e, 0, verified).len() < e.len(), "keep 0 still keeps one");
+        assert!(
+            prune_plan(&e, 0, verified).len() < e.len(),
+            "keep 0 still keeps one"
+        );
     }
 
     #[test]
     fn stamps_sort_as_time() {
-        let a = stamp(DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().into());
+        let a = stamp(
+            DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+                .unwrap()
+                .into(),
+        );
         assert_eq!(a, "20260102T030405Z");
     }
 }

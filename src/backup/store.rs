@@ -24,8 +24,14 @@ pub const SECRET_DATA_KEY: &str = "identities.json";
 /// A `--destination`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
-    S3 { bucket: String, prefix: String },
-    Gcs { bucket: String, prefix: String },
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    Gcs {
+        bucket: String,
+        prefix: String,
+    },
     /// Secrets in the Job's namespace: in the cluster, so lost with it.
     Secret,
 }
@@ -33,9 +39,7 @@ pub enum Destination {
 /// Why the destination could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "destination {0:?} is not s3://BUCKET[/PREFIX], gcs://BUCKET[/PREFIX] or secret"
-    )]
+    #[error("destination {0:?} is not s3://BUCKET[/PREFIX], gcs://BUCKET[/PREFIX] or secret")]
     Destination(String),
     #[error("an s3:// destination needs --region (the bucket's AWS region)")]
     Region,
@@ -81,8 +85,14 @@ impl Destination {
         }
         let prefix = prefix.trim_matches('/').to_string();
         match scheme {
-            "s3" => Ok(Destination::S3 { bucket: bucket.into(), prefix }),
-            "gcs" | "gs" => Ok(Destination::Gcs { bucket: bucket.into(), prefix }),
+            "s3" => Ok(Destination::S3 {
+                bucket: bucket.into(),
+                prefix,
+            }),
+            "gcs" | "gs" => Ok(Destination::Gcs {
+                bucket: bucket.into(),
+                prefix,
+            }),
             _ => Err(bad()),
         }
     }
@@ -118,7 +128,10 @@ pub fn stamp_of(name: &str) -> Option<&str> {
     let ok = stamp.len() == 16
         && stamp.as_bytes()[8] == b'T'
         && stamp.ends_with('Z')
-        && stamp[..8].bytes().chain(stamp[9..15].bytes()).all(|b| b.is_ascii_digit());
+        && stamp[..8]
+            .bytes()
+            .chain(stamp[9..15].bytes())
+            .all(|b| b.is_ascii_digit());
     ok.then_some(stamp)
 }
 
@@ -195,7 +208,9 @@ impl Store {
                 Ok(Store::Object(Arc::new(s)))
             }
             Destination::Secret => {
-                let client = kube::Client::try_default().await.map_err(StoreError::Kube)?;
+                let client = kube::Client::try_default()
+                    .await
+                    .map_err(StoreError::Kube)?;
                 Ok(Store::Secrets(kube::Api::default_namespaced(client)))
             }
         }
@@ -207,7 +222,11 @@ impl Store {
             Store::Object(s) => {
                 s.put(&Path::from(name), PutPayload::from(bytes))
                     .await
-                    .map_err(|source| StoreError::Object { op: "writing", name: name.into(), source })?;
+                    .map_err(|source| StoreError::Object {
+                        op: "writing",
+                        name: name.into(),
+                        source,
+                    })?;
                 Ok(())
             }
             Store::Secrets(api) => {
@@ -215,7 +234,11 @@ impl Store {
                 let secret = secret_dump(name, validator, stamp, bytes);
                 api.create(&PostParams::default(), &secret)
                     .await
-                    .map_err(|source| StoreError::Secret { op: "creating", name: name.into(), source })?;
+                    .map_err(|source| StoreError::Secret {
+                        op: "creating",
+                        name: name.into(),
+                        source,
+                    })?;
                 Ok(())
             }
         }
@@ -235,14 +258,23 @@ impl Store {
     pub async fn get(&self, name: &str, validator: &str) -> Result<Vec<u8>, StoreError> {
         match self {
             Store::Object(s) => {
-                let err = |source| StoreError::Object { op: "reading", name: name.into(), source };
+                let err = |source| StoreError::Object {
+                    op: "reading",
+                    name: name.into(),
+                    source,
+                };
                 let got = s.get(&Path::from(name)).await.map_err(err)?;
                 Ok(got.bytes().await.map_err(err)?.to_vec())
             }
             Store::Secrets(api) => {
-                let secret = api.get(&secret_for(name, validator)?).await.map_err(|source| {
-                    StoreError::Secret { op: "reading", name: name.into(), source }
-                })?;
+                let secret = api
+                    .get(&secret_for(name, validator)?)
+                    .await
+                    .map_err(|source| StoreError::Secret {
+                        op: "reading",
+                        name: name.into(),
+                        source,
+                    })?;
                 secret
                     .data
                     .and_then(|mut d| d.remove(SECRET_DATA_KEY))
@@ -255,14 +287,23 @@ impl Store {
     /// Deletes a dump.
     pub async fn delete(&self, name: &str, validator: &str) -> Result<(), StoreError> {
         match self {
-            Store::Object(s) => s
-                .delete(&Path::from(name))
-                .await
-                .map_err(|source| StoreError::Object { op: "deleting", name: name.into(), source }),
+            Store::Object(s) => {
+                s.delete(&Path::from(name))
+                    .await
+                    .map_err(|source| StoreError::Object {
+                        op: "deleting",
+                        name: name.into(),
+                        source,
+                    })
+            }
             Store::Secrets(api) => {
                 api.delete(&secret_for(name, validator)?, &DeleteParams::default())
                     .await
-                    .map_err(|source| StoreError::Secret { op: "deleting", name: name.into(), source })?;
+                    .map_err(|source| StoreError::Secret {
+                        op: "deleting",
+                        name: name.into(),
+                        source,
+                    })?;
                 Ok(())
             }
         }
@@ -275,14 +316,22 @@ async fn list_objects(s: &dyn ObjectStore, folder: &str) -> Result<Vec<Entry>, S
         .list(Some(&prefix))
         .try_collect()
         .await
-        .map_err(|source| StoreError::Object { op: "listing", name: format!("{folder}/"), source })?;
+        .map_err(|source| StoreError::Object {
+            op: "listing",
+            name: format!("{folder}/"),
+            source,
+        })?;
     Ok(metas
         .into_iter()
         .filter_map(|m| {
             let name = m.location.to_string();
             let in_folder = name.rsplit_once('/').map(|(dir, _)| dir) == Some(folder);
             let stamp = stamp_of(&name)?.to_string();
-            in_folder.then(|| Entry { stamp, size: m.size, name: name.clone() })
+            in_folder.then(|| Entry {
+                stamp,
+                size: m.size,
+                name: name.clone(),
+            })
         })
         .collect())
 }
@@ -292,16 +341,26 @@ async fn list_secrets(
     folder: &str,
     validator: &str,
 ) -> Result<Vec<Entry>, StoreError> {
-    let selector = format!("{SECRET_KIND_LABEL}={SECRET_KIND_VALUE},{SECRET_VALIDATOR_LABEL}={validator}");
+    let selector =
+        format!("{SECRET_KIND_LABEL}={SECRET_KIND_VALUE},{SECRET_VALIDATOR_LABEL}={validator}");
     let list = api
         .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(|source| StoreError::Secret { op: "listing", name: selector.clone(), source })?;
+        .map_err(|source| StoreError::Secret {
+            op: "listing",
+            name: selector.clone(),
+            source,
+        })?;
     Ok(list
         .items
         .into_iter()
         .filter_map(|s| {
-            let name = s.metadata.annotations.as_ref()?.get(SECRET_OBJECT_ANNOTATION)?.clone();
+            let name = s
+                .metadata
+                .annotations
+                .as_ref()?
+                .get(SECRET_OBJECT_ANNOTATION)?
+                .clone();
             let in_folder = name.rsplit_once('/').map(|(dir, _)| dir) == Some(folder);
             let stamp = stamp_of(&name)?.to_string();
             let size = s.data.as_ref()?.get(SECRET_DATA_KEY)?.0.len() as u64;
@@ -324,7 +383,10 @@ pub fn secret_dump(name: &str, validator: &str, stamp: &str, bytes: Vec<u8>) -> 
                 [
                     (SECRET_KIND_LABEL.to_string(), SECRET_KIND_VALUE.to_string()),
                     (SECRET_VALIDATOR_LABEL.to_string(), validator.to_string()),
-                    ("app.kubernetes.io/managed-by".to_string(), "canton-operator".to_string()),
+                    (
+                        "app.kubernetes.io/managed-by".to_string(),
+                        "canton-operator".to_string(),
+                    ),
                 ]
                 .into(),
             ),
@@ -346,11 +408,17 @@ mod tests {
     fn destinations_parse() {
         assert_eq!(
             Destination::parse("s3://b/p/q/").unwrap(),
-            Destination::S3 { bucket: "b".into(), prefix: "p/q".into() }
+            Destination::S3 {
+                bucket: "b".into(),
+                prefix: "p/q".into()
+            }
         );
         assert_eq!(
             Destination::parse("gcs://b").unwrap(),
-            Destination::Gcs { bucket: "b".into(), prefix: String::new() }
+            Destination::Gcs {
+                bucket: "b".into(),
+                prefix: String::new()
+            }
         );
         assert_eq!(Destination::parse("secret").unwrap(), Destination::Secret);
         for bad in ["s3://", "file:///x", "b/p", "s3:///p", ""] {
@@ -362,18 +430,33 @@ mod tests {
     fn object_names_carry_their_stamp() {
         let f = folder("backups", "validators", "acme");
         let name = object_name(&f, "20260102T030405Z");
-        assert_eq!(name, "backups/validators/acme/identities-20260102T030405Z.json");
+        assert_eq!(
+            name,
+            "backups/validators/acme/identities-20260102T030405Z.json"
+        );
         assert_eq!(stamp_of(&name), Some("20260102T030405Z"));
         assert_eq!(folder("", "ns", "v"), "ns/v");
-        for other in ["x/identities-2026.json", "x/identities-20260102X030405Z.json", "x/other.json"] {
+        for other in [
+            "x/identities-2026.json",
+            "x/identities-20260102X030405Z.json",
+            "x/other.json",
+        ] {
             assert_eq!(stamp_of(other), None, "{other}");
         }
     }
 
     #[test]
     fn secret_dumps_are_labelled_and_named_in_lower_case() {
-        let s = secret_dump("ns/acme/identities-20260102T030405Z.json", "acme", "20260102T030405Z", b"{}".to_vec());
-        assert_eq!(s.metadata.name.as_deref(), Some("acme-identities-20260102t030405z"));
+        let s = secret_dump(
+            "ns/acme/identities-20260102T030405Z.json",
+            "acme",
+            "20260102T030405Z",
+            b"{}".to_vec(),
+        );
+        assert_eq!(
+            s.metadata.name.as_deref(),
+            Some("acme-identities-20260102t030405z")
+        );
         let labels = s.metadata.labels.unwrap();
         assert_eq!(labels[SECRET_KIND_LABEL], SECRET_KIND_VALUE);
         assert_eq!(labels[SECRET_VALIDATOR_LABEL], "acme");

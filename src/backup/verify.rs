@@ -6,7 +6,8 @@
 //!   an empty body (or no keys and no snapshot) is `EmptyDump`, anything else unreadable is
 //!   `InvalidDump`.
 //! - **Snapshot**: `authorizedStoreSnapshot` is base64 of a non-empty sequence of whole protobuf
-//!   fields (a cut-off snapshot is `Truncated`). Its topology content is not interpreted.
+//!   fields: a snapshot cut inside a field is `Truncated` (one cut exactly between top-level fields
+//!   is not detectable this way). Its topology content is not interpreted.
 //! - **Participant**: `id` is `PAR::<identifier>::<fingerprint>` with this validator's identifier,
 //!   and, once a verified dump exists, the same fingerprint as the newest one (`WrongParticipant`).
 //! - **Keys** (`MissingKeys`): every entry decodes: a `keyPair` is base64 of a Canton
@@ -63,7 +64,8 @@ pub fn verify(bytes: &[u8], expected: Expected<'_>) -> Result<Dump, Rejection> {
         message,
         participant_id: Some(dump.id.clone()),
     };
-    let participant = check_participant(&dump, expected).map_err(|m| reject(Reason::WrongParticipant, m))?;
+    let participant =
+        check_participant(&dump, expected).map_err(|m| reject(Reason::WrongParticipant, m))?;
     check_keys(&dump, &participant).map_err(|m| reject(Reason::MissingKeys, m))?;
     if let Some(base) = expected.baseline {
         check_kept_keys(&dump, base).map_err(|m| reject(Reason::MissingKeys, m))?;
@@ -87,10 +89,12 @@ fn from_dump_error(e: DumpError) -> Rejection {
 }
 
 fn check_participant(dump: &Dump, expected: Expected<'_>) -> Result<ParticipantId, String> {
-    let participant = dump
-        .participant
-        .clone()
-        .ok_or_else(|| format!("the dump's id {:?} is not a participant id (PAR::<identifier>::<fingerprint>)", dump.id))?;
+    let participant = dump.participant.clone().ok_or_else(|| {
+        format!(
+            "the dump's id {:?} is not a participant id (PAR::<identifier>::<fingerprint>)",
+            dump.id
+        )
+    })?;
     if participant.identifier != expected.identifier {
         return Err(format!(
             "the dump is of participant {:?}, not of this validator's {:?}",
@@ -98,7 +102,11 @@ fn check_participant(dump: &Dump, expected: Expected<'_>) -> Result<ParticipantI
         ));
     }
     if let Some(base) = expected.baseline {
-        let known = base.dump.participant.as_ref().map(|p| p.fingerprint.as_str());
+        let known = base
+            .dump
+            .participant
+            .as_ref()
+            .map(|p| p.fingerprint.as_str());
         if known != Some(participant.fingerprint.as_str()) {
             return Err(format!(
                 "the dump's namespace fingerprint in {:?} differs from the last good dump's {:?} ({}): another node with the same identifier",
@@ -120,14 +128,18 @@ fn check_keys(dump: &Dump, participant: &ParticipantId) -> Result<(), String> {
     if !has(Purpose::Encryption) {
         return Err("the dump holds no encryption key".into());
     }
-    let kms_signing = dump
-        .keys
-        .iter()
-        .any(|k| matches!(k, Key::Kms { purpose: Purpose::Signing, .. }));
-    let namespace_pair = dump
-        .keys
-        .iter()
-        .any(|k| matches!(k, Key::Pair { fingerprint, .. } if *fingerprint == participant.fingerprint));
+    let kms_signing = dump.keys.iter().any(|k| {
+        matches!(
+            k,
+            Key::Kms {
+                purpose: Purpose::Signing,
+                ..
+            }
+        )
+    });
+    let namespace_pair = dump.keys.iter().any(
+        |k| matches!(k, Key::Pair { fingerprint, .. } if *fingerprint == participant.fingerprint),
+    );
     if !kms_signing && !namespace_pair {
         return Err(format!(
             "the namespace key {} (the fingerprint in the participant id) is not in the dump",
@@ -172,4 +184,103 @@ fn check_age(dump: &Dump, stamp: Option<&str>, base: &Baseline) -> Result<(), St
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde_json::json;
+
+    use super::*;
+    use crate::backup::dump::test_encode::key_pair;
+
+    fn fp(seed: u8) -> String {
+        format!("1220{}", format!("{seed:02x}").repeat(32))
+    }
+
+    fn pair(purpose: Purpose, seed: u8) -> serde_json::Value {
+        json!({ "keyPair": STANDARD.encode(key_pair(purpose, &fp(seed), b"k")) })
+    }
+
+    fn dump_with(keys: Vec<serde_json::Value>) -> Vec<u8> {
+        let snapshot = STANDARD.encode([0x0a, 2, 7, 7]);
+        serde_json::to_vec(&json!({ "id": format!("PAR::acme::{}", fp(1)), "keys": keys, "authorizedStoreSnapshot": snapshot }))
+            .unwrap()
+    }
+
+    fn baseline(bytes: &[u8]) -> Baseline {
+        Baseline {
+            object: "old".into(),
+            stamp: "20250101T000000Z".into(),
+            dump: dump::parse(bytes).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_key_of_the_last_good_dump_must_still_be_there() {
+        let old = dump_with(vec![
+            pair(Purpose::Signing, 1),
+            pair(Purpose::Signing, 2),
+            pair(Purpose::Encryption, 3),
+        ]);
+        let base = baseline(&old);
+        let new = dump_with(vec![
+            pair(Purpose::Signing, 1),
+            pair(Purpose::Encryption, 3),
+        ]);
+        let expected = Expected {
+            identifier: "acme",
+            stamp: Some("20250102T000000Z"),
+            baseline: Some(&base),
+        };
+        let r = verify(&new, expected).unwrap_err();
+        assert_eq!(r.reason, Reason::MissingKeys);
+        assert!(r.message.contains(&fp(2)), "{}", r.message);
+        // A rotation adds keys: more keys than before is fine.
+        let grown = dump_with(vec![
+            pair(Purpose::Signing, 1),
+            pair(Purpose::Signing, 2),
+            pair(Purpose::Encryption, 3),
+            pair(Purpose::Signing, 4),
+        ]);
+        assert!(verify(&grown, expected).is_ok());
+    }
+
+    #[test]
+    fn a_run_not_after_the_last_good_dump_is_older() {
+        let bytes = dump_with(vec![
+            pair(Purpose::Signing, 1),
+            pair(Purpose::Encryption, 3),
+        ]);
+        let base = baseline(&bytes);
+        for stamp in ["20250101T000000Z", "20241231T235959Z"] {
+            let expected = Expected {
+                identifier: "acme",
+                stamp: Some(stamp),
+                baseline: Some(&base),
+            };
+            assert_eq!(
+                verify(&bytes, expected).unwrap_err().reason,
+                Reason::OlderThanLastGood,
+                "{stamp}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_kms_the_namespace_key_must_be_a_key_pair() {
+        let bytes = dump_with(vec![
+            pair(Purpose::Signing, 2),
+            pair(Purpose::Encryption, 3),
+        ]);
+        let expected = Expected {
+            identifier: "acme",
+            stamp: None,
+            baseline: None,
+        };
+        let r = verify(&bytes, expected).unwrap_err();
+        assert_eq!(r.reason, Reason::MissingKeys);
+        assert!(r.message.contains("namespace"), "{}", r.message);
+    }
 }

@@ -48,15 +48,28 @@ impl Moto {
     pub fn start() -> Moto {
         let port = free_port();
         let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server runs (pip install 'moto[server]', tests/requirements.txt)");
-        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         moto
@@ -112,11 +125,19 @@ pub async fn names(s3: &AmazonS3, folder: &str) -> Vec<String> {
 }
 
 pub async fn put(s3: &AmazonS3, name: &str, bytes: Vec<u8>) {
-    s3.put(&Path::from(name), bytes.into()).await.expect("seeding");
+    s3.put(&Path::from(name), bytes.into())
+        .await
+        .expect("seeding");
 }
 
 pub async fn read(s3: &AmazonS3, name: &str) -> Vec<u8> {
-    s3.get(&Path::from(name)).await.expect("get").bytes().await.expect("body").to_vec()
+    s3.get(&Path::from(name))
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("body")
+        .to_vec()
 }
 
 // --- dumps, as Splice and Canton write them ---------------------------------------------------
@@ -174,11 +195,23 @@ pub fn key_pair(signing: bool, fingerprint: &str) -> String {
         }),
     });
     let msg = if signing {
-        CryptoKeyPair { signing_key_pair: pair, encryption_key_pair: None }
+        CryptoKeyPair {
+            signing_key_pair: pair,
+            encryption_key_pair: None,
+        }
     } else {
-        CryptoKeyPair { signing_key_pair: None, encryption_key_pair: pair }
+        CryptoKeyPair {
+            signing_key_pair: None,
+            encryption_key_pair: pair,
+        }
     };
-    STANDARD.encode(Versioned { data: msg.encode_to_vec(), version: 30 }.encode_to_vec())
+    STANDARD.encode(
+        Versioned {
+            data: msg.encode_to_vec(),
+            version: 30,
+        }
+        .encode_to_vec(),
+    )
 }
 
 /// A topology snapshot's bytes: `items` whole protobuf fields (a versioned message's shape).
@@ -242,9 +275,14 @@ pub async fn fake_validator_app() -> (SocketAddr, Served) {
     };
     let app = Router::new()
         .route("/token", post(token))
-        .route("/api/validator/v0/admin/participant/identities", get(identities))
+        .route(
+            "/api/validator/v0/admin/participant/identities",
+            get(identities),
+        )
         .with_state(served.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (addr, served)
@@ -257,10 +295,15 @@ async fn token(State(s): State<Served>, body: Bytes) -> Response {
     if status != StatusCode::OK {
         return (status, "{\"error\":\"invalid_client\"}").into_response();
     }
-    if !(has("grant_type", "client_credentials") && has("audience", AUDIENCE) && has("client_id", "validator") && has("client_secret", "s3cret")) {
+    if !(has("grant_type", "client_credentials")
+        && has("audience", AUDIENCE)
+        && has("client_id", "validator")
+        && has("client_secret", "s3cret"))
+    {
         return (StatusCode::BAD_REQUEST, "{\"error\":\"invalid_request\"}").into_response();
     }
-    let body = json!({ "access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600 }).to_string();
+    let body =
+        json!({ "access_token": TOKEN, "token_type": "Bearer", "expires_in": 3600 }).to_string();
     ([("content-type", "application/json")], body).into_response()
 }
 
@@ -285,7 +328,9 @@ impl Served {
 /// `s3:PutObject` does, and forwards everything else.
 pub async fn write_refusing_proxy(upstream: String) -> SocketAddr {
     let app = Router::new().fallback(forward).with_state(upstream);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     addr
@@ -294,9 +339,20 @@ pub async fn write_refusing_proxy(upstream: String) -> SocketAddr {
 async fn forward(State(upstream): State<String>, req: Request) -> Response {
     if req.method() == Method::PUT {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
-        return (StatusCode::FORBIDDEN, [("content-type", "application/xml")], body).into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            [("content-type", "application/xml")],
+            body,
+        )
+            .into_response();
     }
-    let url = format!("{upstream}{}", req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let url = format!(
+        "{upstream}{}",
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
     let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).expect("method");
     let mut headers = reqwest::header::HeaderMap::new();
     for (k, v) in req.headers() {
@@ -304,7 +360,9 @@ async fn forward(State(upstream): State<String>, req: Request) -> Response {
             headers.insert(k.clone(), v.clone());
         }
     }
-    let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.expect("body");
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .expect("body");
     let resp = reqwest::Client::new()
         .request(method, url)
         .headers(headers)
