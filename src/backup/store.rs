@@ -161,7 +161,7 @@ pub struct Connect {
 #[derive(Clone)]
 pub enum Store {
     Object(Arc<dyn ObjectStore>),
-    Secrets(kube::Api<Secret>),
+    Secrets(Box<kube::Api<Secret>>),
 }
 
 /// Retries kept short: a CronJob runs again, and a hanging Job hides a failure.
@@ -211,7 +211,7 @@ impl Store {
                 let client = kube::Client::try_default()
                     .await
                     .map_err(StoreError::Kube)?;
-                Ok(Store::Secrets(kube::Api::default_namespaced(client)))
+                Ok(Store::Secrets(Box::new(kube::Api::default_namespaced(client))))
             }
         }
     }
