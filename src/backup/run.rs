@@ -48,8 +48,21 @@ pub fn stamp(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// Runs once; `now` names the object, `finished` stamps the result.
+/// Runs once against `spec.destination`; `now` names the object.
 pub async fn run(spec: &RunSpec, now: DateTime<Utc>) -> RunResult {
+    match Store::open(&spec.destination, &spec.connect).await {
+        Ok(store) => run_with(spec, &store, now).await,
+        Err(e) => {
+            let f = store_failure(e);
+            let mut r = invalid_config(f.message);
+            r.reason = f.reason;
+            r
+        }
+    }
+}
+
+/// Runs once against an opened store (a test's, or [`run`]'s).
+pub async fn run_with(spec: &RunSpec, store: &Store, now: DateTime<Utc>) -> RunResult {
     let stamp = stamp(now);
     let folder = store::folder(spec.destination.prefix(), &spec.namespace, &spec.validator);
     let name = store::object_name(&folder, &stamp);
@@ -63,7 +76,7 @@ pub async fn run(spec: &RunSpec, now: DateTime<Utc>) -> RunResult {
         pruned,
         finished_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
     };
-    match backup(spec, &folder, &name, &stamp).await {
+    match backup(spec, store, &folder, &name, &stamp).await {
         Ok(ok) => {
             let (reason, message) = match &ok.prune_error {
                 None => (
@@ -122,14 +135,17 @@ struct Done {
     prune_error: Option<String>,
 }
 
-async fn backup(spec: &RunSpec, folder: &str, name: &str, stamp: &str) -> Result<Done, Failure> {
+async fn backup(
+    spec: &RunSpec,
+    store: &Store,
+    folder: &str,
+    name: &str,
+    stamp: &str,
+) -> Result<Done, Failure> {
     let credentials = spec
         .credentials
         .as_ref()
         .map_err(|m| Failure::new(Reason::InvalidConfig, m.clone()))?;
-    let store = Store::open(&spec.destination, &spec.connect)
-        .await
-        .map_err(store_failure)?;
     let bytes = fetch_dump(spec, credentials).await?;
     let size = bytes.len() as u64;
     let entries = store
@@ -137,7 +153,7 @@ async fn backup(spec: &RunSpec, folder: &str, name: &str, stamp: &str) -> Result
         .await
         .map_err(store_failure)?;
     let baseline = newest_verified(
-        &store,
+        store,
         &entries,
         &spec.validator,
         Some(&spec.participant_identifier),
@@ -154,7 +170,7 @@ async fn backup(spec: &RunSpec, folder: &str, name: &str, stamp: &str) -> Result
         participant_id: r.participant_id,
         size: Some(size),
     })?;
-    upload(&store, name, &spec.validator, bytes)
+    upload(store, name, &spec.validator, bytes)
         .await
         .map_err(|m| Failure {
             reason: Reason::UploadFailed,
@@ -162,7 +178,7 @@ async fn backup(spec: &RunSpec, folder: &str, name: &str, stamp: &str) -> Result
             participant_id: Some(dump.id.clone()),
             size: Some(size),
         })?;
-    let (pruned, prune_error) = prune(&store, folder, &spec.validator, spec.keep, name).await;
+    let (pruned, prune_error) = prune(store, folder, &spec.validator, spec.keep, name).await;
     Ok(Done {
         participant_id: dump.id,
         size,

@@ -211,9 +211,16 @@ impl Store {
                 let client = kube::Client::try_default()
                     .await
                     .map_err(StoreError::Kube)?;
-                Ok(Store::Secrets(Box::new(kube::Api::default_namespaced(client))))
+                Ok(Store::Secrets(Box::new(kube::Api::default_namespaced(
+                    client,
+                ))))
             }
         }
+    }
+
+    /// Secret dumps in `namespace` through `client`.
+    pub fn secrets(client: kube::Client, namespace: &str) -> Store {
+        Store::Secrets(Box::new(kube::Api::namespaced(client, namespace)))
     }
 
     /// Writes a dump.

@@ -1,6 +1,7 @@
 //! What the backup tests run against: a real S3 API (moto_server on loopback), a fake OAuth2
 //! token endpoint and validator app serving dumps of Splice's `NodeIdentitiesDump` shape, and a
-//! proxy that makes the bucket refuse writes.
+//! proxy that makes the bucket refuse writes. Each test binary uses part of it.
+#![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::process::{Child, Command, Stdio};
