@@ -120,26 +120,15 @@ fn backup(command: cli::BackupCommand) -> anyhow::Result<ExitCode> {
                 ..
             } => {
                 let (dest, store) = commands::open(&at.destination, &connect(&at)).await?;
-                let (name, bytes) = match object {
-                    Some(name) => {
-                        let owner =
-                            validator.unwrap_or_else(|| commands::validator_of(&name).to_string());
-                        let bytes = store.get(&name, &owner).await?;
-                        (name, bytes)
-                    }
-                    None => {
-                        let validator = validator.context("--latest needs --validator")?;
-                        let namespace = commands::namespace(namespace)?;
-                        commands::latest(
-                            &dest,
-                            &store,
-                            &namespace,
-                            &validator,
-                            participant_identifier.as_deref(),
-                        )
-                        .await?
-                    }
-                };
+                let (name, bytes) = commands::fetch(
+                    &dest,
+                    &store,
+                    object,
+                    validator.as_deref(),
+                    namespace,
+                    participant_identifier.as_deref(),
+                )
+                .await?;
                 std::fs::write(&output, &bytes)
                     .with_context(|| format!("writing {}", output.display()))?;
                 eprintln!(

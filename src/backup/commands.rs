@@ -19,6 +19,8 @@ pub enum CommandError {
     Store(#[from] StoreError),
     #[error("no namespace: pass --namespace or set POD_NAMESPACE")]
     Namespace,
+    #[error("say which dump: --object NAME, or --latest --validator NAME")]
+    NothingToFetch,
     #[error("no dump of validator {validator} at {folder}/ verifies")]
     NoVerifiedDump { validator: String, folder: String },
     #[error("writing {path}: {source}")]
@@ -186,4 +188,28 @@ pub async fn latest(
 /// The validator a Secret dump's object name belongs to (`…/<validator>/identities-….json`).
 pub fn validator_of(object: &str) -> &str {
     object.rsplit('/').nth(1).unwrap_or_default()
+}
+
+/// `backup fetch`: the named object (its validator read from the name when not given), or the
+/// newest verified dump of `validator`.
+pub async fn fetch(
+    dest: &Destination,
+    store: &Store,
+    object: Option<String>,
+    validator: Option<&str>,
+    namespace: Option<String>,
+    identifier: Option<&str>,
+) -> Result<(String, Vec<u8>), CommandError> {
+    match (object, validator) {
+        (Some(name), owner) => {
+            let owner = owner.unwrap_or_else(|| validator_of(&name)).to_string();
+            let bytes = store.get(&name, &owner).await?;
+            Ok((name, bytes))
+        }
+        (None, Some(validator)) => {
+            let namespace = self::namespace(namespace)?;
+            latest(dest, store, &namespace, validator, identifier).await
+        }
+        (None, None) => Err(CommandError::NothingToFetch),
+    }
 }

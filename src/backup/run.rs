@@ -20,7 +20,7 @@ pub struct RunSpec {
     pub validator_app_url: String,
     /// Dumps kept after a verified run (at least 1).
     pub keep: usize,
-    /// `None` when a variable is missing: the run then fails with `InvalidConfig`.
+    /// An error naming the missing variables: the run then fails with `InvalidConfig`.
     pub credentials: Result<Credentials, String>,
 }
 

@@ -126,6 +126,7 @@ pub fn stamp_of(name: &str) -> Option<&str> {
     let file = name.rsplit('/').next()?;
     let stamp = file.strip_prefix("identities-")?.strip_suffix(".json")?;
     let ok = stamp.len() == 16
+        && stamp.is_ascii()
         && stamp.as_bytes()[8] == b'T'
         && stamp.ends_with('Z')
         && stamp[..8]
@@ -444,6 +445,7 @@ mod tests {
         assert_eq!(stamp_of(&name), Some("20260102T030405Z"));
         assert_eq!(folder("", "ns", "v"), "ns/v");
         for other in [
+            "x/identities-2026010é03040Z.json",
             "x/identities-2026.json",
             "x/identities-20260102X030405Z.json",
             "x/other.json",
