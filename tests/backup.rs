@@ -23,6 +23,17 @@ fn seed_name(prefix: &str, day: u32) -> String {
 
 /// Runs `backup identities` and returns its parsed result file, stdout line and exit success.
 async fn run_backup(endpoint: &str, bucket: &str, app: SocketAddr, keep: u32) -> (RunResult, bool) {
+    run_backup_from(endpoint, bucket, app, &format!("http://{app}"), keep).await
+}
+
+/// Like `run_backup`, with the dump fetched from `app_url` (the token still from `app`).
+async fn run_backup_from(
+    endpoint: &str,
+    bucket: &str,
+    app: SocketAddr,
+    app_url: &str,
+    keep: u32,
+) -> (RunResult, bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let result_file = dir.path().join("termination-log");
     let mut cmd = cargo_bin_cmd!("canton-operator");
@@ -49,7 +60,7 @@ async fn run_backup(endpoint: &str, bucket: &str, app: SocketAddr, keep: u32) ->
             &format!("s3://{bucket}/canton"),
         ])
         .args(["--region", REGION, "--endpoint", endpoint])
-        .args(["--validator-app-url", &format!("http://{app}")])
+        .args(["--validator-app-url", app_url])
         .args([
             "--participant-identifier",
             IDENTIFIER,
@@ -338,6 +349,91 @@ async fn list_shows_newest_first_with_verification_and_fetch_latest_skips_bad_on
     assert_eq!(
         std::fs::read(&file).expect("fetched"),
         read(&s3, &seed_name("canton", 3)).await
+    );
+}
+
+/// A validator app that promises a longer body than it sends, then closes the connection.
+async fn cut_off_validator_app(body: Vec<u8>) -> SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&body[..body.len() / 2]).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_cut_off_mid_body_is_truncated_and_touches_nothing() {
+    let moto = Moto::start();
+    let s3 = seeded(&moto, "cut").await;
+    let before = names(&s3, &folder("canton")).await;
+    let (app, _served) = fake_validator_app().await;
+    let cut = cut_off_validator_app(bytes(&dump(IDENTIFIER, 0x10, 6))).await;
+
+    let (result, ok) =
+        run_backup_from(&moto.endpoint, "cut", app, &format!("http://{cut}"), 1).await;
+
+    assert!(!ok);
+    assert_eq!(
+        (result.outcome, result.reason),
+        (Outcome::Failed, Reason::Truncated),
+        "{}",
+        result.message
+    );
+    assert_eq!(names(&s3, &folder("canton")).await, before);
+}
+
+#[test]
+fn missing_credentials_are_an_invalid_config_result() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let result_file = dir.path().join("termination-log");
+    cargo_bin_cmd!("canton-operator")
+        .env_clear()
+        .args([
+            "backup",
+            "identities",
+            "--destination",
+            "s3://b/p",
+            "--region",
+            REGION,
+        ])
+        .args([
+            "--validator-app-url",
+            "http://127.0.0.1:9",
+            "--participant-identifier",
+            IDENTIFIER,
+        ])
+        .args(["--validator", VALIDATOR, "-n", NAMESPACE, "--result-file"])
+        .arg(&result_file)
+        .assert()
+        .failure()
+        .code(1);
+    let result =
+        canton_operator::backup::parse(&std::fs::read_to_string(&result_file).expect("written"))
+            .expect("a RunResult");
+    assert_eq!(
+        (result.outcome, result.reason),
+        (Outcome::Failed, Reason::InvalidConfig)
+    );
+    assert!(
+        result
+            .message
+            .contains("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET"),
+        "{}",
+        result.message
     );
 }
 
