@@ -393,6 +393,11 @@ async fn a_transfer_cut_off_mid_body_is_truncated_and_touches_nothing() {
         "{}",
         result.message
     );
+    assert!(
+        result.message.contains("was cut off after"),
+        "{}",
+        result.message
+    );
     assert_eq!(names(&s3, &folder("canton")).await, before);
 }
 
