@@ -101,6 +101,11 @@ pub fn parse(text: &str) -> Result<RunResult, ResultError> {
 }
 
 impl RunResult {
+    /// Reads a result line; the same as [`parse`].
+    pub fn parse(text: &str) -> Result<RunResult, ResultError> {
+        parse(text)
+    }
+
     /// The result as one JSON line, its message shortened so the line fits [`MAX_RESULT_BYTES`].
     pub fn to_line(&self) -> String {
         let mut shown = self.clone();
@@ -171,6 +176,7 @@ mod tests {
         assert!(line.contains("\"finishedAt\""), "{line}");
         assert!(line.contains("\"reason\":\"Truncated\""), "{line}");
         assert_eq!(parse(&line).unwrap(), r);
+        assert_eq!(RunResult::parse(&format!("{line}\n")).unwrap(), r);
     }
 
     #[test]
