@@ -78,6 +78,131 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },
+    /// Identity backups: take one (the CronJob's command), list, verify or fetch dumps.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+}
+
+/// `backup` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Fetch the validator's node identities dump, verify it, upload it, apply retention, and
+    /// write a one-line JSON result (exit 0 only for a verified upload).
+    Identities(IdentitiesArgs),
+    /// List a validator's dumps, newest first, with size and whether each verifies.
+    List {
+        #[command(flatten)]
+        at: DestinationArgs,
+        /// Name of the Validator.
+        #[arg(long)]
+        validator: String,
+        /// Namespace of the Validator (default: POD_NAMESPACE, else the in-cluster namespace).
+        #[arg(short = 'n', long, env = "POD_NAMESPACE")]
+        namespace: Option<String>,
+        /// Verify against this participant identifier (default: each dump's own).
+        #[arg(long)]
+        participant_identifier: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// Check a dump file offline; exit 0 if it verifies, else 1 with the reason.
+    Verify {
+        /// The dump file (`-` for standard input).
+        file: PathBuf,
+        /// The validator's participant identifier (the `<identifier>` of `PAR::<identifier>::…`).
+        #[arg(long)]
+        participant_identifier: String,
+    },
+    /// Download one dump: `--object NAME`, or the newest verified with `--latest --validator NAME`.
+    Fetch {
+        #[command(flatten)]
+        at: DestinationArgs,
+        /// Object name, as `backup list` shows it.
+        #[arg(long, conflicts_with = "latest", required_unless_present = "latest")]
+        object: Option<String>,
+        /// The newest dump that verifies.
+        #[arg(long, requires = "validator")]
+        latest: bool,
+        /// Name of the Validator (with --latest).
+        #[arg(long)]
+        validator: Option<String>,
+        /// Namespace of the Validator (default: POD_NAMESPACE, else the in-cluster namespace).
+        #[arg(short = 'n', long, env = "POD_NAMESPACE")]
+        namespace: Option<String>,
+        /// Verify against this participant identifier (with --latest; default: each dump's own).
+        #[arg(long)]
+        participant_identifier: Option<String>,
+        /// Where to write the dump.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+}
+
+/// Where dumps are kept.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DestinationArgs {
+    /// `s3://BUCKET/PREFIX`, `gcs://BUCKET/PREFIX`, or `secret` (Kubernetes Secrets in the
+    /// namespace: in the cluster, not an off-cluster backup).
+    #[arg(long)]
+    pub destination: String,
+    /// AWS region of an s3:// bucket.
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Another S3 API endpoint (for example MinIO).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint: Option<String>,
+}
+
+/// Options of `backup identities`. The OAuth2 client of the validator app's ledger API client
+/// comes from its usual Secret, as environment variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdentitiesArgs {
+    #[command(flatten)]
+    pub at: DestinationArgs,
+    /// The validator app's admin address, e.g. http://acme-validator-app:5003.
+    #[arg(long)]
+    pub validator_app_url: String,
+    /// The participant identifier the dump must name (`PAR::<identifier>::<fingerprint>`).
+    #[arg(long)]
+    pub participant_identifier: String,
+    /// Name of the Validator (object names are `<prefix>/<namespace>/<validator>/…`).
+    #[arg(long)]
+    pub validator: String,
+    /// Namespace of the Validator (default: POD_NAMESPACE, else the in-cluster namespace).
+    #[arg(short = 'n', long, env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Dumps kept after a verified run; the newest verified one is never deleted.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// Where the one-line JSON result is written (also printed on standard output).
+    #[arg(long, default_value = "/dev/termination-log")]
+    pub result_file: PathBuf,
+    #[arg(long, env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL", hide = true)]
+    pub auth_url: Option<String>,
+    #[arg(
+        long,
+        env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID",
+        hide = true
+    )]
+    pub client_id: Option<String>,
+    #[arg(
+        long,
+        env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub client_secret: Option<String>,
+    #[arg(
+        long,
+        env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE",
+        hide = true
+    )]
+    pub audience: Option<String>,
+    #[arg(long, env = "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_SCOPE", hide = true)]
+    pub scope: Option<String>,
 }
 
 /// Options of `run`.

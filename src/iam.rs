@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+pub use crate::backup::backup_bucket_policy;
 use crate::decision::KmsDecision;
 use crate::kms::{AwsKms, GcpKms, KmsMode, KmsProvider};
 

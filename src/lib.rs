@@ -2,6 +2,7 @@
 //! participant's keys live.
 
 pub mod api;
+pub mod backup;
 pub mod config;
 pub mod controller;
 pub mod decision;

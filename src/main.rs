@@ -77,7 +77,150 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             };
             keys(&validator, namespace, target, output)
         }
+        Command::Backup { command } => backup(command),
     }
+}
+
+fn backup(command: cli::BackupCommand) -> anyhow::Result<ExitCode> {
+    use canton_operator::backup::commands;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        match command {
+            cli::BackupCommand::Identities(args) => Ok(backup_identities(args).await),
+            cli::BackupCommand::List {
+                at,
+                validator,
+                namespace,
+                participant_identifier,
+                output,
+            } => {
+                let namespace = commands::namespace(namespace)?;
+                let (dest, store) = commands::open(&at.destination, &connect(&at)).await?;
+                let rows = commands::list(
+                    &dest,
+                    &store,
+                    &namespace,
+                    &validator,
+                    participant_identifier.as_deref(),
+                )
+                .await?;
+                match output {
+                    cli::OutputFormat::Text => print!("{}", commands::to_table(&rows)),
+                    cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            cli::BackupCommand::Fetch {
+                at,
+                object,
+                validator,
+                namespace,
+                participant_identifier,
+                output,
+                ..
+            } => {
+                let (dest, store) = commands::open(&at.destination, &connect(&at)).await?;
+                let (name, bytes) = commands::fetch(
+                    &dest,
+                    &store,
+                    object,
+                    validator.as_deref(),
+                    namespace,
+                    participant_identifier.as_deref(),
+                )
+                .await?;
+                std::fs::write(&output, &bytes)
+                    .with_context(|| format!("writing {}", output.display()))?;
+                eprintln!(
+                    "fetched {name} ({} bytes) to {}",
+                    bytes.len(),
+                    output.display()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            cli::BackupCommand::Verify {
+                file,
+                participant_identifier,
+            } => Ok(backup_verify(&read_bytes(&file)?, &participant_identifier)),
+        }
+    })
+}
+
+fn connect(at: &cli::DestinationArgs) -> canton_operator::backup::store::Connect {
+    canton_operator::backup::store::Connect {
+        region: at.region.clone(),
+        endpoint: at.endpoint.clone(),
+    }
+}
+
+/// The CronJob's run: the result line goes to the result file and standard output, whatever happens.
+async fn backup_identities(args: cli::IdentitiesArgs) -> ExitCode {
+    use canton_operator::backup::{commands, run, store};
+    let credentials = commands::credentials(
+        args.auth_url,
+        args.client_id,
+        args.client_secret,
+        args.audience,
+        args.scope,
+    );
+    let namespace = commands::namespace(args.namespace.clone());
+    let destination = store::Destination::parse(&args.at.destination);
+    let result = match (namespace, destination) {
+        (Ok(namespace), Ok(destination)) => {
+            let spec = run::RunSpec {
+                destination,
+                connect: connect(&args.at),
+                namespace,
+                validator: args.validator,
+                participant_identifier: args.participant_identifier,
+                validator_app_url: args.validator_app_url,
+                keep: args.keep as usize,
+                credentials,
+            };
+            run::run(&spec, chrono::Utc::now()).await
+        }
+        (Err(e), _) => run::invalid_config(e.to_string()),
+        (_, Err(e)) => run::invalid_config(e.to_string()),
+    };
+    let line = result.to_line();
+    println!("{line}");
+    if let Err(e) = commands::write_result(&args.result_file, &result) {
+        eprintln!("warning: {e}");
+    }
+    if result.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn backup_verify(bytes: &[u8], identifier: &str) -> ExitCode {
+    match canton_operator::backup::run::verify_alone(bytes, Some(identifier)) {
+        Ok(dump) => {
+            println!(
+                "Verified: {} ({} keys, topology snapshot {} bytes)",
+                dump.id,
+                dump.keys.len(),
+                dump.snapshot_len
+            );
+            ExitCode::SUCCESS
+        }
+        Err(r) => {
+            println!("{}: {}", r.reason.as_str(), r.message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_bytes(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+        return Ok(bytes);
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// Where `keys` connects, from its flags.

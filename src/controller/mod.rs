@@ -1,6 +1,7 @@
 //! The operator: watches Validators and their children, and reconciles while it holds the Lease.
 //! The only module with a Kubernetes client.
 
+pub mod backup_status;
 mod cached;
 mod capture;
 mod children;
