@@ -1,4 +1,5 @@
-//! Prometheus metrics: reconciles, failures by reason, reconcile duration, validators by KMS mode.
+//! Prometheus metrics: reconciles, failures by reason, reconcile duration, validators by KMS mode,
+//! and the age of each validator's newest verified identity backup.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +22,23 @@ struct ModeLabel {
     kms: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ValidatorLabel {
+    namespace: String,
+    validator: String,
+}
+
+impl ValidatorLabel {
+    /// From the `namespace/name` key the other metrics use.
+    fn of(key: &str) -> Self {
+        let (namespace, validator) = key.split_once('/').unwrap_or(("", key));
+        Self {
+            namespace: namespace.to_string(),
+            validator: validator.to_string(),
+        }
+    }
+}
+
 /// The operator's metrics and the registry that exposes them.
 pub struct Metrics {
     registry: Registry,
@@ -30,6 +48,11 @@ pub struct Metrics {
     by_mode: Family<ModeLabel, Gauge>,
     modes: Mutex<HashMap<String, String>>,
     failing: Gauge,
+    backup_success: Family<ValidatorLabel, Gauge>,
+    backup_age: Family<ValidatorLabel, Gauge>,
+    /// Newest verified backup per validator (`namespace/name`), unix seconds: the age is computed
+    /// when scraped, so it grows between reconciles as a real age does.
+    backups: Mutex<HashMap<String, i64>>,
 }
 
 impl Default for Metrics {
@@ -68,6 +91,18 @@ impl Metrics {
             "Validators whose last reconcile failed (retried with backoff)",
             failing.clone(),
         );
+        let backup_success = Family::<ValidatorLabel, Gauge>::default();
+        let backup_age = Family::<ValidatorLabel, Gauge>::default();
+        registry.register(
+            "identity_backup_last_success_timestamp_seconds",
+            "When the newest verified identity backup of a validator finished (unix time)",
+            backup_success.clone(),
+        );
+        registry.register(
+            "identity_backup_age_seconds",
+            "Age of the newest verified identity backup of a validator; alert when it exceeds the schedule period",
+            backup_age.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -76,6 +111,43 @@ impl Metrics {
             by_mode,
             modes: Mutex::new(HashMap::new()),
             failing,
+            backup_success,
+            backup_age,
+            backups: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records the newest verified identity backup of a validator (`None`: none, or the validator
+    /// or its backups are gone).
+    pub fn set_backup_success(&self, validator: &str, at: Option<k8s_openapi::jiff::Timestamp>) {
+        let Ok(mut backups) = self.backups.lock() else {
+            return;
+        };
+        let label = ValidatorLabel::of(validator);
+        match at {
+            Some(at) => {
+                backups.insert(validator.to_string(), at.as_second());
+                self.backup_success
+                    .get_or_create(&label)
+                    .set(at.as_second());
+            }
+            None => {
+                backups.remove(validator);
+                self.backup_success.remove(&label);
+                self.backup_age.remove(&label);
+            }
+        }
+    }
+
+    /// Sets every backup age from the clock, just before the metrics are read.
+    fn refresh_backup_ages(&self) {
+        let now = k8s_openapi::jiff::Timestamp::now().as_second();
+        if let Ok(backups) = self.backups.lock() {
+            for (validator, at) in backups.iter() {
+                self.backup_age
+                    .get_or_create(&ValidatorLabel::of(validator))
+                    .set(now.saturating_sub(*at).max(0));
+            }
         }
     }
 
@@ -134,10 +206,34 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn encode(&self) -> String {
+        self.refresh_backup_ages();
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_age_is_reported_per_validator_and_forgotten_with_it() {
+        let metrics = Metrics::new();
+        let an_hour_ago = k8s_openapi::jiff::Timestamp::now().as_second() - 3600;
+        let at = k8s_openapi::jiff::Timestamp::from_second(an_hour_ago).unwrap();
+        metrics.set_backup_success("validators/acme", Some(at));
+        let text = metrics.encode();
+        let age_line = text
+            .lines()
+            .find(|l| l.starts_with("canton_operator_identity_backup_age_seconds{"))
+            .unwrap();
+        assert!(age_line.contains(r#"validator="acme""#), "{age_line}");
+        let age: i64 = age_line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!((3600..3700).contains(&age), "{age_line}");
+        metrics.set_backup_success("validators/acme", None);
+        assert!(!metrics.encode().contains(r#"validator="acme""#));
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -16,7 +17,7 @@ use super::diff::first_difference;
 use super::error::{Error, Result};
 use crate::api::Validator;
 use crate::decision::created_service_account_name;
-use crate::render::{self, INSTANCE, MANAGED_BY, MANAGER, Rendered, Ui, web_ui_name};
+use crate::render::{self, INSTANCE, MANAGED_BY, MANAGER, Rendered, Ui, backup_name, web_ui_name};
 
 /// A namespaced child kind this operator caches, compares and deletes.
 pub trait Child:
@@ -98,6 +99,13 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
         apply_one(deployment, &ctx.stores.deployments, ctx, report).await?;
         apply_one(service, &ctx.stores.services, ctx, report).await?;
     }
+    // The backup Job's ServiceAccount before the CronJob whose pods run as it.
+    if let Some(sa) = &rendered.backup_service_account {
+        apply_one(sa, &ctx.stores.service_accounts, ctx, report).await?;
+    }
+    if let Some(cron_job) = &rendered.identity_backup {
+        apply_one(cron_job, &ctx.stores.cron_jobs, ctx, report).await?;
+    }
     Ok(())
 }
 
@@ -152,7 +160,7 @@ where
 }
 
 /// Deletes children this validator may have had but its spec no longer wants: the operator-created
-/// ServiceAccount and the web UIs that were turned off. One goes only when it is labelled as ours
+/// ServiceAccounts, the web UIs that were turned off and the backup CronJob. One goes only when it is labelled as ours
 /// and owned by this Validator. Looking candidates up by name keeps this O(1).
 pub async fn prune(
     validator: &Validator,
@@ -166,6 +174,20 @@ pub async fn prune(
         prune_one::<ServiceAccount>(
             validator,
             &candidate,
+            &ctx.stores.service_accounts,
+            ctx,
+            report,
+        )
+        .await?;
+    }
+    let backup = backup_name(&name);
+    if rendered.identity_backup.is_none() {
+        prune_one::<CronJob>(validator, &backup, &ctx.stores.cron_jobs, ctx, report).await?;
+    }
+    if rendered.backup_service_account.is_none() {
+        prune_one::<ServiceAccount>(
+            validator,
+            &backup,
             &ctx.stores.service_accounts,
             ctx,
             report,

@@ -6,7 +6,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::api::{KmsStatus, ValidatorStatus};
+use crate::api::{BackupStatus, KmsStatus, ValidatorStatus};
 use crate::decision::KmsDecision;
 use crate::kms::KmsMode;
 
@@ -14,6 +14,9 @@ pub const READY: &str = "Ready";
 pub const KMS_CONFIGURED: &str = "KmsConfigured";
 pub const PARTICIPANT_READY: &str = "ParticipantReady";
 pub const VALIDATOR_APP_READY: &str = "ValidatorAppReady";
+/// Present when identity backups are configured; not part of `Ready` (a validator without a
+/// fresh backup still runs), watched on its own.
+pub const IDENTITY_BACKED_UP: &str = "IdentityBackedUp";
 
 /// What one reconcile concluded about the KMS decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +34,16 @@ pub struct Observation<'a> {
     pub participant: Option<&'a Deployment>,
     pub validator_app: Option<&'a Deployment>,
     pub validator_name: &'a str,
+    /// The identity backups, when the spec asks for them.
+    pub backup: Option<BackupObservation>,
+}
+
+/// What the backup runs add up to (see `backup_status`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupObservation {
+    pub status: BackupStatus,
+    /// `IdentityBackedUp`: status, reason, message.
+    pub condition: (bool, String, String),
 }
 
 /// The status the validator should have, given the previous one (for transition times).
@@ -56,15 +69,26 @@ pub fn desired_status(
     let old = previous
         .map(|s| s.conditions.as_slice())
         .unwrap_or_default();
+    let backup = obs.backup.as_ref().map(|b| {
+        let (ok, reason, message) = &b.condition;
+        condition(
+            IDENTITY_BACKED_UP,
+            *ok,
+            reason,
+            message.clone(),
+            obs.generation,
+        )
+    });
     let conditions = [ready, kms, participant, app]
         .into_iter()
+        .chain(backup)
         .map(|c| keep_transition_time(c, old, now))
         .collect();
     ValidatorStatus {
         observed_generation: obs.generation,
         conditions,
         kms: kms_status(obs).or_else(|| previous.and_then(|p| p.kms.clone())),
-        backup: previous.and_then(|p| p.backup.clone()),
+        backup: obs.backup.as_ref().map(|b| b.status.clone()),
     }
 }
 

@@ -7,7 +7,8 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::Client;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -30,38 +31,52 @@ pub struct Stores {
     pub services: Store<Cached<Service>>,
     pub service_accounts: Store<Cached<ServiceAccount>>,
     pub network_policies: Store<Cached<NetworkPolicy>>,
+    pub cron_jobs: Store<Cached<CronJob>>,
+    /// The identity backup Jobs' pods, whose termination messages hold each run's result.
+    pub backup_pods: Store<Cached<Pod>>,
     /// Every cache listed once; one future that any number of reconciles can await.
     ready: Shared<BoxFuture<'static, ()>>,
 }
 
+/// The child caches, before they are combined into [`Stores`].
+pub struct ChildStores {
+    pub deployments: Store<Cached<Deployment>>,
+    pub services: Store<Cached<Service>>,
+    pub service_accounts: Store<Cached<ServiceAccount>>,
+    pub network_policies: Store<Cached<NetworkPolicy>>,
+    pub cron_jobs: Store<Cached<CronJob>>,
+    pub backup_pods: Store<Cached<Pod>>,
+}
+
 impl Stores {
-    pub fn new(
-        deployments: Store<Cached<Deployment>>,
-        services: Store<Cached<Service>>,
-        service_accounts: Store<Cached<ServiceAccount>>,
-        network_policies: Store<Cached<NetworkPolicy>>,
-    ) -> Self {
+    pub fn new(children: ChildStores) -> Self {
         let ready = {
-            let (d, s, a, n) = (
-                deployments.clone(),
-                services.clone(),
-                service_accounts.clone(),
-                network_policies.clone(),
+            let c = (
+                children.deployments.clone(),
+                children.services.clone(),
+                children.service_accounts.clone(),
+                children.network_policies.clone(),
+                children.cron_jobs.clone(),
+                children.backup_pods.clone(),
             );
             async move {
-                let _ = d.wait_until_ready().await;
-                let _ = s.wait_until_ready().await;
-                let _ = a.wait_until_ready().await;
-                let _ = n.wait_until_ready().await;
+                let _ = c.0.wait_until_ready().await;
+                let _ = c.1.wait_until_ready().await;
+                let _ = c.2.wait_until_ready().await;
+                let _ = c.3.wait_until_ready().await;
+                let _ = c.4.wait_until_ready().await;
+                let _ = c.5.wait_until_ready().await;
             }
             .boxed()
             .shared()
         };
         Self {
-            deployments,
-            services,
-            service_accounts,
-            network_policies,
+            deployments: children.deployments,
+            services: children.services,
+            service_accounts: children.service_accounts,
+            network_policies: children.network_policies,
+            cron_jobs: children.cron_jobs,
+            backup_pods: children.backup_pods,
             ready,
         }
     }
@@ -145,6 +160,8 @@ impl Context {
     pub fn forget(&self, validator: &ObjectRef<Cached<Validator>>) {
         self.with_failures(|failures| failures.remove(validator));
         self.metrics.set_mode(&metrics_key(validator), None);
+        self.metrics
+            .set_backup_success(&metrics_key(validator), None);
     }
 
     /// Forgets `validator` if the cache no longer has it (a reconcile or failure that finished
@@ -210,7 +227,16 @@ mod tests {
         let (services, mut sw) = reflector::store::<Cached<Service>>();
         let (service_accounts, mut aw) = reflector::store::<Cached<ServiceAccount>>();
         let (network_policies, mut nw) = reflector::store::<Cached<NetworkPolicy>>();
-        let stores = Stores::new(deployments, services, service_accounts, network_policies);
+        let (cron_jobs, mut cw) = reflector::store::<Cached<CronJob>>();
+        let (backup_pods, mut pw) = reflector::store::<Cached<Pod>>();
+        let stores = Stores::new(ChildStores {
+            deployments,
+            services,
+            service_accounts,
+            network_policies,
+            cron_jobs,
+            backup_pods,
+        });
         let waiters: Vec<_> = (0..4)
             .map(|_| {
                 let stores = stores.clone();
@@ -226,6 +252,10 @@ mod tests {
         aw.apply_watcher_event(&Event::InitDone);
         nw.apply_watcher_event(&Event::Init);
         nw.apply_watcher_event(&Event::InitDone);
+        cw.apply_watcher_event(&Event::Init);
+        cw.apply_watcher_event(&Event::InitDone);
+        pw.apply_watcher_event(&Event::Init);
+        pw.apply_watcher_event(&Event::InitDone);
         for waiter in waiters {
             tokio::time::timeout(Duration::from_secs(5), waiter)
                 .await

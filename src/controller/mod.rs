@@ -23,19 +23,20 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::Api;
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
 pub use cached::Cached;
 pub use capture::capture_patch;
 pub use children::ApplyReport;
-pub use context::{Context, FIELD_MANAGER, Stores};
+pub use context::{ChildStores, Context, FIELD_MANAGER, Stores};
 pub use echoes::Echoes;
 pub use error::Error;
 pub use reconcile::{RESYNC, backoff, error_policy, reconcile};
@@ -43,7 +44,7 @@ pub use reconcile::{RESYNC, backoff, error_policy, reconcile};
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
-use crate::render::{MANAGED_BY, MANAGER};
+use crate::render::{BACKUP_COMPONENT, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
 
 /// `run --debounce-ms` when not given (chosen from the scale runs, docs/performance.md).
 pub const DEFAULT_DEBOUNCE_MS: u64 = 250;
@@ -117,7 +118,16 @@ pub async fn controller_run(
     let (services, service_events) = child_cache::<Service>(&client, ns, &echoes);
     let (service_accounts, sa_events) = child_cache::<ServiceAccount>(&client, ns, &echoes);
     let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns, &echoes);
-    let stores = Stores::new(deployments, services, service_accounts, network_policies);
+    let (cron_jobs, cron_job_events) = child_cache::<CronJob>(&client, ns, &echoes);
+    let (backup_pods, backup_pod_events) = backup_pod_cache(&client, ns);
+    let stores = Stores::new(ChildStores {
+        deployments,
+        services,
+        service_accounts,
+        network_policies,
+        cron_jobs,
+        backup_pods,
+    });
     // Key rotations run under the same leadership, beside the Validator controller.
     let rotations = crate::rotation::run(
         client.clone(),
@@ -154,6 +164,9 @@ pub async fn controller_run(
             .owns_stream(service_events)
             .owns_stream(sa_events)
             .owns_stream(np_events)
+            .owns_stream(cron_job_events)
+            // A backup run finished: its validator's status.backup and IdentityBackedUp follow.
+            .watches_stream(backup_pod_events, validator_of_backup_pod)
             .with_config(
                 controller::Config::default()
                     .concurrency(settings.concurrency)
@@ -190,6 +203,38 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// The pods of identity backup Jobs (they belong to Jobs, not to the Validator), cached to read
+/// each run's result.
+fn backup_pod_cache(
+    client: &Client,
+    namespace: Option<&str>,
+) -> (
+    Store<Cached<Pod>>,
+    impl futures::Stream<Item = Result<Cached<Pod>, watcher::Error>> + Send + 'static,
+) {
+    let (store, writer) = reflector::store();
+    let config = watcher::Config::default()
+        .labels(&format!(
+            "{MANAGED_BY}={MANAGER},{COMPONENT}={BACKUP_COMPONENT}"
+        ))
+        .any_semantic()
+        .page_size(LIST_PAGE);
+    let stream = watcher(api::<Cached<Pod>>(client, namespace), config)
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    (store, log_errors(stream, "backup pods".to_string()))
+}
+
+/// The Validator a backup pod reports on: its namespace and `app.kubernetes.io/instance` (the
+/// compact cache keeps no labels, so the pod is decoded; there are a few per validator).
+fn validator_of_backup_pod(pod: Cached<Pod>) -> Option<ObjectRef<Cached<Validator>>> {
+    let namespace = pod.namespace()?;
+    let pod = pod.decode().ok()?;
+    let instance = pod.labels().get(INSTANCE)?.clone();
+    Some(ObjectRef::new(&instance).within(&namespace))
 }
 
 /// A cache of one child kind, limited to objects this operator manages and held compact

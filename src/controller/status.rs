@@ -6,14 +6,19 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
+use super::backup_status::{condition as backup_condition, last_success_time, next_status, run_of};
 use super::cached::lookup;
 use super::children::ApplyReport;
-use super::conditions::{self, KMS_CONFIGURED, KmsOutcome, Observation, desired_status};
+use super::conditions::{
+    self, BackupObservation, IDENTITY_BACKED_UP, KMS_CONFIGURED, KmsOutcome, Observation,
+    desired_status,
+};
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
 use crate::api::{Validator, ValidatorStatus};
-use crate::render::{participant_name, validator_app_name};
+use crate::render::{INSTANCE, participant_name, validator_app_name};
+use k8s_openapi::jiff::Timestamp;
 
 /// Computes the status from the cache and writes it if it differs; publishes Events for changes.
 pub async fn update(
@@ -26,15 +31,23 @@ pub async fn update(
     let name = validator.name_any();
     let participant = deployment(ctx, report, &namespace, &participant_name(&name))?;
     let app = deployment(ctx, report, &namespace, &validator_app_name(&name))?;
+    let previous = validator.status.as_ref();
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let backup = backup_observation(validator, ctx, &namespace, &name, now.0)?;
+    ctx.metrics.set_backup_success(
+        &format!("{namespace}/{name}"),
+        backup
+            .as_ref()
+            .and_then(|b| last_success_time(Some(&b.status))),
+    );
     let obs = Observation {
         generation: validator.metadata.generation,
         outcome,
         participant: participant.as_ref(),
         validator_app: app.as_ref(),
         validator_name: &name,
+        backup,
     };
-    let previous = validator.status.as_ref();
-    let now = Time(k8s_openapi::jiff::Timestamp::now());
     let status = desired_status(&obs, previous, &now);
     ctx.metrics.set_mode(
         &format!("{namespace}/{name}"),
@@ -45,6 +58,47 @@ pub async fn update(
         return Ok(());
     }
     write(validator, ctx, &namespace, &status).await
+}
+
+/// The identity backups as the finished runs' pods report them, when the spec asks for backups.
+fn backup_observation(
+    validator: &Validator,
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    now: Timestamp,
+) -> Result<Option<BackupObservation>> {
+    let Some(spec) = validator
+        .spec
+        .backup
+        .as_ref()
+        .and_then(|b| b.identities.as_ref())
+    else {
+        return Ok(None);
+    };
+    let mut runs = Vec::new();
+    for cached in ctx.stores.backup_pods.state() {
+        if cached.namespace().as_deref() != Some(namespace) {
+            continue;
+        }
+        // The compact cache keeps no labels: decode to see whose backup this is.
+        let pod = cached.decode().map_err(|source| Error::Decode {
+            what: format!("backup Pod {namespace}/{}", cached.name_any()),
+            source,
+        })?;
+        if pod.labels().get(INSTANCE).map(String::as_str) == Some(name) {
+            runs.extend(run_of(&pod));
+        }
+    }
+    let previous = validator.status.as_ref().and_then(|s| s.backup.as_ref());
+    let status = next_status(previous, &runs);
+    let since = validator
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(now, |t| t.0);
+    let condition = backup_condition(spec, &status, since, now);
+    Ok(Some(BackupObservation { status, condition }))
 }
 
 /// A Deployment as this reconcile wrote it, or else as the cache has it.
@@ -111,6 +165,7 @@ async fn publish_changes(
             .await;
         }
     }
+    publish_backup_change(validator, ctx, previous, status).await;
     if !report.created.is_empty() {
         let note = format!("created {}", report.created.join(", "));
         events::publish(ctx, validator, false, "Provisioned", note).await;
@@ -137,5 +192,32 @@ async fn publish_changes(
     if !report.deleted.is_empty() {
         let note = format!("deleted {}, no longer wanted", report.deleted.join(", "));
         events::publish(ctx, validator, false, "Pruned", note).await;
+    }
+}
+
+/// A Warning when backups stop being verified (a failed or missed run), a Normal Event when they
+/// are again; nothing while a new validator waits for its first slot.
+async fn publish_backup_change(
+    validator: &Validator,
+    ctx: &Context,
+    previous: Option<&ValidatorStatus>,
+    status: &ValidatorStatus,
+) {
+    let before = conditions::find(previous, IDENTITY_BACKED_UP);
+    let Some(after) = conditions::find(Some(status), IDENTITY_BACKED_UP) else {
+        return;
+    };
+    let changed = before.is_none_or(|b| b.status != after.status || b.reason != after.reason);
+    if !changed || after.reason == "NoBackupYet" {
+        return;
+    }
+    let warning = after.status != "True";
+    if warning || before.is_some_and(|b| b.status != "True") {
+        let reason = if warning {
+            after.reason.as_str()
+        } else {
+            "IdentityBackedUp"
+        };
+        events::publish(ctx, validator, warning, reason, after.message.clone()).await;
     }
 }

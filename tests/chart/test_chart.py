@@ -56,6 +56,8 @@ WORKLOAD_PERMISSIONS = {
     ("", "services", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "serviceaccounts", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("networking.k8s.io", "networkpolicies", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
+    ("batch", "cronjobs", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
+    ("", "pods", (), frozenset({"list", "watch"})),
     ("events.k8s.io", "events", (), frozenset({"create"})),
 }
 CRD_PERMISSIONS = {

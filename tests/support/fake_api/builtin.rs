@@ -4,7 +4,7 @@
 //! operators most often trip over.
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::{apps, coordination, core::v1 as core, events, networking};
+use k8s_openapi::api::{apps, batch, coordination, core::v1 as core, events, networking};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
@@ -34,6 +34,10 @@ pub(crate) fn decode(kind: Builtin, obj: Value) -> Result<Value, String> {
         Builtin::Event => roundtrip::<events::v1::Event>(obj),
         Builtin::Lease => roundtrip::<coordination::v1::Lease>(obj),
         Builtin::NetworkPolicy => roundtrip::<networking::v1::NetworkPolicy>(obj),
+        Builtin::CronJob => roundtrip::<batch::v1::CronJob>(obj).and_then(|mut c| {
+            canonical_quantities(&mut c, "/spec/jobTemplate/spec/template/spec")?;
+            Ok(c)
+        }),
         Builtin::CustomResourceDefinition => roundtrip::<CustomResourceDefinition>(obj),
     }?;
     drop_empty_lists(&mut out);
@@ -120,6 +124,7 @@ pub(crate) fn apply_defaults(
         Builtin::Secret => default_field(obj, "type", json!("Opaque")),
         Builtin::Namespace => namespace_defaults(obj),
         Builtin::NetworkPolicy => network_policy_defaults(obj),
+        Builtin::CronJob => cron_job_defaults(obj),
         _ => {}
     }
 }
@@ -253,6 +258,21 @@ fn namespace_defaults(obj: &mut Value) {
     default_field(obj, "status", json!({}));
     if let Some(status) = obj.get_mut("status") {
         default_field(status, "phase", json!("Active"));
+    }
+}
+
+/// What the apiserver defaults on a CronJob: its own policy fields and the pod template (the Job
+/// fields of the template are defaulted only when a Job is made from it).
+fn cron_job_defaults(obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec") else {
+        return;
+    };
+    default_field(spec, "concurrencyPolicy", json!("Allow"));
+    default_field(spec, "suspend", json!(false));
+    default_field(spec, "successfulJobsHistoryLimit", json!(3));
+    default_field(spec, "failedJobsHistoryLimit", json!(1));
+    if let Some(pod) = spec.pointer_mut("/jobTemplate/spec/template/spec") {
+        pod_spec_defaults(pod);
     }
 }
 

@@ -21,6 +21,7 @@ pub(crate) enum Builtin {
     Event,
     Lease,
     NetworkPolicy,
+    CronJob,
     CustomResourceDefinition,
 }
 
@@ -250,6 +251,16 @@ const BUILTINS: &[BuiltinSpec] = &[
         false,
         true,
         Builtin::NetworkPolicy,
+    ),
+    (
+        "batch",
+        "v1",
+        "cronjobs",
+        "CronJob",
+        true,
+        true,
+        true,
+        Builtin::CronJob,
     ),
     (
         "apiextensions.k8s.io",
