@@ -724,6 +724,48 @@ async fn a_deleted_validator_is_forgotten() {
     .await;
 }
 
+/// A Validator deleted while the watch was down brings no delete event: the re-list that follows
+/// must forget it.
+#[tokio::test]
+async fn a_validator_deleted_while_the_watch_was_down_is_forgotten_after_the_relist() {
+    within(40, async {
+        let server = server();
+        server.insert(&validator("doomed")).unwrap();
+        server.insert(&validator("kept")).unwrap();
+        let op = start(&server, config(false));
+        provisioned(&server, "doomed").await;
+        provisioned(&server, "kept").await;
+        let off = r#"canton_operator_validators{kms="off"}"#;
+        eventually("both counted", || metric(&op, off) == Some(2)).await;
+
+        // No event reaches the operator; the Validator goes; the watches expire (410) and re-list.
+        server.pause_watches();
+        server
+            .delete(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "doomed",
+            )
+            .unwrap();
+        server.clear_requests();
+        server.expire_watches();
+        eventually("the Validators were listed again", || {
+            server
+                .requests()
+                .iter()
+                .any(|r| r.param("watch").is_none() && r.path.ends_with("/validators"))
+        })
+        .await;
+        eventually("forgotten after the re-list", || {
+            metric(&op, off) == Some(1)
+        })
+        .await;
+        server.resume_watches();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn only_the_leader_writes_and_losing_the_lease_stops_writes() {
     within(40, async {
