@@ -728,6 +728,48 @@ async fn a_deleted_validator_is_forgotten() {
     .await;
 }
 
+/// A Validator deleted while the watch was down brings no delete event: the re-list that follows
+/// must forget it.
+#[tokio::test]
+async fn a_validator_deleted_while_the_watch_was_down_is_forgotten_after_the_relist() {
+    within(40, async {
+        let server = server();
+        server.insert(&validator("doomed")).unwrap();
+        server.insert(&validator("kept")).unwrap();
+        let op = start(&server, config(false));
+        provisioned(&server, "doomed").await;
+        provisioned(&server, "kept").await;
+        let off = r#"canton_operator_validators{kms="off"}"#;
+        eventually("both counted", || metric(&op, off) == Some(2)).await;
+
+        // No event reaches the operator; the Validator goes; the watches expire (410) and re-list.
+        server.pause_watches();
+        server
+            .delete(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "doomed",
+            )
+            .unwrap();
+        server.clear_requests();
+        server.expire_watches();
+        eventually("the Validators were listed again", || {
+            server
+                .requests()
+                .iter()
+                .any(|r| r.param("watch").is_none() && r.path.ends_with("/validators"))
+        })
+        .await;
+        eventually("forgotten after the re-list", || {
+            metric(&op, off) == Some(1)
+        })
+        .await;
+        server.resume_watches();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn only_the_leader_writes_and_losing_the_lease_stops_writes() {
     within(40, async {
@@ -767,4 +809,52 @@ async fn only_the_leader_writes_and_losing_the_lease_stops_writes() {
         task.abort();
     })
     .await;
+}
+
+/// Not a check: prints the requests of provisioning 100 validators in process, on a
+/// multi-threaded runtime (where a write's watch event can overtake its answer) with the shipped
+/// debounce. `cargo test --test controller requests_per_validator -- --ignored --nocapture`;
+/// figures in docs/reliability.md ("Own writes start no reconcile").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn requests_per_validator_in_process() {
+    let server = server();
+    seed_service_account(&server);
+    let n = 100;
+    for i in 0..n {
+        server.insert(&validator(&format!("v{i}"))).unwrap();
+    }
+    let debounce = Duration::from_millis(canton_operator::controller::DEFAULT_DEBOUNCE_MS);
+    let op = start_with_debounce(&server, config(true), debounce);
+    within(60, async {
+        let all = || {
+            (0..n).all(|i| {
+                condition(&server, &format!("v{i}"), "KmsConfigured")
+                    .is_some_and(|c| c["status"] == "True")
+            })
+        };
+        while !all() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    settle(&server, Duration::from_millis(1500)).await;
+    let requests = server.requests();
+    let per = |count: usize| count as f64 / f64::from(n);
+    let all = requests
+        .iter()
+        .filter(|r| !r.is_watch() && !r.path.contains("/leases"))
+        .count();
+    let writes = requests.iter().filter(|r| r.is_write()).count();
+    let status = requests
+        .iter()
+        .filter(|r| r.is_write() && r.path.ends_with("/status"))
+        .count();
+    println!(
+        "{n} validators: {} reconciles; per validator {:.2} requests (not watches or the Lease), {:.2} writes, {:.2} status patches",
+        reconciles(&op),
+        per(all),
+        per(writes),
+        per(status)
+    );
 }

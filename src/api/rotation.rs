@@ -187,7 +187,7 @@ pub struct ValidatorKeyRotationStatus {
     /// `spec.synchronizerTimeout` later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synchronizers_waiting_since: Option<Time>,
-    /// When every synchronizer had the new keys.
+    /// When every connected synchronizer had the new keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_effective_at: Option<Time>,
     /// When it succeeded or failed.

@@ -46,6 +46,7 @@ pub async fn capture(
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let api: Api<Validator> = Api::namespaced(ctx.client.clone(), &namespace);
     let patch = capture_patch(validator, decision)?;
+    let sending = ctx.echoes.sending(validator);
     let updated = api
         .patch(
             &validator.name_any(),
@@ -53,7 +54,7 @@ pub async fn capture(
             &Patch::Apply(&patch),
         )
         .await?;
-    ctx.echoes.wrote(&updated);
+    sending.answered(&updated);
     let note = format!(
         "recorded spec.kms from the operator's environment: {}{}",
         decision.summary(),

@@ -142,6 +142,7 @@ where
         return Err(Error::NotLeader);
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let sending = ctx.echoes.sending(desired);
     let answer = api
         .patch(
             &name,
@@ -149,7 +150,7 @@ where
             &Patch::Apply(&desired_json),
         )
         .await?;
-    ctx.echoes.wrote(&answer);
+    sending.answered(&answer);
     let what = render::describe(desired);
     if live.is_some() {
         report.updated.push(what);

@@ -273,9 +273,16 @@ where
     K: Resource<DynamicType = ()> + Send + 'static,
     E: Send + 'static,
 {
-    stream.filter(move |event| {
-        let echo = matches!(event, Ok(obj) if echoes.is_echo(obj));
-        futures::future::ready(!echo)
+    stream.filter_map(move |event| {
+        let echoes = echoes.clone();
+        async move {
+            let check = event.as_ref().ok().map(|obj| echoes.is_echo(obj));
+            let echo = match check {
+                Some(check) => check.await,
+                None => false,
+            };
+            (!echo).then_some(event)
+        }
     })
 }
 

@@ -133,10 +133,11 @@ async fn write(
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
     };
+    let sending = ctx.echoes.sending(validator);
     let answer = api
         .patch_status(&validator.name_any(), &params, &Patch::Merge(&body))
         .await?;
-    ctx.echoes.wrote(&answer);
+    sending.answered(&answer);
     Ok(())
 }
 

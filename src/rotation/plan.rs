@@ -372,7 +372,7 @@ fn create(index: usize, keys: Vec<KeyProgress>, obs: &Observed) -> Plan {
     }
 }
 
-/// Adds every new key to the mapping, then waits until every synchronizer shows them.
+/// Adds every new key to the mapping, then waits until every connected synchronizer shows them.
 fn add(
     req: &Request,
     status: &ValidatorKeyRotationStatus,
@@ -508,7 +508,7 @@ fn remove(
     }
 }
 
-/// Every old key still mapped has its replacement in the authorized store and every synchronizer.
+/// Every old key still mapped has its replacement in the authorized store and every connected synchronizer.
 fn replacements_effective(keys: &[KeyProgress], obs: &Observed, auth: &Okm) -> Result<(), String> {
     for k in keys.iter().filter(|k| auth.contains(&k.old_fingerprint)) {
         let Some(new) = new_fp(k) else {
@@ -517,7 +517,7 @@ fn replacements_effective(keys: &[KeyProgress], obs: &Observed, auth: &Okm) -> R
         let everywhere = auth.contains(new) && obs.synchronizers().all(|o| o.contains(new));
         if !everywhere {
             return Err(format!(
-                "the replacement {new} of {} is not effective on every synchronizer, so the old key stays",
+                "the replacement {new} of {} is not effective on every connected synchronizer, so the old key stays",
                 k.old_fingerprint
             ));
         }
