@@ -38,6 +38,8 @@ pub enum ManifestError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Iam(#[from] crate::iam::IamError),
+    #[error("spec.backup.identities.destination: {0}")]
+    BackupDestination(#[from] crate::backup::store::StoreError),
     #[error("could not write YAML: {0}")]
     Encode(String),
 }
@@ -80,8 +82,47 @@ pub fn iam_policy_json(
     let account = decision
         .participant_service_account(&name)
         .unwrap_or_default();
-    let policy = crate::iam::policy(&decision, &namespace, &account, facts)?;
+    let backup = backup_policy(&validator)?;
+    let policy = match (
+        crate::iam::policy(&decision, &namespace, &account, facts),
+        backup,
+    ) {
+        (Ok(mut policy), Some(backup)) => {
+            policy["identityBackup"] = backup;
+            policy
+        }
+        (Ok(policy), None) => policy,
+        // KMS off, but backups on: the backup Job's permissions are still worth printing.
+        (Err(crate::iam::IamError::KmsOff), Some(backup)) => {
+            serde_json::json!({ "identityBackup": backup })
+        }
+        (Err(e), _) => return Err(e.into()),
+    };
     serde_json::to_string_pretty(&policy).map_err(|e| ManifestError::Encode(e.to_string()))
+}
+
+/// The bucket permissions of the identity backup Job, with the ServiceAccount it runs as.
+fn backup_policy(validator: &Validator) -> Result<Option<serde_json::Value>, ManifestError> {
+    let Some(backup) = validator
+        .spec
+        .backup
+        .as_ref()
+        .and_then(|b| b.identities.as_ref())
+    else {
+        return Ok(None);
+    };
+    let args = crate::render::destination_args(&backup.destination);
+    let destination = args.get(1).map(String::as_str).unwrap_or("secret");
+    let mut policy = crate::backup::backup_bucket_policy(destination)?;
+    let name = kube::ResourceExt::name_any(validator);
+    policy["serviceAccount"] = serde_json::Value::String(
+        backup
+            .service_account
+            .name
+            .clone()
+            .unwrap_or_else(|| crate::render::backup_name(&name)),
+    );
+    Ok(Some(policy))
 }
 
 /// What the operator would apply for every Validator in the file (a YAML stream, as kubectl

@@ -177,3 +177,41 @@ fn kms_off_has_no_policy() {
         .failure()
         .stderr(predicates::str::contains("KMS is off"));
 }
+
+#[test]
+fn identity_backups_get_the_bucket_permissions_of_their_job() {
+    let p = policy("examples/validator-aws-external.yaml", &[]);
+    let backup = &p["identityBackup"];
+    assert_eq!(backup["serviceAccount"], "acme-aws-identity-backup");
+    let objects = all_actions(backup);
+    assert!(
+        set(&[
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:DeleteObject",
+            "s3:ListBucket"
+        ])
+        .is_subset(&objects),
+        "{objects:?}"
+    );
+    let resources: Vec<String> = backup["permissionsPolicy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Resource"].to_string())
+        .collect();
+    assert!(
+        resources
+            .iter()
+            .any(|r| r.contains("arn:aws:s3:::acme-canton-backups/identities/")),
+        "{resources:?}"
+    );
+    // The KMS part is still there, unchanged.
+    assert!(all_actions(&p).contains("kms:Sign"));
+    // Without spec.backup: no backup section.
+    assert!(
+        policy("examples/validator-gcp.yaml", &[])
+            .get("identityBackup")
+            .is_none()
+    );
+}

@@ -12,7 +12,7 @@ use canton_operator::api::{
     ValidatorKeyRotationSpec,
 };
 use canton_operator::rotation::admin::{AdminClient, AdminTarget, Timeouts};
-use canton_operator::rotation::step::{Next, StepSettings, advance, stamp};
+use canton_operator::rotation::step::{Next, StepSettings, advance, advance_with_backups, stamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use rotation_support::{
@@ -78,8 +78,12 @@ async fn drive(
         if !(driver.lose_writes && wrote) {
             rotation.status = Some(outcome.status);
         }
+        let paused =
+            rotation.status.as_ref().and_then(|s| s.phase) == Some(RotationPhase::AwaitingBackup);
         match outcome.next {
             Next::Done | Next::AwaitChange => return outcome.next,
+            // Paused for a backup: it only looks again now and then.
+            Next::After(_) if paused => return outcome.next,
             Next::Now => {}
             Next::After(d) => tokio::time::sleep(d).await,
         }
@@ -353,7 +357,7 @@ async fn pause_for_backup_then_resume() {
         let mut rotation = request(s);
         assert_eq!(
             drive(&fake, addr, &mut rotation, Driver::default()).await,
-            Next::AwaitChange
+            BACKUP_POLL
         );
         let status = rotation.status.clone().unwrap_or_default();
         assert_eq!(status.phase, Some(RotationPhase::AwaitingBackup));
@@ -373,7 +377,7 @@ async fn pause_for_backup_then_resume() {
         // Waiting again changes nothing.
         assert_eq!(
             drive(&fake, addr, &mut rotation, Driver::default()).await,
-            Next::AwaitChange
+            BACKUP_POLL
         );
         assert_eq!(fake.count("Authorize"), 1);
 
@@ -389,6 +393,65 @@ async fn pause_for_backup_then_resume() {
         );
         assert_rotated(&fake, &rotation, &old);
     }
+}
+
+/// What a rotation paused for a backup answers: look again in a minute.
+const BACKUP_POLL: Next = Next::After(Duration::from_secs(60));
+
+#[tokio::test]
+async fn a_verified_backup_after_the_new_keys_resumes_a_paused_rotation() {
+    let fake = FakeParticipant::new(2, DELAY);
+    let addr = fake.serve().await;
+    let old = old_node_keys(&fake);
+    let mut s = spec();
+    s.pause_for_backup = true;
+    let mut rotation = request(s);
+    assert_eq!(
+        drive(&fake, addr, &mut rotation, Driver::default()).await,
+        BACKUP_POLL
+    );
+    let effective = rotation
+        .status
+        .as_ref()
+        .and_then(|s| s.keys_effective_at.clone())
+        .expect("keys effective time recorded")
+        .0;
+    let target = AdminTarget::plaintext(&addr.to_string());
+    let mut client = AdminClient::connect(&target, Timeouts::default())
+        .await
+        .expect("connect");
+    let now = Time(Timestamp::now());
+    // A backup from before the new keys holds the old ones only: still paused.
+    let before = effective - std::time::Duration::from_secs(60);
+    let outcome =
+        advance_with_backups(&rotation, &mut client, &now, &settings(), Some(before)).await;
+    assert_eq!(outcome.status.phase, Some(RotationPhase::AwaitingBackup));
+    assert_eq!(fake.count("Authorize"), 1);
+    // One after them: the rotation goes on and finishes.
+    let after = effective + std::time::Duration::from_secs(1);
+    for _ in 0..400 {
+        let now = Time(Timestamp::now());
+        let outcome =
+            advance_with_backups(&rotation, &mut client, &now, &settings(), Some(after)).await;
+        rotation.status = Some(outcome.status);
+        match outcome.next {
+            Next::Done => break,
+            Next::After(d) => tokio::time::sleep(d).await,
+            _ => {}
+        }
+    }
+    let confirmed = rotation
+        .status
+        .as_ref()
+        .and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == "BackupConfirmed")
+                .cloned()
+        })
+        .expect("a BackupConfirmed condition");
+    assert_eq!(confirmed.reason, "BackedUp");
+    assert_rotated(&fake, &rotation, &old);
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ use crate::api::{
     ROTATION_VALIDATOR_LABEL, RotationPhase, Validator, ValidatorKeyRotation,
     ValidatorKeyRotationSpec, ValidatorKeyRotationStatus,
 };
+use crate::controller::backup_status::last_success_time;
 use crate::events::{Note, Publisher, Severity};
 
 /// The field manager of every write.
@@ -240,7 +241,11 @@ async fn take_step(rotation: &ValidatorKeyRotation, validator: &Validator, ctx: 
         Err(e) => Err(e),
     };
     match connected {
-        Ok(mut admin) => step::advance(rotation, &mut admin, &now, &settings.step).await,
+        Ok(mut admin) => {
+            let backup =
+                last_success_time(validator.status.as_ref().and_then(|s| s.backup.as_ref()));
+            step::advance_with_backups(rotation, &mut admin, &now, &settings.step, backup).await
+        }
         Err(e) => step::failed_call(rotation, &e, &now, &settings.step),
     }
 }

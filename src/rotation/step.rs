@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
 
 use super::admin::{AdminError, ParticipantAdmin};
 use super::plan::{Action, Observed, Plan, Request, plan};
@@ -103,12 +104,28 @@ pub async fn observe<A: ParticipantAdmin>(admin: &mut A) -> Result<Observed, Adm
     })
 }
 
+/// How often a rotation paused for a backup looks for a verified identity backup.
+const BACKUP_POLL: Duration = Duration::from_secs(60);
+
 /// Takes one step of a rotation that is not finished.
 pub async fn advance<A: ParticipantAdmin>(
     rotation: &ValidatorKeyRotation,
     admin: &mut A,
     now: &Time,
     settings: &StepSettings,
+) -> Outcome {
+    advance_with_backups(rotation, admin, now, settings, None).await
+}
+
+/// [`advance`], knowing when the validator's newest verified identity backup finished: a rotation
+/// paused for a backup goes on by itself once one finished after the new keys became effective
+/// (that dump holds them).
+pub async fn advance_with_backups<A: ParticipantAdmin>(
+    rotation: &ValidatorKeyRotation,
+    admin: &mut A,
+    now: &Time,
+    settings: &StepSettings,
+    verified_backup_at: Option<Timestamp>,
 ) -> Outcome {
     let status = rotation.status.clone().unwrap_or_default();
     if rotation.phase().is_terminal() {
@@ -127,7 +144,8 @@ pub async fn advance<A: ParticipantAdmin>(
         keys: &rotation.spec.keys,
         kms_keys: &rotation.spec.kms_keys,
         pause_for_backup: rotation.spec.pause_for_backup,
-        backup_confirmed: rotation.backup_confirmed(),
+        backup_confirmed: rotation.backup_confirmed()
+            || backed_up_after_keys(&status, verified_backup_at),
         stamp: &stamp,
     };
     let plan = plan(&request, &status, &obs);
@@ -140,8 +158,13 @@ pub async fn advance<A: ParticipantAdmin>(
     );
     if rotation.spec.pause_for_backup {
         let confirmed = request.backup_confirmed;
-        let (reason, message) = if confirmed {
+        let (reason, message) = if rotation.backup_confirmed() {
             ("Confirmed", "the backup of the new keys was confirmed")
+        } else if confirmed {
+            (
+                "BackedUp",
+                "a verified identity backup finished after the new keys became effective",
+            )
         } else {
             (
                 "NotConfirmed",
@@ -155,6 +178,17 @@ pub async fn advance<A: ParticipantAdmin>(
         );
     }
     act(rotation, admin, plan, next, now, settings).await
+}
+
+/// Whether a verified backup finished after the new keys became effective.
+fn backed_up_after_keys(
+    status: &ValidatorKeyRotationStatus,
+    verified_backup_at: Option<Timestamp>,
+) -> bool {
+    match (&status.keys_effective_at, verified_backup_at) {
+        (Some(effective), Some(backup)) => backup > effective.0,
+        _ => false,
+    }
 }
 
 async fn act<A: ParticipantAdmin>(
@@ -241,8 +275,9 @@ async fn act<A: ParticipantAdmin>(
             wait_for_synchronizers(rotation, next, &stores, now, settings)
         }
         Action::AwaitBackup => {
-            let message = "new keys are effective and the old keys still valid: back up the participant's keys, then set spec.backupConfirmed: true (or annotate canton-operator.dev/backup-confirmed=true)";
-            waiting(next, message.to_string(), Next::AwaitChange)
+            let message = "new keys are effective and the old keys still valid: back up the participant's keys, then set spec.backupConfirmed: true (or annotate canton-operator.dev/backup-confirmed=true); with spec.backup.identities on the Validator, the next verified backup confirms it";
+            // Looked at again now and then: a verified scheduled backup may confirm it.
+            waiting(next, message.to_string(), Next::After(BACKUP_POLL))
         }
     }
 }
