@@ -28,6 +28,3 @@ pub use validator_app::{
     AutoAcceptTransfers, InstanceNames, PruningSchedule, ScanClient, ScanClientType,
     SynchronizerConnection, TopupSettings, WalletSettings, WalletSweep, WebUi, WebUisSpec,
 };
-
-/// API group of every resource this operator serves.
-pub const GROUP: &str = "canton-operator.dev";

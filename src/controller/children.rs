@@ -50,13 +50,6 @@ pub struct ApplyReport {
     pub written_deployments: Vec<Deployment>,
 }
 
-impl ApplyReport {
-    /// Whether anything was written.
-    pub fn wrote(&self) -> bool {
-        !(self.created.is_empty() && self.updated.is_empty() && self.deleted.is_empty())
-    }
-}
-
 /// Applies every rendered child that differs from the cache; identical ones cost no request.
 pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport) -> Result<()> {
     if let Some(sa) = &rendered.service_account {

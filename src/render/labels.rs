@@ -33,8 +33,3 @@ pub fn labels(instance: &str, component: &str, version: &str) -> BTreeMap<String
     }
     labels
 }
-
-/// Label selector of every child of one validator, for orphan cleanup.
-pub fn children_selector(instance: &str) -> String {
-    format!("{MANAGED_BY}={MANAGER},{NAME}={APP_NAME},{INSTANCE}={instance}")
-}

@@ -25,9 +25,7 @@ use crate::release::{Release, UnsupportedVersion};
 pub use backup::{
     BACKUP_COMPONENT, DEFAULT_KEEP, backup_name, default_operator_image, destination_args,
 };
-pub use labels::{
-    APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, children_selector, selector,
-};
+pub use labels::{APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, selector};
 pub use network_policy::{
     ADMIN_API_PORT, DEFAULT_OPERATOR_NAMESPACE, NAMESPACE_NAME_LABEL, OPEN_PORTS,
     network_policy_name,
