@@ -103,12 +103,7 @@ pub fn iam_policy_json(
 
 /// The bucket permissions of the identity backup Job, with the ServiceAccount it runs as.
 fn backup_policy(validator: &Validator) -> Result<Option<serde_json::Value>, ManifestError> {
-    let Some(backup) = validator
-        .spec
-        .backup
-        .as_ref()
-        .and_then(|b| b.identities.as_ref())
-    else {
+    let Some(backup) = validator.spec.identity_backup() else {
         return Ok(None);
     };
     let args = crate::render::destination_args(&backup.destination);

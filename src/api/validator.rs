@@ -146,6 +146,13 @@ pub struct ValidatorSpec {
     pub backup: Option<BackupSpec>,
 }
 
+impl ValidatorSpec {
+    /// The identity backup settings, when backups are asked for.
+    pub fn identity_backup(&self) -> Option<&super::backup::IdentityBackup> {
+        self.backup.as_ref()?.identities.as_ref()
+    }
+}
+
 /// The Canton participant node.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]

@@ -68,12 +68,7 @@ fn backup_observation(
     name: &str,
     now: Timestamp,
 ) -> Result<Option<BackupObservation>> {
-    let Some(spec) = validator
-        .spec
-        .backup
-        .as_ref()
-        .and_then(|b| b.identities.as_ref())
-    else {
+    let Some(spec) = validator.spec.identity_backup() else {
         return Ok(None);
     };
     let mut runs = Vec::new();

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, PodSpec, PodTemplateSpec, ResourceRequirements,
-    SecurityContext, ServiceAccount,
+    Container, EnvVar, PodSpec, PodTemplateSpec, ResourceRequirements, SecurityContext,
+    ServiceAccount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::pod::{env_secret, env_secret_optional, pod_security};
-use super::validator_app::{DEFAULT_AUTH_SECRET, validator_app_name};
+use super::pod::{container_security, pod_security};
+use super::validator_app::{ledger_api_credentials, validator_app_name};
 use super::{Context, labels};
 use crate::api::{BackupDestination, IdentityBackup};
 
@@ -40,7 +40,7 @@ pub fn default_operator_image() -> String {
 }
 
 fn settings<'a>(ctx: &'a Context) -> Option<&'a IdentityBackup> {
-    ctx.validator.spec.backup.as_ref()?.identities.as_ref()
+    ctx.validator.spec.identity_backup()
 }
 
 /// The CronJob, when the spec asks for identity backups.
@@ -160,18 +160,10 @@ fn container(ctx: &Context, backup: &IdentityBackup, image: &str) -> Container {
             )])),
             ..ResourceRequirements::default()
         }),
+        // The operator's image writes nothing but the termination message.
         security_context: Some(SecurityContext {
-            run_as_user: Some(OPERATOR_UID),
-            run_as_group: Some(OPERATOR_UID),
-            run_as_non_root: Some(true),
             read_only_root_filesystem: Some(true),
-            allow_privilege_escalation: Some(false),
-            privileged: Some(false),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_string()]),
-                add: None,
-            }),
-            ..SecurityContext::default()
+            ..container_security(OPERATOR_UID)
         }),
         // The run's one-line JSON result, which the operator reads into status.backup.
         termination_message_path: Some("/dev/termination-log".to_string()),
@@ -207,35 +199,5 @@ pub fn destination_args(destination: &BackupDestination) -> Vec<String> {
 
 /// The ledger API client credentials, from the Secret the validator app reads them from.
 fn credentials(ctx: &Context) -> Vec<EnvVar> {
-    let secret = ctx
-        .validator
-        .spec
-        .validator_app
-        .auth
-        .ledger_api_auth_secret
-        .as_deref()
-        .unwrap_or(DEFAULT_AUTH_SECRET);
-    vec![
-        env_secret("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL", secret, "url"),
-        env_secret(
-            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID",
-            secret,
-            "client-id",
-        ),
-        env_secret(
-            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET",
-            secret,
-            "client-secret",
-        ),
-        env_secret(
-            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE",
-            secret,
-            "audience",
-        ),
-        env_secret_optional(
-            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_SCOPE",
-            secret,
-            "scope",
-        ),
-    ]
+    ledger_api_credentials(&ctx.validator.spec.validator_app)
 }

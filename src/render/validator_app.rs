@@ -21,7 +21,7 @@ pub const VALIDATOR_APP_COMPONENT: &str = "validator-app";
 const HTTP_PORT: i32 = 5003;
 const METRICS_PORT: i32 = 10013;
 /// The Secret with the ledger API client credentials when the spec names none (the charts').
-pub(super) const DEFAULT_AUTH_SECRET: &str = "splice-app-validator-ledger-api-auth";
+const DEFAULT_AUTH_SECRET: &str = "splice-app-validator-ledger-api-auth";
 const BACKEND: [&str; 3] = ["canton", "validator-apps", "validator_backend"];
 const POSTGRES_PASSWORD_VAR: &str = "SPLICE_APP_POSTGRES_PASSWORD";
 /// The validator app's database when the spec names none (the chart's default).
@@ -343,12 +343,7 @@ fn wallet(app: &ValidatorAppSpec) -> Vec<EnvVar> {
 
 /// The app's own API auth and its ledger API client credentials, from the usual Secret.
 fn auth(app: &ValidatorAppSpec) -> Vec<EnvVar> {
-    let secret = app
-        .auth
-        .ledger_api_auth_secret
-        .as_deref()
-        .unwrap_or(DEFAULT_AUTH_SECRET);
-    vec![
+    let mut vars = vec![
         env(
             "SPLICE_APP_VALIDATOR_AUTH_AUDIENCE",
             app.auth.audience.clone(),
@@ -359,9 +354,26 @@ fn auth(app: &ValidatorAppSpec) -> Vec<EnvVar> {
         ),
         env_secret(
             "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_USER_NAME",
-            secret,
+            auth_secret(app),
             "ledger-api-user",
         ),
+    ];
+    vars.extend(ledger_api_credentials(app));
+    vars
+}
+
+fn auth_secret(app: &ValidatorAppSpec) -> &str {
+    app.auth
+        .ledger_api_auth_secret
+        .as_deref()
+        .unwrap_or(DEFAULT_AUTH_SECRET)
+}
+
+/// The ledger API client credentials (OAuth2 client-credentials grant) from the usual Secret: the
+/// app's, and the identity backup Job's.
+pub(super) fn ledger_api_credentials(app: &ValidatorAppSpec) -> Vec<EnvVar> {
+    let secret = auth_secret(app);
+    vec![
         env_secret(
             "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE",
             secret,
