@@ -62,6 +62,9 @@ impl ConfigError {
     }
 }
 
+/// The operator's own image, for the Jobs it runs with it.
+pub const OPERATOR_IMAGE_VAR: &str = "CANTON_OPERATOR_IMAGE";
+
 /// The operator's configuration from its environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OperatorConfig {
@@ -69,6 +72,9 @@ pub struct OperatorConfig {
     pub kms_default: KmsDefault,
     /// The operator's own namespace (`POD_NAMESPACE`), admitted to participants' Admin API.
     pub operator_namespace: Option<String>,
+    /// The operator's own image (`CANTON_OPERATOR_IMAGE`, set by the chart), which the identity
+    /// backup CronJobs run; unset: the published image of this release.
+    pub operator_image: Option<String>,
 }
 
 impl OperatorConfig {
@@ -82,6 +88,7 @@ impl OperatorConfig {
         Self {
             kms_default: kms_default(&lookup),
             operator_namespace: read(&lookup, "POD_NAMESPACE").ok().flatten(),
+            operator_image: read(&lookup, OPERATOR_IMAGE_VAR).ok().flatten(),
         }
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::decision::{DecisionError, resolve};
-use crate::render::{RenderError, Rendered, render_with};
+use crate::render::{RenderError, Rendered, Site, render_in};
 
 /// Why an offline render failed.
 #[derive(Debug, thiserror::Error)]
@@ -207,7 +207,11 @@ fn render_document(
     }
     let validator = decode_validator(&document.text)?;
     let decision = resolve(&validator.spec, &config.kms_default)?;
-    let rendered = render_with(&validator, &decision, config.operator_namespace.as_deref())?;
+    let site = Site {
+        operator_namespace: config.operator_namespace.as_deref(),
+        operator_image: config.operator_image.as_deref(),
+    };
+    let rendered = render_in(&validator, &decision, &site)?;
     rendered_yaml(&rendered).map(Some)
 }
 

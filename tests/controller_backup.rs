@@ -75,7 +75,13 @@ async fn backups_are_scheduled_watched_and_removed_with_the_spec() {
     within(60, async {
         let server = server();
         server.insert(&backed_up_validator("acme")).unwrap();
-        let op = start(&server, config(false));
+        let op = start(
+            &server,
+            config_from(&[(
+                "CANTON_OPERATOR_IMAGE",
+                "registry.example/canton-operator:dev",
+            )]),
+        );
         eventually("the CronJob and its ServiceAccount", || {
             get(&server, "batch/v1", "cronjobs", "acme-identity-backup").is_some()
                 && get(&server, "v1", "serviceaccounts", "acme-identity-backup").is_some()
@@ -83,6 +89,11 @@ async fn backups_are_scheduled_watched_and_removed_with_the_spec() {
         .await;
         let cron = get(&server, "batch/v1", "cronjobs", "acme-identity-backup").unwrap();
         assert_eq!(cron["spec"]["schedule"], "0 */6 * * *");
+        assert_eq!(
+            cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.example/canton-operator:dev",
+            "the operator's own image"
+        );
         assert_eq!(
             cron["metadata"]["ownerReferences"][0]["kind"], "Validator",
             "owned, so it goes with the Validator"

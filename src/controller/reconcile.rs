@@ -19,7 +19,7 @@ use super::preflight::{check_service_account, external_service_account};
 use super::status;
 use crate::api::Validator;
 use crate::decision::{DecisionSource, KmsDecision, SOURCE_ANNOTATION, resolve};
-use crate::render::{render_with, validate};
+use crate::render::{Site, render_in, validate};
 
 /// How often a converged validator is looked at again, to catch what no watch reports.
 pub const RESYNC: Duration = Duration::from_secs(300);
@@ -99,7 +99,11 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
         return Ok(Action::requeue(PREFLIGHT_RETRY));
     }
     let operator_namespace = ctx.config.operator_namespace.as_deref();
-    let rendered = match render_with(&validator, &decision, operator_namespace) {
+    let site = Site {
+        operator_namespace,
+        operator_image: ctx.config.operator_image.as_deref(),
+    };
+    let rendered = match render_in(&validator, &decision, &site) {
         Ok(rendered) => rendered,
         Err(e) => return refuse(&validator, ctx, blocked(e.reason(), e.to_string())).await,
     };

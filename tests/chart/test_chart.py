@@ -719,3 +719,11 @@ def test_sync_chart_crd_refuses_what_it_cannot_template(tmp_path: Path) -> None:
         _, script = sync_repo(tmp_path / str(abs(hash(text))), text)
         result = subprocess.run([script], capture_output=True, text=True)
         assert result.returncode == 1, (text, result)
+
+
+def test_the_operator_tells_its_backup_jobs_its_own_image(render) -> None:
+    """The identity backup CronJobs run the operator's image: whatever the chart deploys, digest or tag."""
+    env = render({"image": {"repository": "registry.example/canton-operator", "tag": "dev"}}).env
+    assert env["CANTON_OPERATOR_IMAGE"]["value"] == "registry.example/canton-operator:dev"
+    env = render({"image": {"repository": "registry.example/op", "digest": "sha256:" + "a" * 64}}).env
+    assert env["CANTON_OPERATOR_IMAGE"]["value"] == "registry.example/op@sha256:" + "a" * 64
