@@ -30,6 +30,8 @@ pub struct Metrics {
     by_mode: Family<ModeLabel, Gauge>,
     modes: Mutex<HashMap<String, String>>,
     failing: Gauge,
+    rollout_pending: Gauge,
+    rolling_out: Gauge,
 }
 
 impl Default for Metrics {
@@ -47,6 +49,8 @@ impl Metrics {
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         let by_mode = Family::<ModeLabel, Gauge>::default();
         let failing = Gauge::default();
+        let rollout_pending = Gauge::default();
+        let rolling_out = Gauge::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_failures",
@@ -68,6 +72,16 @@ impl Metrics {
             "Validators whose last reconcile failed (retried with backoff)",
             failing.clone(),
         );
+        registry.register(
+            "validators_rollout_pending",
+            "Validators whose workloads this operator release renders differently, waiting for a rollout slot",
+            rollout_pending.clone(),
+        );
+        registry.register(
+            "validators_rolling_out",
+            "Validators holding a rollout slot: an operator-caused change applied, Deployments not yet available",
+            rolling_out.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -76,7 +90,17 @@ impl Metrics {
             by_mode,
             modes: Mutex::new(HashMap::new()),
             failing,
+            rollout_pending,
+            rolling_out,
         }
+    }
+
+    /// Records how many validators wait for a rollout slot and how many hold one.
+    pub fn set_rollouts(&self, pending: usize, rolling: usize) {
+        self.rollout_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.rolling_out
+            .set(i64::try_from(rolling).unwrap_or(i64::MAX));
     }
 
     /// Records how many validators are failing (backing off) now.

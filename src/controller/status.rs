@@ -12,6 +12,7 @@ use super::conditions::{self, KMS_CONFIGURED, KmsOutcome, Observation, desired_s
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
+use super::rollout;
 use crate::api::{Validator, ValidatorStatus};
 use crate::render::{participant_name, validator_app_name};
 
@@ -35,7 +36,14 @@ pub async fn update(
     };
     let previous = validator.status.as_ref();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
-    let status = desired_status(&obs, previous, &now);
+    let mut status = desired_status(&obs, previous, &now);
+    rollout::set_condition(
+        &mut status,
+        previous,
+        report.rollout.as_ref(),
+        obs.generation,
+        &now,
+    );
     ctx.metrics.set_mode(
         &format!("{namespace}/{name}"),
         status.kms.as_ref().map(|k| k.summary.as_str()),
