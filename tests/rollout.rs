@@ -20,7 +20,12 @@ use support::fake_api::FakeApiServer;
 
 const OLDER_VAR: &str = "OLDER_RELEASE_SETTING";
 const SPEC_HASH: &str = "canton-operator.dev/spec-hash";
-const WORKLOADS: [&str; 4] = ["participant", "validator-app", "wallet-web-ui", "ans-web-ui"];
+const WORKLOADS: [&str; 4] = [
+    "participant",
+    "validator-app",
+    "wallet-web-ui",
+    "ans-web-ui",
+];
 
 fn deployments_of(name: &str) -> Vec<String> {
     WORKLOADS.iter().map(|w| format!("{name}-{w}")).collect()
@@ -51,7 +56,8 @@ async fn provision_all(server: &FakeApiServer, names: &[&str]) {
     for name in names {
         eventually(&format!("{name} Ready"), || {
             condition(server, name, "Ready").is_some_and(|c| c["status"] == "True")
-                && condition(server, name, "WorkloadsCurrent").is_some_and(|c| c["status"] == "True")
+                && condition(server, name, "WorkloadsCurrent")
+                    .is_some_and(|c| c["status"] == "True")
         })
         .await;
     }
@@ -134,13 +140,10 @@ fn finish_rollout(server: &FakeApiServer, name: &str) {
 
 /// A sample of the operator's metrics by its exact name.
 fn metric(op: &Operator, name: &str) -> Option<i64> {
-    op.metrics.encode().lines().find_map(|l| {
-        l.strip_prefix(name)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
+    op.metrics
+        .encode()
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 const PENDING: &str = "canton_operator_validators_rollout_pending";
@@ -179,7 +182,10 @@ async fn an_operator_upgrade_rolls_one_validator_at_a_time_across_a_restart() {
         let mut done: BTreeSet<String> = BTreeSet::new();
         let mut restarted = false;
         while done.len() < changed.len() {
-            eventually("one validator rolls", || !rolling(&server, &changed).is_empty()).await;
+            eventually("one validator rolls", || {
+                !rolling(&server, &changed).is_empty()
+            })
+            .await;
             let waiting: Vec<&str> = changed
                 .iter()
                 .copied()
@@ -203,7 +209,10 @@ async fn an_operator_upgrade_rolls_one_validator_at_a_time_across_a_restart() {
             assert_eq!(metric(&op, PENDING), Some(waiting.len() as i64));
             assert_eq!(metric(&op, ROLLING), Some(1));
             for name in &waiting {
-                assert!(is_older(&server, name), "{name} was written while it waited");
+                assert!(
+                    is_older(&server, name),
+                    "{name} was written while it waited"
+                );
                 assert_eq!(
                     condition(&server, name, "Ready").unwrap()["status"],
                     "True",
@@ -260,7 +269,11 @@ async fn a_validator_whose_render_is_unchanged_gets_no_writes_and_takes_no_slot(
         .await;
         settle(&server, Duration::from_millis(300)).await;
         assert_eq!(metric(&op, ROLLING), Some(1));
-        assert_eq!(metric(&op, PENDING), Some(0), "the unchanged ones wait for nothing");
+        assert_eq!(
+            metric(&op, PENDING),
+            Some(0),
+            "the unchanged ones wait for nothing"
+        );
         for name in ["same1", "same2"] {
             assert_eq!(workloads_reason(&server, name).as_deref(), Some("Current"));
             assert_eq!(writes_to(&server, name), Vec::<String>::new(), "{name}");
@@ -350,16 +363,27 @@ async fn drift_is_restored_at_once_while_validators_wait() {
         let waiting = names.iter().copied().find(|n| *n != holder).unwrap();
 
         // Someone edits the unchanged validator's participant and the rolling one's app.
-        for d in ["calm-participant".to_string(), format!("{holder}-validator-app")] {
+        for d in [
+            "calm-participant".to_string(),
+            format!("{holder}-validator-app"),
+        ] {
             let mut live = deployment(&server, &d).unwrap();
-            live["spec"]["template"]["spec"]["containers"][0]["image"] = json!("example.com/edited:1");
-            live["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+            live["spec"]["template"]["spec"]["containers"][0]["image"] =
+                json!("example.com/edited:1");
+            live["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("resourceVersion");
             server.update(&live, "kubectl-edit").unwrap();
         }
-        for d in ["calm-participant".to_string(), format!("{holder}-validator-app")] {
+        for d in [
+            "calm-participant".to_string(),
+            format!("{holder}-validator-app"),
+        ] {
             eventually(&format!("{d} restored"), || {
                 deployment(&server, &d).is_some_and(|d| {
-                    d["spec"]["template"]["spec"]["containers"][0]["image"] != "example.com/edited:1"
+                    d["spec"]["template"]["spec"]["containers"][0]["image"]
+                        != "example.com/edited:1"
                 })
             })
             .await;
@@ -368,21 +392,32 @@ async fn drift_is_restored_at_once_while_validators_wait() {
             events_about(&server, "DriftCorrected", "calm") == 1
         })
         .await;
-        assert_eq!(workloads_reason(&server, "calm").as_deref(), Some("Current"));
+        assert_eq!(
+            workloads_reason(&server, "calm").as_deref(),
+            Some("Current")
+        );
 
         // A new validator is provisioned at once: it has nothing to roll.
         server.insert(&validator("fresh")).unwrap();
         eventually("fresh provisioned", || {
-            deployments_of("fresh").iter().all(|d| deployment(&server, d).is_some())
+            deployments_of("fresh")
+                .iter()
+                .all(|d| deployment(&server, d).is_some())
         })
         .await;
         settle(&server, Duration::from_millis(300)).await;
-        assert!(is_older(&server, waiting), "{waiting} was written while it waited");
+        assert!(
+            is_older(&server, waiting),
+            "{waiting} was written while it waited"
+        );
         assert_eq!(
             workloads_reason(&server, waiting).as_deref(),
             Some("RolloutPending")
         );
-        assert_eq!(workloads_reason(&server, &holder).as_deref(), Some("Rolling"));
+        assert_eq!(
+            workloads_reason(&server, &holder).as_deref(),
+            Some("Rolling")
+        );
     })
     .await;
 }

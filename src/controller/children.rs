@@ -108,7 +108,10 @@ async fn apply_deployment(
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<()> {
-    if held.iter().any(|h| Some(h) == deployment.metadata.name.as_ref()) {
+    if held
+        .iter()
+        .any(|h| Some(h) == deployment.metadata.name.as_ref())
+    {
         return Ok(());
     }
     let answer = apply_one(deployment, &ctx.stores.deployments, ctx, report).await?;

@@ -75,7 +75,10 @@ pub async fn plan(validator: &Validator, rendered: &mut Rendered, ctx: &Context)
     seed(ctx);
     let key = key(validator)?;
     let generation = validator.metadata.generation.unwrap_or(0);
-    let observed = validator.status.as_ref().and_then(|s| s.observed_generation);
+    let observed = validator
+        .status
+        .as_ref()
+        .and_then(|s| s.observed_generation);
     let mut entries = Vec::new();
     for deployment in deployments_mut(rendered) {
         entries.push(inspect(deployment, generation, observed, ctx)?);
@@ -102,7 +105,10 @@ pub async fn plan(validator: &Validator, rendered: &mut Rendered, ctx: &Context)
     match ctx.rollouts.acquire(&plan.key) {
         grant @ (Grant::Started | Grant::Holding) => {
             for deployment in deployments_mut(rendered) {
-                if gated.iter().any(|g| Some(g) == deployment.metadata.name.as_ref()) {
+                if gated
+                    .iter()
+                    .any(|g| Some(g) == deployment.metadata.name.as_ref())
+                {
                     stamp::mark(deployment);
                 }
             }

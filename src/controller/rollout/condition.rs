@@ -124,8 +124,15 @@ mod tests {
         let mut first = ValidatorStatus::default();
         set(&mut first, None, Some(&pending), Some(2), &at(10));
         let c = &first.conditions[0];
-        assert_eq!((c.status.as_str(), c.reason.as_str()), ("False", ROLLOUT_PENDING));
-        assert!(c.message.contains("1 validators rolling, at most 1"), "{}", c.message);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", ROLLOUT_PENDING)
+        );
+        assert!(
+            c.message.contains("1 validators rolling, at most 1"),
+            "{}",
+            c.message
+        );
 
         let rolling = Workloads::Rolling {
             deployments: vec!["Deployment/a-participant".into()],
@@ -136,7 +143,13 @@ mod tests {
         assert_eq!(second.conditions[0].reason, ROLLING);
 
         let mut third = ValidatorStatus::default();
-        set(&mut third, Some(&second), Some(&Workloads::Current), Some(2), &at(30));
+        set(
+            &mut third,
+            Some(&second),
+            Some(&Workloads::Current),
+            Some(2),
+            &at(30),
+        );
         assert_eq!(third.conditions[0].status, "True");
         assert_eq!(third.conditions[0].last_transition_time, at(30));
     }
@@ -155,7 +168,9 @@ mod tests {
         assert_eq!(kept.conditions, pending.conditions);
 
         let mut rolling = ValidatorStatus::default();
-        let r = Workloads::Rolling { deployments: vec![] };
+        let r = Workloads::Rolling {
+            deployments: vec![],
+        };
         set(&mut rolling, None, Some(&r), None, &at(1));
         let mut dropped = ValidatorStatus::default();
         set(&mut dropped, Some(&rolling), None, None, &at(2));

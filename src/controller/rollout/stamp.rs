@@ -202,10 +202,7 @@ mod tests {
             classify(&desired, Some(&unstamped), Some(3)),
             Change::Operator
         );
-        assert_eq!(
-            classify(&desired, Some(&unstamped), Some(2)),
-            Change::Spec
-        );
+        assert_eq!(classify(&desired, Some(&unstamped), Some(2)), Change::Spec);
     }
 
     #[test]
