@@ -56,8 +56,6 @@ async fn provision_all(server: &FakeApiServer, names: &[&str]) {
     for name in names {
         eventually(&format!("{name} Ready"), || {
             condition(server, name, "Ready").is_some_and(|c| c["status"] == "True")
-                && condition(server, name, "WorkloadsCurrent")
-                    .is_some_and(|c| c["status"] == "True")
         })
         .await;
     }
