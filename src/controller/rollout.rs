@@ -46,8 +46,18 @@ struct Entry {
     change: Change,
     /// Labelled as part of a rollout holding a slot.
     marked: bool,
+    /// The cached object, read again only to see whether a rollout is done.
+    live: Option<Value>,
+}
+
+impl Entry {
     /// Rolled out and available, as the cache shows it.
-    available: bool,
+    fn available(&self) -> Result<bool> {
+        match &self.live {
+            Some(live) => live_available(live, &self.name),
+            None => Ok(false),
+        }
+    }
 }
 
 /// What this reconcile does with the validator's Deployments.
@@ -164,11 +174,7 @@ pub async fn finish(
     } else if !rolling {
         ctx.rollouts.release(&plan.key);
         Workloads::Current
-    } else if plan
-        .entries
-        .iter()
-        .all(|e| !e.change.writes_spec() && e.available)
-    {
+    } else if done(&plan)? {
         let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
         let marked = plan.entries.iter().filter(|e| e.marked).map(|e| &e.name);
         complete(ctx, &plan.key, &namespace, marked).await?;
@@ -182,6 +188,16 @@ pub async fn finish(
     Ok(())
 }
 
+/// Whether a rollout is done: nothing of it written now, every Deployment available.
+fn done(plan: &Plan) -> Result<bool> {
+    for entry in &plan.entries {
+        if entry.change.writes_spec() || !entry.available()? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// For a Validator refused before rendering: it waits for nothing, and a rollout it holds a slot
 /// for is finished when its Deployments are available (a refused spec must not block the fleet).
 pub async fn settle_refused(validator: &Validator, ctx: &Context) -> Result<Option<Workloads>> {
@@ -193,19 +209,23 @@ pub async fn settle_refused(validator: &Validator, ctx: &Context) -> Result<Opti
     let names = [participant_name(&name), validator_app_name(&name)]
         .into_iter()
         .chain(Ui::ALL.iter().map(|ui| web_ui_name(&name, *ui)));
-    let mut marked = Vec::new();
-    let mut available = true;
+    let mut lives = Vec::new();
     for deployment in names {
-        let Some(live) = live(ctx, &namespace, &deployment)? else {
-            continue;
-        };
-        available &= live_available(&live, &deployment)?;
-        if stamp::is_marked(&live) {
-            marked.push(deployment);
+        if let Some(live) = live(ctx, &namespace, &deployment)? {
+            lives.push((deployment, live));
         }
     }
+    let marked: Vec<String> = lives
+        .iter()
+        .filter(|(_, live)| stamp::is_marked(live))
+        .map(|(name, _)| name.clone())
+        .collect();
     if marked.is_empty() && !ctx.rollouts.holds(&key) {
         return Ok(None);
+    }
+    let mut available = true;
+    for (name, live) in &lives {
+        available &= live_available(live, name)?;
     }
     if available {
         complete(ctx, &key, &namespace, marked.iter()).await?;
@@ -274,16 +294,12 @@ fn inspect(
         stamp::mark(deployment);
     }
     let desired = serde_json::to_value(&*deployment).map_err(encode)?;
-    let available = match &live {
-        Some(live) => live_available(live, &name)?,
-        None => false,
-    };
     Ok(Entry {
         what: render::describe(&*deployment),
         change: stamp::classify(&desired, live.as_ref(), observed),
         name,
         marked,
-        available,
+        live,
     })
 }
 
