@@ -236,6 +236,11 @@ pub struct RunArgs {
     /// docs/performance.md).
     #[arg(long, env = "CANTON_OPERATOR_DEBOUNCE_MS", default_value_t = canton_operator::controller::DEFAULT_DEBOUNCE_MS)]
     pub debounce_ms: u64,
+    /// Validators whose workloads a new operator release renders differently that are rolled
+    /// (restarted) at once; the others wait for a slot (0: no limit; docs/upgrade.md). Changes
+    /// made to a Validator and drift are applied at once whatever this says.
+    #[arg(long, env = "CANTON_OPERATOR_MAX_CONCURRENT_ROLLOUTS", default_value_t = canton_operator::controller::DEFAULT_MAX_CONCURRENT_ROLLOUTS)]
+    pub max_concurrent_rollouts: u32,
 }
 
 /// Log output format.

@@ -313,6 +313,7 @@ fn run(args: cli::RunArgs) -> anyhow::Result<ExitCode> {
         identity,
         concurrency: args.concurrency,
         debounce: std::time::Duration::from_millis(args.debounce_ms),
+        max_concurrent_rollouts: args.max_concurrent_rollouts,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(operator::run(settings))?;

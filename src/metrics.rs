@@ -53,6 +53,8 @@ pub struct Metrics {
     /// Newest verified backup per validator (`namespace/name`), unix seconds: the age is computed
     /// when scraped, so it grows between reconciles as a real age does.
     backups: Mutex<HashMap<String, i64>>,
+    rollout_pending: Gauge,
+    rolling_out: Gauge,
 }
 
 impl Default for Metrics {
@@ -70,6 +72,8 @@ impl Metrics {
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
         let by_mode = Family::<ModeLabel, Gauge>::default();
         let failing = Gauge::default();
+        let rollout_pending = Gauge::default();
+        let rolling_out = Gauge::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_failures",
@@ -103,6 +107,16 @@ impl Metrics {
             "Age of the newest verified identity backup of a validator; alert when it exceeds the schedule period",
             backup_age.clone(),
         );
+        registry.register(
+            "validators_rollout_pending",
+            "Validators whose workloads this operator release renders differently, waiting for a rollout slot",
+            rollout_pending.clone(),
+        );
+        registry.register(
+            "validators_rolling_out",
+            "Validators holding a rollout slot: an operator-caused change applied, Deployments not yet available",
+            rolling_out.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -114,6 +128,8 @@ impl Metrics {
             backup_success,
             backup_age,
             backups: Mutex::new(HashMap::new()),
+            rollout_pending,
+            rolling_out,
         }
     }
 
@@ -149,6 +165,14 @@ impl Metrics {
                     .set(now.saturating_sub(*at).max(0));
             }
         }
+    }
+
+    /// Records how many validators wait for a rollout slot and how many hold one.
+    pub fn set_rollouts(&self, pending: usize, rolling: usize) {
+        self.rollout_pending
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.rolling_out
+            .set(i64::try_from(rolling).unwrap_or(i64::MAX));
     }
 
     /// Records how many validators are failing (backing off) now.

@@ -22,6 +22,8 @@ pub struct RunSettings {
     pub identity: String,
     pub concurrency: u16,
     pub debounce: std::time::Duration,
+    /// Validators rolled at once for an operator-caused change (0: no limit).
+    pub max_concurrent_rollouts: u32,
 }
 
 /// Why the operator could not start.
@@ -82,6 +84,7 @@ pub async fn run(settings: RunSettings) -> Result<(), RunError> {
         namespace: settings.namespace,
         concurrency: settings.concurrency,
         debounce: settings.debounce,
+        max_concurrent_rollouts: settings.max_concurrent_rollouts,
     };
     controller::run(
         client,

@@ -782,6 +782,7 @@ async fn only_the_leader_writes_and_losing_the_lease_stops_writes() {
             namespace: None,
             concurrency: 2,
             debounce: std::time::Duration::ZERO,
+            max_concurrent_rollouts: 1,
         };
         let task = tokio::spawn(canton_operator::controller::run(
             server.client(),

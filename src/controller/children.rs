@@ -15,6 +15,7 @@ use super::cached::{Cached, lookup};
 use super::context::{Context, FIELD_MANAGER};
 use super::diff::first_difference;
 use super::error::{Error, Result};
+use super::rollout::Workloads;
 use crate::api::Validator;
 use crate::decision::created_service_account_name;
 use crate::render::{self, INSTANCE, MANAGED_BY, MANAGER, Rendered, Ui, backup_name, web_ui_name};
@@ -48,16 +49,22 @@ pub struct ApplyReport {
     /// The Deployments written, as the server answered: newer than the cache, which may not have
     /// their watch events yet (and no reconcile follows those events, see `Echoes`).
     pub written_deployments: Vec<Deployment>,
+    /// Where the workloads stand against this operator release's render (`WorkloadsCurrent`).
+    pub rollout: Option<Workloads>,
 }
 
 /// Applies every rendered child that differs from the cache; identical ones cost no request.
-pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport) -> Result<()> {
+/// The Deployments named in `held` wait for a rollout slot and are left as they are.
+pub async fn apply(
+    rendered: &Rendered,
+    held: &[String],
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<()> {
     if let Some(sa) = &rendered.service_account {
         apply_one(sa, &ctx.stores.service_accounts, ctx, report).await?;
     }
-    let participant =
-        apply_one(&rendered.participant, &ctx.stores.deployments, ctx, report).await?;
-    report.written_deployments.extend(participant);
+    apply_deployment(&rendered.participant, held, ctx, report).await?;
     apply_one(
         &rendered.participant_service,
         &ctx.stores.services,
@@ -73,14 +80,7 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
         report,
     )
     .await?;
-    let app = apply_one(
-        &rendered.validator_app,
-        &ctx.stores.deployments,
-        ctx,
-        report,
-    )
-    .await?;
-    report.written_deployments.extend(app);
+    apply_deployment(&rendered.validator_app, held, ctx, report).await?;
     apply_one(
         &rendered.validator_app_service,
         &ctx.stores.services,
@@ -89,7 +89,7 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
     )
     .await?;
     for (deployment, service) in &rendered.web_uis {
-        apply_one(deployment, &ctx.stores.deployments, ctx, report).await?;
+        apply_deployment(deployment, held, ctx, report).await?;
         apply_one(service, &ctx.stores.services, ctx, report).await?;
     }
     // The backup Job's ServiceAccount before the CronJob whose pods run as it.
@@ -99,6 +99,24 @@ pub async fn apply(rendered: &Rendered, ctx: &Context, report: &mut ApplyReport)
     if let Some(cron_job) = &rendered.identity_backup {
         apply_one(cron_job, &ctx.stores.cron_jobs, ctx, report).await?;
     }
+    Ok(())
+}
+
+/// Applies a Deployment unless it is held back, and keeps the server's answer for the status.
+async fn apply_deployment(
+    deployment: &Deployment,
+    held: &[String],
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    if held
+        .iter()
+        .any(|h| Some(h) == deployment.metadata.name.as_ref())
+    {
+        return Ok(());
+    }
+    let answer = apply_one(deployment, &ctx.stores.deployments, ctx, report).await?;
+    report.written_deployments.extend(answer);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use super::cached::Cached;
 use super::echoes::Echoes;
+use super::rollout::Rollouts;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;
@@ -106,12 +107,15 @@ pub struct Context {
     pub echoes: Arc<Echoes>,
     /// The Validator cache: what exists now, so state about deleted validators can be dropped.
     pub validators: Store<Cached<Validator>>,
+    /// Rollout slots for operator-caused workload changes.
+    pub rollouts: Rollouts,
     /// Consecutive failures per validator, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<Cached<Validator>>, u32>>,
 }
 
 impl Context {
     /// A context for one controller run.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
         config: OperatorConfig,
@@ -120,9 +124,11 @@ impl Context {
         leading: watch::Receiver<bool>,
         validators: Store<Cached<Validator>>,
         echoes: Arc<Echoes>,
+        rollouts: Rollouts,
     ) -> Self {
         Self {
             echoes,
+            rollouts,
             events: Publisher::new(client.clone(), FIELD_MANAGER),
             client,
             config,
@@ -162,6 +168,7 @@ impl Context {
         self.metrics.set_mode(&metrics_key(validator), None);
         self.metrics
             .set_backup_success(&metrics_key(validator), None);
+        self.rollouts.forget(validator);
     }
 
     /// Forgets `validator` if the cache no longer has it (a reconcile or failure that finished
@@ -179,7 +186,7 @@ impl Context {
             .with_failures(|failures| failures.keys().cloned().collect())
             .unwrap_or_default();
         let modes = self.metrics.validators_with_mode();
-        for validator in known {
+        for validator in known.into_iter().chain(self.rollouts.known()) {
             self.forget_if_deleted(&validator);
         }
         for key in modes {

@@ -16,6 +16,7 @@ pub mod leader;
 pub mod preflight;
 pub mod quantity;
 mod reconcile;
+mod rollout;
 mod status;
 
 use std::sync::Arc;
@@ -48,6 +49,8 @@ use crate::render::{BACKUP_COMPONENT, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
 
 /// `run --debounce-ms` when not given (chosen from the scale runs, docs/performance.md).
 pub const DEFAULT_DEBOUNCE_MS: u64 = 250;
+/// `run --max-concurrent-rollouts` when not given: one validator restarts at a time.
+pub const DEFAULT_MAX_CONCURRENT_ROLLOUTS: u32 = 1;
 
 /// How the controller runs.
 #[derive(Debug, Clone)]
@@ -59,6 +62,8 @@ pub struct Settings {
     /// How long a reconcile waits for further triggers of the same Validator (its own writes
     /// and its children's watch events arrive in a burst).
     pub debounce: Duration,
+    /// Validators whose operator-caused workload changes roll at once (0: no limit).
+    pub max_concurrent_rollouts: u32,
 }
 
 /// Runs the controller while `leading` is true, until `shutdown` turns true. When leadership is
@@ -136,6 +141,8 @@ pub async fn controller_run(
     );
     // Validators are cached compactly too, and decoded when reconciled.
     let (validator_store, validator_writer) = reflector::store();
+    let (rollouts, rollout_wakeups) =
+        rollout::Rollouts::new(settings.max_concurrent_rollouts, metrics.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         config,
@@ -144,6 +151,7 @@ pub async fn controller_run(
         leading,
         validator_store.clone(),
         echoes.clone(),
+        rollouts,
     ));
     // Every watch backs off on its own and its errors stop here (see `log_errors`).
     let forget = ctx.clone();
@@ -167,6 +175,8 @@ pub async fn controller_run(
             .owns_stream(cron_job_events)
             // A backup run finished: its validator's status.backup and IdentityBackedUp follow.
             .watches_stream(backup_pod_events, validator_of_backup_pod)
+            // Validators waiting for a rollout slot are reconciled when one frees.
+            .reconcile_on(rollout_wakeups)
             .with_config(
                 controller::Config::default()
                     .concurrency(settings.concurrency)

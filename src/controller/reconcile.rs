@@ -16,6 +16,7 @@ use super::conditions::KmsOutcome;
 use super::context::Context;
 use super::error::{Error, Result};
 use super::preflight::{check_service_account, external_service_account};
+use super::rollout;
 use super::status;
 use crate::api::Validator;
 use crate::decision::{DecisionSource, KmsDecision, SOURCE_ANNOTATION, resolve};
@@ -103,13 +104,15 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
         operator_namespace,
         operator_image: ctx.config.operator_image.as_deref(),
     };
-    let rendered = match render_in(&validator, &decision, &site) {
+    let mut rendered = match render_in(&validator, &decision, &site) {
         Ok(rendered) => rendered,
         Err(e) => return refuse(&validator, ctx, blocked(e.reason(), e.to_string())).await,
     };
+    let plan = rollout::plan(&validator, &mut rendered, ctx).await?;
     let mut report = ApplyReport::default();
-    children::apply(&rendered, ctx, &mut report).await?;
+    children::apply(&rendered, plan.held(), ctx, &mut report).await?;
     children::prune(&validator, &rendered, ctx, &mut report).await?;
+    rollout::finish(&validator, plan, ctx, &mut report).await?;
     status::update(
         &validator,
         ctx,
@@ -117,7 +120,7 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
         &report,
     )
     .await?;
-    Ok(Action::requeue(RESYNC))
+    Ok(Action::requeue(rollout::recheck(&report).unwrap_or(RESYNC)))
 }
 
 fn blocked(reason: &str, message: String) -> KmsOutcome {
@@ -166,7 +169,11 @@ async fn preflight(
 /// Not provisioned (or not changed): status and one Event say why; existing workloads stay.
 async fn refuse(validator: &Validator, ctx: &Context, outcome: KmsOutcome) -> Result<Action> {
     tracing::info!(validator = %validator.name_any(), ?outcome, "validator not provisioned");
-    status::update(validator, ctx, &outcome, &ApplyReport::default()).await?;
+    let report = ApplyReport {
+        rollout: rollout::settle_refused(validator, ctx).await?,
+        ..ApplyReport::default()
+    };
+    status::update(validator, ctx, &outcome, &report).await?;
     Ok(Action::requeue(RESYNC))
 }
 

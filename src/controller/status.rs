@@ -16,6 +16,7 @@ use super::conditions::{
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
+use super::rollout;
 use crate::api::{Validator, ValidatorStatus};
 use crate::render::{INSTANCE, participant_name, validator_app_name};
 use k8s_openapi::jiff::Timestamp;
@@ -48,7 +49,14 @@ pub async fn update(
         validator_name: &name,
         backup,
     };
-    let status = desired_status(&obs, previous, &now);
+    let mut status = desired_status(&obs, previous, &now);
+    rollout::set_condition(
+        &mut status,
+        previous,
+        report.rollout.as_ref(),
+        obs.generation,
+        &now,
+    );
     ctx.metrics.set_mode(
         &format!("{namespace}/{name}"),
         status.kms.as_ref().map(|k| k.summary.as_str()),

@@ -200,6 +200,7 @@ def test_default_render_image_args_ports_probes(render) -> None:
     assert rendered.flag("--lease-name") == LEASE_NAME
     assert rendered.flag("--lease-namespace") == RELEASE_NAMESPACE
     assert rendered.flag("--namespace") is None, "all-namespaces mode must not pass --namespace"
+    assert rendered.flag("--max-concurrent-rollouts") == "1", "one validator restarts at a time"
     assert c["ports"] == [{"name": "http-metrics", "containerPort": 8080, "protocol": "TCP"}]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-metrics"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}
@@ -253,9 +254,11 @@ def test_values_are_applied(render) -> None:
             "resources": {"requests": {"cpu": "100m"}},
             "leaderElection": {"leaseName": "my-lease"},
             "metrics": {"service": {"enabled": False}},
+            "maxConcurrentRollouts": 0,
         }
     )
     pod = rendered.deployment["spec"]["template"]["spec"]
+    assert rendered.flag("--max-concurrent-rollouts") == "0"
     assert rendered.deployment["spec"]["replicas"] == 3
     assert rendered.flag("--log-format") == "text"
     assert rendered.flag("--lease-name") == "my-lease"

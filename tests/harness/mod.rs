@@ -86,13 +86,23 @@ pub fn start_with_debounce(
     config: OperatorConfig,
     debounce: std::time::Duration,
 ) -> Operator {
-    let (leading, rx) = watch::channel(true);
-    let metrics = Arc::new(Metrics::new());
     let settings = Settings {
         namespace: None,
         concurrency: 4,
         debounce,
+        max_concurrent_rollouts: canton_operator::controller::DEFAULT_MAX_CONCURRENT_ROLLOUTS,
     };
+    start_with_settings(server, config, settings)
+}
+
+/// Starts the controller as leader with these settings.
+pub fn start_with_settings(
+    server: &FakeApiServer,
+    config: OperatorConfig,
+    settings: Settings,
+) -> Operator {
+    let (leading, rx) = watch::channel(true);
+    let metrics = Arc::new(Metrics::new());
     let task = tokio::spawn(controller_run(
         server.client(),
         config,

@@ -1,0 +1,390 @@
+//! Operator-caused workload changes roll a bounded number of validators at a time.
+//!
+//! When a new operator release renders a validator's Deployments differently, applying that at
+//! once would restart every participant of the fleet together (the Deployments use `Recreate`).
+//! Each Deployment is stamped with the hash of its rendered spec and the Validator generation it
+//! was rendered for (`stamp`); a spec difference is then told apart as drift (same hash: restored
+//! at once), a change to the Validator (other generation: applied at once), or the operator's own
+//! (same generation, other hash), which waits for one of `--max-concurrent-rollouts` slots
+//! (`slots`). The slot is held, and its Deployments labelled, until they are available again.
+
+mod condition;
+mod slots;
+mod stamp;
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::reflector::ObjectRef;
+use serde_json::{Value, json};
+
+use super::cached::CachedError;
+use super::children::ApplyReport;
+use super::conditions::is_available;
+use super::context::{Context, FIELD_MANAGER};
+use super::error::{Error, Result};
+use super::events;
+use crate::api::Validator;
+use crate::render::{
+    self, INSTANCE, Rendered, Ui, participant_name, validator_app_name, web_ui_name,
+};
+
+pub use condition::{Workloads, set as set_condition};
+pub use slots::Rollouts;
+use slots::{Grant, Key};
+use stamp::Change;
+
+/// How soon a validator waiting for a slot looks again when no freed slot woke it.
+pub const WAIT_RECHECK: Duration = Duration::from_secs(30);
+
+/// One rendered Deployment of the validator, as this reconcile found it.
+struct Entry {
+    what: String,
+    name: String,
+    change: Change,
+    /// Labelled as part of a rollout holding a slot.
+    marked: bool,
+    /// The cached object, read again only to see whether a rollout is done.
+    live: Option<Value>,
+}
+
+impl Entry {
+    /// Rolled out and available, as the cache shows it.
+    fn available(&self) -> Result<bool> {
+        match &self.live {
+            Some(live) => live_available(live, &self.name),
+            None => Ok(false),
+        }
+    }
+}
+
+/// What this reconcile does with the validator's Deployments.
+pub struct Plan {
+    key: Key,
+    entries: Vec<Entry>,
+    /// Deployments left as they are for now (waiting for a slot).
+    held: Vec<String>,
+    /// Operator-caused changes are applied now, under a slot.
+    started: bool,
+    pending: Option<Workloads>,
+}
+
+impl Plan {
+    /// Names of the Deployments not to write in this reconcile.
+    pub fn held(&self) -> &[String] {
+        &self.held
+    }
+}
+
+/// Stamps the rendered Deployments, tells their changes apart, and takes or waits for a slot
+/// when an operator-caused change is due. Publishes an Event when a validator starts waiting and
+/// when it starts rolling.
+pub async fn plan(validator: &Validator, rendered: &mut Rendered, ctx: &Context) -> Result<Plan> {
+    seed(ctx);
+    let key = key(validator)?;
+    let generation = validator.metadata.generation.unwrap_or(0);
+    let observed = validator
+        .status
+        .as_ref()
+        .and_then(|s| s.observed_generation);
+    let mut entries = Vec::new();
+    for deployment in deployments_mut(rendered) {
+        entries.push(inspect(deployment, generation, observed, ctx)?);
+    }
+    if entries.iter().any(|e| e.marked) {
+        ctx.rollouts.note_rolling(&key);
+    }
+    let gated: Vec<String> = entries
+        .iter()
+        .filter(|e| e.change == Change::Operator)
+        .map(|e| e.name.clone())
+        .collect();
+    let mut plan = Plan {
+        key,
+        entries,
+        held: Vec::new(),
+        started: false,
+        pending: None,
+    };
+    if gated.is_empty() {
+        ctx.rollouts.not_waiting(&plan.key);
+        return Ok(plan);
+    }
+    match ctx.rollouts.acquire(&plan.key) {
+        grant @ (Grant::Started | Grant::Holding) => {
+            for deployment in deployments_mut(rendered) {
+                if gated
+                    .iter()
+                    .any(|g| Some(g) == deployment.metadata.name.as_ref())
+                {
+                    stamp::mark(deployment);
+                }
+            }
+            plan.started = true;
+            if grant == Grant::Started {
+                let note = format!(
+                    "rolling out this operator release's changes to {}; the rollout slot is held until they are available",
+                    gated_names(&plan).join(", ")
+                );
+                events::publish(ctx, validator, false, "RollingOut", note).await;
+            }
+        }
+        Grant::Wait { rolling, newly } => {
+            let pending = Workloads::Pending {
+                deployments: gated_names(&plan),
+                rolling,
+                limit: ctx.rollouts.limit(),
+            };
+            let before = condition::previous_reason(validator.status.as_ref());
+            if newly && before != Some(condition::ROLLOUT_PENDING) {
+                let (_, _, message) = pending.describe();
+                events::publish(ctx, validator, false, "RolloutPending", message).await;
+            }
+            plan.held = gated;
+            plan.pending = Some(pending);
+        }
+    }
+    Ok(plan)
+}
+
+/// After the apply: keeps stamp-only and operator-caused writes out of the drift and update
+/// Events, frees the slot of a finished rollout, and records where the workloads stand.
+pub async fn finish(
+    validator: &Validator,
+    plan: Plan,
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    let ours: Vec<&str> = plan
+        .entries
+        .iter()
+        .filter(|e| matches!(e.change, Change::Restamp | Change::Operator))
+        .map(|e| e.what.as_str())
+        .collect();
+    report.updated.retain(|w| !ours.contains(&w.as_str()));
+    let rolling = plan.entries.iter().any(|e| e.marked) || ctx.rollouts.holds(&plan.key);
+    let state = if let Some(pending) = plan.pending {
+        pending
+    } else if plan.started {
+        Workloads::Rolling {
+            deployments: rolling_names(&plan),
+        }
+    } else if !rolling {
+        ctx.rollouts.release(&plan.key);
+        Workloads::Current
+    } else if done(&plan)? {
+        let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
+        let marked = plan.entries.iter().filter(|e| e.marked).map(|e| &e.name);
+        complete(ctx, &plan.key, &namespace, marked).await?;
+        Workloads::Current
+    } else {
+        Workloads::Rolling {
+            deployments: rolling_names(&plan),
+        }
+    };
+    report.rollout = Some(state);
+    Ok(())
+}
+
+/// Whether a rollout is done: nothing of it written now, every Deployment available.
+fn done(plan: &Plan) -> Result<bool> {
+    for entry in &plan.entries {
+        if entry.change.writes_spec() || !entry.available()? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// For a Validator refused before rendering: it waits for nothing, and a rollout it holds a slot
+/// for is finished when its Deployments are available (a refused spec must not block the fleet).
+pub async fn settle_refused(validator: &Validator, ctx: &Context) -> Result<Option<Workloads>> {
+    seed(ctx);
+    let key = key(validator)?;
+    ctx.rollouts.not_waiting(&key);
+    let namespace = key.namespace.clone().ok_or(Error::MissingNamespace)?;
+    let name = validator.name_any();
+    let names = [participant_name(&name), validator_app_name(&name)]
+        .into_iter()
+        .chain(Ui::ALL.iter().map(|ui| web_ui_name(&name, *ui)));
+    let mut lives = Vec::new();
+    for deployment in names {
+        if let Some(live) = live(ctx, &namespace, &deployment)? {
+            lives.push((deployment, live));
+        }
+    }
+    let marked: Vec<String> = lives
+        .iter()
+        .filter(|(_, live)| stamp::is_marked(live))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if marked.is_empty() && !ctx.rollouts.holds(&key) {
+        return Ok(None);
+    }
+    let mut available = true;
+    for (name, live) in &lives {
+        available &= live_available(live, name)?;
+    }
+    if available {
+        complete(ctx, &key, &namespace, marked.iter()).await?;
+        return Ok(None);
+    }
+    let deployments = marked.iter().map(|n| format!("Deployment/{n}")).collect();
+    Ok(Some(Workloads::Rolling { deployments }))
+}
+
+/// When to look at the validator again: soon while it waits for a slot.
+pub fn recheck(report: &ApplyReport) -> Option<Duration> {
+    matches!(report.rollout, Some(Workloads::Pending { .. })).then_some(WAIT_RECHECK)
+}
+
+/// Removes the rollout label from the Deployments that carry it, then frees the slot.
+async fn complete<'a>(
+    ctx: &Context,
+    key: &Key,
+    namespace: &str,
+    marked: impl Iterator<Item = &'a String>,
+) -> Result<()> {
+    for name in marked {
+        unmark(ctx, namespace, name).await?;
+    }
+    ctx.rollouts.release(key);
+    Ok(())
+}
+
+/// A label-only merge patch: no new generation, no restart.
+async fn unmark(ctx: &Context, namespace: &str, name: &str) -> Result<()> {
+    if !ctx.is_leading() {
+        return Err(Error::NotLeader);
+    }
+    let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = json!({ "metadata": { "labels": { stamp::ROLLOUT: null } } });
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    match api.patch(name, &params, &Patch::Merge(&patch)).await {
+        Ok(answer) => ctx.echoes.wrote(&answer),
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Stamps one rendered Deployment (keeping the rollout label the live one has) and compares it
+/// with the cache.
+fn inspect(
+    deployment: &mut Deployment,
+    generation: i64,
+    observed: Option<i64>,
+    ctx: &Context,
+) -> Result<Entry> {
+    let encode = |source| Error::Encode {
+        what: "a rendered Deployment",
+        source,
+    };
+    stamp::stamp(deployment, generation).map_err(encode)?;
+    let namespace = deployment.namespace().ok_or(Error::MissingNamespace)?;
+    let name = deployment.name_any();
+    let live = live(ctx, &namespace, &name)?;
+    let marked = live.as_ref().is_some_and(stamp::is_marked);
+    if marked {
+        stamp::mark(deployment);
+    }
+    let desired = serde_json::to_value(&*deployment).map_err(encode)?;
+    Ok(Entry {
+        what: render::describe(&*deployment),
+        change: stamp::classify(&desired, live.as_ref(), observed),
+        name,
+        marked,
+        live,
+    })
+}
+
+/// The cached Deployment as JSON.
+fn live(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Value>> {
+    let Some(cached) = ctx
+        .stores
+        .deployments
+        .get(&ObjectRef::new(name).within(namespace))
+    else {
+        return Ok(None);
+    };
+    cached.to_value().map(Some).map_err(|source| Error::Decode {
+        what: format!("Deployment {namespace}/{name}"),
+        source,
+    })
+}
+
+fn live_available(live: &Value, name: &str) -> Result<bool> {
+    let deployment: Deployment =
+        serde_json::from_value(live.clone()).map_err(|source| Error::Decode {
+            what: format!("Deployment {name}"),
+            source: CachedError::Json(source),
+        })?;
+    Ok(is_available(&deployment))
+}
+
+/// Counts, once per controller run and before it writes any rollout label, the validators whose
+/// Deployments the caches show rolling: a restarted operator holds the same slots.
+fn seed(ctx: &Context) {
+    if ctx.rollouts.is_seeded() {
+        return;
+    }
+    let holders: Vec<Key> = ctx
+        .stores
+        .deployments
+        .state()
+        .iter()
+        .filter_map(|cached| {
+            let live = match cached.to_value() {
+                Ok(live) => live,
+                Err(error) => {
+                    tracing::warn!(deployment = %cached.name_any(), %error, "cannot read a cached Deployment while counting rollouts");
+                    return None;
+                }
+            };
+            if !stamp::is_marked(&live) {
+                return None;
+            }
+            let instance = stamp::label(&live, INSTANCE)?;
+            Some(ObjectRef::new(instance).within(&cached.namespace()?))
+        })
+        .collect();
+    if !holders.is_empty() {
+        tracing::info!(
+            rolling = holders.len(),
+            "validators still rolling out an operator-caused change"
+        );
+    }
+    ctx.rollouts.seed(holders);
+}
+
+fn key(validator: &Validator) -> Result<Key> {
+    let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
+    Ok(ObjectRef::new(&validator.name_any()).within(&namespace))
+}
+
+fn deployments_mut(rendered: &mut Rendered) -> impl Iterator<Item = &mut Deployment> {
+    std::iter::once(&mut rendered.participant)
+        .chain(std::iter::once(&mut rendered.validator_app))
+        .chain(rendered.web_uis.iter_mut().map(|(d, _)| d))
+}
+
+fn gated_names(plan: &Plan) -> Vec<String> {
+    plan.entries
+        .iter()
+        .filter(|e| e.change == Change::Operator)
+        .map(|e| e.what.clone())
+        .collect()
+}
+
+fn rolling_names(plan: &Plan) -> Vec<String> {
+    plan.entries
+        .iter()
+        .filter(|e| e.marked || e.change == Change::Operator)
+        .map(|e| e.what.clone())
+        .collect()
+}
