@@ -364,6 +364,94 @@ async fn deployments_get_defaults_and_generation_tracks_spec_only() {
     );
 }
 
+/// With the Deployment controller on, an applied Deployment comes back as from a 1.33 cluster:
+/// the revision annotation, a rolling-out status with conditions, and the controller's own
+/// managedFields entry on the status subresource; the generation stays; making it available
+/// finishes the rollout, and a new spec starts the next revision.
+#[tokio::test]
+async fn the_deployment_controller_gives_deployments_a_real_servers_shape() {
+    let server = FakeApiServer::new();
+    server.run_deployment_controller(true);
+    let api: Api<Deployment> = Api::namespaced(server.client(), "default");
+    let apply = PatchParams::apply("canton-operator").force();
+    api.patch(
+        "web",
+        &apply,
+        &Patch::Apply(deployment("web", 1, "nginx:1.27")),
+    )
+    .await
+    .expect("apply");
+    let live = server
+        .get("apps/v1", "deployments", Some("default"), "web")
+        .expect("stored");
+    assert_eq!(live["metadata"]["generation"], 1);
+    assert_eq!(
+        live["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "1"
+    );
+    let status = &live["status"];
+    assert_eq!(status["observedGeneration"], 1);
+    assert_eq!(status["unavailableReplicas"], 1);
+    let conditions: Vec<(&str, &str)> = status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .map(|c| {
+            (
+                c["type"].as_str().unwrap_or(""),
+                c["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        conditions,
+        [("Available", "False"), ("Progressing", "True")]
+    );
+    let managers: Vec<(&str, &str, &str)> = live["metadata"]["managedFields"]
+        .as_array()
+        .expect("managedFields")
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or("");
+            (text("manager"), text("operation"), text("subresource"))
+        })
+        .collect();
+    assert_eq!(
+        managers,
+        [
+            ("canton-operator", "Apply", ""),
+            ("kube-controller-manager", "Update", "status")
+        ]
+    );
+    assert!(live["metadata"]["creationTimestamp"].is_string());
+    assert_eq!(
+        live.pointer("/spec/template/spec/containers/0/terminationMessagePath"),
+        Some(&json!("/dev/termination-log"))
+    );
+
+    let available = server.make_deployment_available(&live).expect("available");
+    assert_eq!(available["status"]["availableReplicas"], 1);
+    assert_eq!(available["status"]["conditions"][0]["status"], "True");
+    assert_eq!(available["metadata"]["generation"], 1);
+
+    api.patch(
+        "web",
+        &apply,
+        &Patch::Apply(deployment("web", 1, "nginx:1.28")),
+    )
+    .await
+    .expect("new image");
+    let rolled = server
+        .get("apps/v1", "deployments", Some("default"), "web")
+        .expect("stored");
+    assert_eq!(rolled["metadata"]["generation"], 2);
+    assert_eq!(rolled["status"]["observedGeneration"], 2);
+    assert_eq!(
+        rolled["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "2"
+    );
+}
+
 /// Quantities come back canonical, as from a real apiserver: suffix family kept, largest suffix
 /// that keeps an integer, millis when fractional; an apply of another spelling of the stored value
 /// is a no-op; a malformed quantity is refused.

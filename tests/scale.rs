@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use canton_operator::api::Validator;
 use canton_operator::manifest::{crds, decode_validator};
+use canton_operator::render::{Ui, web_ui_name};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use scale_support::{
     Kind, ProcStats, count, free_port, kubeconfig, metric, proc_stats, scrape, serve_http,
@@ -152,6 +153,8 @@ async fn run(plan: &Plan) -> Figures {
         .map_or("default".to_string(), |c| c.to_string());
     println!("\n# N = {n}, concurrency {label}");
     let server = FakeApiServer::new();
+    // Deployments get the status, conditions and managedFields a real cluster gives them.
+    server.run_deployment_controller(true);
     for crd in crds() {
         server.register_crd(&crd).expect("CRD registers");
     }
@@ -361,7 +364,7 @@ fn key(obj: &Value) -> (String, String) {
     (s("/metadata/namespace"), s("/metadata/name"))
 }
 
-/// Both Deployments and both Services of every validator exist.
+/// Every Deployment and Service of every validator exists (participant, validator app, web UIs).
 fn check_children(server: &FakeApiServer, n: usize) {
     let deployments: HashSet<_> = list_all(server, "apps/v1", "deployments")
         .iter()
@@ -372,10 +375,14 @@ fn check_children(server: &FakeApiServer, n: usize) {
     assert_eq!(validators.len(), n);
     for v in &validators {
         let (ns, name) = key(v);
+        let uis = Ui::ALL.into_iter().map(|ui| web_ui_name(&name, ui));
         for child in [
             format!("{name}-participant"),
             format!("{name}-validator-app"),
-        ] {
+        ]
+        .into_iter()
+        .chain(uis)
+        {
             let k = (ns.clone(), child);
             assert!(deployments.contains(&k), "Deployment {k:?} missing");
             assert!(services.contains(&k), "Service {k:?} missing");

@@ -324,43 +324,61 @@ async fn schedule_loop(ctx: Arc<Ctx>) {
 
 /// Creates every ValidatorKeyRotation that `spec.kms.rotation.every` makes due now; returns
 /// their names. Safe to run from several replicas at once: names are deterministic.
+///
+/// Validators are listed a page at a time: one LIST of every typed Validator (with its
+/// `managedFields` and status) was the operator's peak of memory at 1,000 validators, about
+/// 23 MiB (docs/performance.md, "Memory").
 pub async fn schedule_once(
     client: &Client,
     namespace: Option<&str>,
 ) -> Result<Vec<String>, kube::Error> {
     let validators: Api<Validator> = namespaced_or_all(client, namespace);
     let mut created = Vec::new();
-    for validator in validators.list(&ListParams::default()).await?.items {
-        let Some(settings) = validator
-            .spec
-            .kms
-            .as_ref()
-            .and_then(|k| k.rotation.as_ref())
-        else {
-            continue;
-        };
-        let Some(every) = settings.every.as_deref() else {
-            continue;
-        };
-        let every = match parse_every(every) {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(validator = %validator.name_any(), error = %e, "spec.kms.rotation.every is unusable; no rotation is scheduled");
-                continue;
+    let mut params = ListParams::default().limit(crate::controller::LIST_PAGE);
+    loop {
+        let page = validators.list(&params).await?;
+        for validator in &page.items {
+            if let Some(name) = schedule_validator(client, validator).await? {
+                created.push(name);
             }
-        };
-        if let Some(name) = request_if_due(
-            client,
-            &validator,
-            every,
-            settings.pause_for_backup.unwrap_or(false),
-        )
-        .await?
-        {
-            created.push(name);
+        }
+        match page.metadata.continue_.filter(|token| !token.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(created),
         }
     }
-    Ok(created)
+}
+
+/// The rotation `validator`'s schedule makes due now, if any, created.
+async fn schedule_validator(
+    client: &Client,
+    validator: &Validator,
+) -> Result<Option<String>, kube::Error> {
+    let Some(settings) = validator
+        .spec
+        .kms
+        .as_ref()
+        .and_then(|k| k.rotation.as_ref())
+    else {
+        return Ok(None);
+    };
+    let Some(every) = settings.every.as_deref() else {
+        return Ok(None);
+    };
+    let every = match parse_every(every) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(validator = %validator.name_any(), error = %e, "spec.kms.rotation.every is unusable; no rotation is scheduled");
+            return Ok(None);
+        }
+    };
+    request_if_due(
+        client,
+        validator,
+        every,
+        settings.pause_for_backup.unwrap_or(false),
+    )
+    .await
 }
 
 async fn request_if_due(

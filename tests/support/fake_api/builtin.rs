@@ -211,6 +211,10 @@ fn default_pull_policy(image: &str) -> &'static str {
 }
 
 fn service_defaults(obj: &mut Value, old: Option<&Value>, allocate_ip: &mut dyn FnMut() -> String) {
+    if old.is_none() {
+        // What the apiserver returns for every new Service until a load balancer reports.
+        default_field(obj, "status", json!({"loadBalancer": {}}));
+    }
     let Some(spec) = obj.get_mut("spec") else {
         return;
     };

@@ -15,6 +15,7 @@ use super::checks::{
     check_apply_config, check_name_matches, check_namespace_matches, check_preconditions,
     check_types, dropped_fields, parse_apply_body, reject_unknown,
 };
+use super::deployments;
 use super::errors::{ApiError, Cause, FieldErrorKind, field_error};
 use super::managed::{self, ManagedEntry, Scope, flatten, record_update, same_ignoring_time};
 use super::meta::{self, NameRule};
@@ -33,6 +34,8 @@ pub(crate) struct State {
     pub(crate) changes: watch::Sender<u64>,
     /// Garbage-collect objects whose owners do not exist (the real GC does).
     pub(crate) gc_dangling: bool,
+    /// Act as the Deployment controller after each Deployment spec change (`deployments.rs`).
+    pub(crate) deployment_controller: bool,
     next_ip: u32,
 }
 
@@ -92,6 +95,7 @@ impl State {
             store: Store::new(history_limit),
             changes,
             gc_dangling: true,
+            deployment_controller: false,
             next_ip: 1,
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -628,7 +632,8 @@ impl State {
                         .pointer("/metadata/generation")
                         .and_then(Value::as_i64)
                         .unwrap_or(1);
-                    let bump = spec_changed(&ctx.rt, obj, &old.obj);
+                    // A status write never bumps it, even where it may set annotations.
+                    let bump = ctx.scope != Scope::Status && spec_changed(&ctx.rt, obj, &old.obj);
                     obj["metadata"]["generation"] =
                         Value::from(if bump { generation + 1 } else { generation });
                 }
@@ -646,6 +651,10 @@ impl State {
         }
         if self.gc_dangling && !owner_uids(obj).is_empty() && self.all_owners_absent(obj) {
             let _ = self.delete_object(&ctx.key(), Propagation::Background);
+            return;
+        }
+        if self.deployment_controller && deployments::needs_observing(ctx, obj) {
+            deployments::observe(self, ctx, obj);
         }
     }
 
@@ -774,6 +783,13 @@ fn scope_to_endpoint(ctx: &WriteCtx, candidate: Value, old: Option<&Value>) -> R
             }
             if let Some(mf) = candidate.pointer("/metadata/managedFields") {
                 obj["metadata"]["managedFields"] = mf.clone();
+            }
+            // The apps status strategy keeps spec and labels but takes annotations: the
+            // Deployment controller sets `deployment.kubernetes.io/revision` this way.
+            if ctx.rt.builtin == Some(Builtin::Deployment)
+                && let Some(annotations) = candidate.pointer("/metadata/annotations")
+            {
+                obj["metadata"]["annotations"] = annotations.clone();
             }
             Ok(obj)
         }

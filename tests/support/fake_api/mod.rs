@@ -17,9 +17,10 @@
 //!   request that triggers them (a real cluster does it moments later).
 //!   Objects whose ownerReferences all point at missing owners are deleted
 //!   right after being written (see `set_gc_dangling`).
-//! - No admission webhooks, RBAC, quotas, scale subresource, pod lifecycle or
-//!   Deployment controller: nothing fills in `status` unless a test calls
-//!   `set_status`.
+//! - No admission webhooks, RBAC, quotas, scale subresource or pod lifecycle.
+//!   The Deployment controller is opt-in (`run_deployment_controller`):
+//!   otherwise nothing fills in `status` unless a test calls `set_status` or
+//!   `make_deployment_available`.
 //! - Quantities in pod specs (container and pod resources, `overhead`,
 //!   `emptyDir.sizeLimit`) are stored canonical, as the real apiserver does
 //!   (`1000m` → `1`, `16384Mi` → `16Gi`); quantities elsewhere are kept as
@@ -51,6 +52,7 @@ mod apply;
 mod body;
 mod builtin;
 mod checks;
+mod deployments;
 mod discovery;
 mod errors;
 mod faults;
@@ -393,7 +395,8 @@ impl FakeApiServer {
     }
 
     /// Marks `deployment` (as read from this server) rolled out and available at its current
-    /// generation, as the Deployment controller would.
+    /// generation, as the Deployment controller would: counts, `Available` and `Progressing`
+    /// conditions, written as `kube-controller-manager` through the status subresource.
     pub fn make_deployment_available(&self, deployment: &Value) -> Result<Value, Box<Status>> {
         let text = |p: &str| {
             deployment
@@ -401,17 +404,26 @@ impl FakeApiServer {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
         };
-        let generation = deployment
-            .pointer("/metadata/generation")
-            .cloned()
-            .unwrap_or(serde_json::json!(1));
-        self.set_status(
+        let mut ctx = self.ctx_for(
             "apps/v1",
             "deployments",
             Some(text("/metadata/namespace")),
             text("/metadata/name"),
-            serde_json::json!({"observedGeneration": generation, "replicas": 1, "availableReplicas": 1, "updatedReplicas": 1, "readyReplicas": 1}),
-        )
+            deployments::CONTROLLER_MANAGER,
+        )?;
+        ctx.scope = Scope::Status;
+        let mut state = lock(&self.inner.state);
+        let current = state.get(&ctx).map_err(to_status)?;
+        let status = deployments::available(&current);
+        deployments::write_status(&mut state, &ctx, current, status).map_err(to_status)
+    }
+
+    /// Whether the fake also acts as the Deployment controller: after every change of a
+    /// Deployment's spec it writes the revision annotation and a rolling-out status with
+    /// conditions, as `kube-controller-manager` (default: off; nothing fills in `status`).
+    /// The scale run turns it on, so objects have the shape a real server gives them.
+    pub fn run_deployment_controller(&self, enabled: bool) {
+        lock(&self.inner.state).deployment_controller = enabled;
     }
 
     fn ctx_for(
