@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use canton_operator::api::Validator;
 use canton_operator::render::render;
-use common::{EXAMPLE, decision, validator};
+use common::{EXAMPLE, decision, pod_spec, validator};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Container;
 use serde_json::json;
@@ -211,15 +211,7 @@ fn render_patched(patch: serde_json::Value) -> (Deployment, Deployment) {
 }
 
 fn init(deployment: &Deployment) -> Container {
-    let pod = deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
-    pod.init_containers.as_ref().unwrap()[0].clone()
+    pod_spec(deployment).init_containers.as_ref().unwrap()[0].clone()
 }
 
 #[test]

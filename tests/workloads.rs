@@ -10,7 +10,7 @@ use canton_operator::kms::{KMS_ENV_VAR, SESSION_SIGNING_KEYS_ENV_VAR};
 use canton_operator::release::SUPPORTED;
 use canton_operator::render::{RenderError, Rendered, render};
 use common::{
-    EXAMPLE, SEED_ENV, SEED_PARTICIPANT_VALUE, container, decision, env_value, validator,
+    EXAMPLE, SEED_ENV, SEED_PARTICIPANT_VALUE, container, decision, env_value, pod_spec, validator,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Container;
@@ -32,12 +32,7 @@ fn render_with_decision(v: &Validator, file: &str) -> Result<Rendered, RenderErr
 }
 
 fn init_containers(d: &Deployment) -> Vec<&Container> {
-    d.spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .and_then(|p| p.init_containers.as_ref())
-        .map(|c| c.iter().collect())
-        .unwrap_or_default()
+    pod_spec(d).init_containers.iter().flatten().collect()
 }
 
 fn names(c: &Container) -> Vec<&str> {
@@ -386,26 +381,9 @@ fn the_seed_variable_is_unchanged_and_only_on_the_participant() {
         Some(SEED_PARTICIPANT_VALUE)
     );
     for (deployment, _) in &r.web_uis {
-        let pod = deployment
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .spec
-            .as_ref()
-            .unwrap();
-        assert_eq!(pod.service_account_name, None);
+        assert_eq!(pod_spec(deployment).service_account_name, None);
     }
-    let app_pod = r
-        .validator_app
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
-    assert_eq!(app_pod.service_account_name, None);
+    assert_eq!(pod_spec(&r.validator_app).service_account_name, None);
 }
 
 // ---------------------------------------------------------------- identity backups
