@@ -106,9 +106,8 @@ fn backup_policy(validator: &Validator) -> Result<Option<serde_json::Value>, Man
     let Some(backup) = validator.spec.identity_backup() else {
         return Ok(None);
     };
-    let args = crate::render::destination_args(&backup.destination);
-    let destination = args.get(1).map(String::as_str).unwrap_or("secret");
-    let mut policy = crate::backup::backup_bucket_policy(destination)?;
+    let destination = crate::render::destination_url(&backup.destination);
+    let mut policy = crate::backup::backup_bucket_policy(&destination)?;
     let name = kube::ResourceExt::name_any(validator);
     policy["serviceAccount"] = serde_json::Value::String(
         backup

@@ -43,7 +43,7 @@ fn names(c: &Container) -> Vec<&str> {
 
 #[test]
 fn every_supported_release_renders_its_own_images() {
-    for release in SUPPORTED {
+    for release in &SUPPORTED {
         let v = patched(NO_KMS_EXAMPLE, json!({"version": release.version}));
         let r = render_with_decision(&v, NO_KMS_EXAMPLE).unwrap();
         let image = container(&r.validator_app).image.clone().unwrap();

@@ -18,7 +18,7 @@ use super::error::{Error, Result};
 use super::events;
 use super::rollout;
 use crate::api::{Validator, ValidatorStatus};
-use crate::render::{INSTANCE, participant_name, validator_app_name};
+use crate::render::{INSTANCE, backup_name, participant_name, validator_app_name};
 use k8s_openapi::jiff::Timestamp;
 
 /// Computes the status from the cache and writes it if it differs; publishes Events for changes.
@@ -80,11 +80,16 @@ fn backup_observation(
         return Ok(None);
     };
     let mut runs = Vec::new();
+    // Job pods are named after their CronJob, `<name>-identity-backup-…`: only those are decoded
+    // (the compact cache keeps no labels), and the label then says whose backup it is, so a
+    // validator whose name merely starts the same is not mistaken for this one.
+    let prefix = format!("{}-", backup_name(name));
     for cached in ctx.stores.backup_pods.state() {
-        if cached.namespace().as_deref() != Some(namespace) {
+        if cached.namespace().as_deref() != Some(namespace)
+            || !cached.name_any().starts_with(&prefix)
+        {
             continue;
         }
-        // The compact cache keeps no labels: decode to see whose backup this is.
         let pod = cached.decode().map_err(|source| Error::Decode {
             what: format!("backup Pod {namespace}/{}", cached.name_any()),
             source,

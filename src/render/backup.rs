@@ -173,7 +173,19 @@ fn container(ctx: &Context, backup: &IdentityBackup, image: &str) -> Container {
 }
 
 /// `--destination` and its settings, as the backup command reads them.
-pub fn destination_args(destination: &BackupDestination) -> Vec<String> {
+fn destination_args(destination: &BackupDestination) -> Vec<String> {
+    let mut args = vec!["--destination".to_string(), destination_url(destination)];
+    if let Some(s3) = &destination.s3 {
+        args.extend(["--region".to_string(), s3.region.clone()]);
+        if let Some(endpoint) = &s3.endpoint {
+            args.extend(["--endpoint".to_string(), endpoint.clone()]);
+        }
+    }
+    args
+}
+
+/// The destination as the backup command names it: `s3://bucket/prefix`, `gcs://…` or `secret`.
+pub fn destination_url(destination: &BackupDestination) -> String {
     let with_prefix = |scheme: &str, bucket: &str, prefix: &Option<String>| match prefix
         .as_deref()
         .map(|p| p.trim_matches('/'))
@@ -182,19 +194,13 @@ pub fn destination_args(destination: &BackupDestination) -> Vec<String> {
         Some(p) => format!("{scheme}://{bucket}/{p}"),
         None => format!("{scheme}://{bucket}"),
     };
-    let mut args = vec!["--destination".to_string()];
     if let Some(s3) = &destination.s3 {
-        args.push(with_prefix("s3", &s3.bucket, &s3.prefix));
-        args.extend(["--region".to_string(), s3.region.clone()]);
-        if let Some(endpoint) = &s3.endpoint {
-            args.extend(["--endpoint".to_string(), endpoint.clone()]);
-        }
+        with_prefix("s3", &s3.bucket, &s3.prefix)
     } else if let Some(gcs) = &destination.gcs {
-        args.push(with_prefix("gcs", &gcs.bucket, &gcs.prefix));
+        with_prefix("gcs", &gcs.bucket, &gcs.prefix)
     } else {
-        args.push("secret".to_string());
+        "secret".to_string()
     }
-    args
 }
 
 /// The ledger API client credentials, from the Secret the validator app reads them from.

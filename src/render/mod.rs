@@ -23,7 +23,7 @@ use crate::names::is_dns1123_label;
 use crate::release::{Release, UnsupportedVersion};
 
 pub use backup::{
-    BACKUP_COMPONENT, DEFAULT_KEEP, backup_name, default_operator_image, destination_args,
+    BACKUP_COMPONENT, DEFAULT_KEEP, backup_name, default_operator_image, destination_url,
 };
 pub use labels::{APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, selector};
 pub use network_policy::{
