@@ -312,6 +312,72 @@ async fn steady_state_sends_no_writes() {
         .await;
         settle(&server, Duration::from_millis(500)).await;
         assert_no_writes(&server, "in steady state");
+        // Every child's cached fingerprint matches the render: none is read to compare.
+        assert_eq!(child_reads(&server, "calm"), Vec::<String>::new());
+    })
+    .await;
+}
+
+/// A child that says more than the render (here a label the operator's own field manager once
+/// applied) differs by fingerprint, so it is read and compared field by field once: it says
+/// everything the render says, so nothing is written, and later reconciles neither read nor
+/// write it.
+#[tokio::test]
+async fn a_child_that_says_more_than_the_render_is_read_once_and_left_alone() {
+    within(40, async {
+        let server = server();
+        seed_service_account(&server);
+        server.insert(&validator("more")).unwrap();
+        let op = start(&server, config(true));
+        provisioned(&server, "more").await;
+        ready(&server, "more").await;
+        settle(&server, Duration::from_millis(300)).await;
+
+        let mut service = get(&server, "v1", "services", "more-participant").unwrap();
+        let meta = service["metadata"].as_object_mut().unwrap();
+        for server_set in ["resourceVersion", "managedFields", "uid", "creationTimestamp"] {
+            meta.remove(server_set);
+        }
+        service["metadata"]["labels"]["example.com/extra"] = json!("kept");
+        service.as_object_mut().unwrap().remove("status");
+        server.apply(&service, "canton-operator", true).unwrap();
+        let touch = |i: usize| {
+            server
+                .merge_patch(
+                    "canton-operator.dev/v1alpha1",
+                    "validators",
+                    Some(NS),
+                    "more",
+                    json!({"metadata": {"annotations": {"example.com/touched": i.to_string()}}}),
+                    "kubectl",
+                )
+                .unwrap();
+        };
+        server.clear_requests();
+        let before = reconciles(&op);
+        touch(0);
+        eventually("a reconcile after the edit", || reconciles(&op) > before).await;
+        settle(&server, Duration::from_millis(300)).await;
+        assert_no_writes(&server, "for a child that says more than the render");
+        assert_eq!(
+            child_reads(&server, "more"),
+            vec![format!("/api/v1/namespaces/{NS}/services/more-participant")]
+        );
+
+        server.clear_requests();
+        for i in 1..3 {
+            let before = reconciles(&op);
+            touch(i);
+            eventually("a reconcile after the edit", || reconciles(&op) > before).await;
+        }
+        settle(&server, Duration::from_millis(300)).await;
+        assert_no_writes(&server, "on later reconciles");
+        assert_eq!(child_reads(&server, "more"), Vec::<String>::new());
+        assert_eq!(
+            get(&server, "v1", "services", "more-participant").unwrap()["metadata"]["labels"]
+                ["example.com/extra"],
+            "kept"
+        );
     })
     .await;
 }
@@ -380,6 +446,11 @@ async fn non_canonical_quantities_are_not_drift() {
         }
         settle(&server, Duration::from_millis(300)).await;
         assert_no_writes(&server, "with canonical quantities on the server");
+        assert_eq!(
+            child_reads(&server, "quant"),
+            Vec::<String>::new(),
+            "the fingerprints compare quantities by value"
+        );
         assert_eq!(
             server.list("events.k8s.io/v1", "events", Some(NS)).len(),
             events_before,

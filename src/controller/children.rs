@@ -6,19 +6,20 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-use super::cached::{Cached, lookup};
+use super::child_cache::ChildCache;
 use super::context::{Context, FIELD_MANAGER};
 use super::diff::first_difference;
 use super::error::{Error, Result};
+use super::projection::{self, Fingerprint};
 use super::rollout::Workloads;
 use crate::api::Validator;
 use crate::decision::created_service_account_name;
-use crate::render::{self, INSTANCE, MANAGED_BY, MANAGER, Rendered, Ui, backup_name, web_ui_name};
+use crate::render::{self, Rendered, Ui, backup_name, web_ui_name};
 
 /// A namespaced child kind this operator caches, compares and deletes.
 pub trait Child:
@@ -123,7 +124,7 @@ async fn apply_deployment(
 /// Applies one child if it differs from the cache; returns the server's answer when it wrote.
 async fn apply_one<K>(
     desired: &K,
-    store: &Store<Cached<K>>,
+    cache: &ChildCache<K>,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<Option<K>>
@@ -132,23 +133,28 @@ where
 {
     let namespace = desired.namespace().ok_or(Error::MissingNamespace)?;
     let name = desired.name_any();
-    let live = store.get(&ObjectRef::new(&name).within(&namespace));
     let desired_json = serde_json::to_value(desired).map_err(|source| Error::Encode {
         what: "a child object",
         source,
     })?;
-    if let Some(live) = &live {
-        let live_json = live.to_value().map_err(|source| Error::Decode {
-            what: render::describe(desired),
-            source,
-        })?;
-        match first_difference(&desired_json, &live_json) {
-            None => return Ok(None),
-            Some(path) => {
-                tracing::info!(child = %render::describe(desired), %path, "re-applying a child that differs from the rendered one")
-            }
-        }
-    }
+    let rendered = projection::of_rendered(&desired_json);
+    let exists = match cache.get(&namespace, &name) {
+        None => false,
+        Some(kept) if kept.matches(rendered) => return Ok(None),
+        Some(_) => match live::<K>(ctx, &namespace, &name).await? {
+            None => false,
+            Some(live) => match first_difference(&desired_json, &live.value) {
+                None => {
+                    cache.accept(&namespace, &name, live.fingerprint, rendered);
+                    return Ok(None);
+                }
+                Some(path) => {
+                    tracing::info!(child = %render::describe(desired), %path, "re-applying a child that differs from the rendered one");
+                    true
+                }
+            },
+        },
+    };
     if !ctx.is_leading() {
         return Err(Error::NotLeader);
     }
@@ -163,12 +169,44 @@ where
         .await?;
     sending.answered(&answer);
     let what = render::describe(desired);
-    if live.is_some() {
+    if exists {
         report.updated.push(what);
     } else {
         report.created.push(what);
     }
     Ok(Some(answer))
+}
+
+/// A child as the API server has it now, projected to what the operator's apply owns.
+pub struct Live {
+    /// Comparable with `diff::first_difference` against the render.
+    pub value: Value,
+    /// As the child cache would keep it.
+    pub fingerprint: Fingerprint,
+}
+
+/// Reads a child whose cached fingerprint differs from the render's, to compare it field by
+/// field and say where it differs (a read, not a write: it happens only on a difference).
+pub async fn live<K: Child + Serialize>(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<Live>> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(object) = api.get_opt(name).await? else {
+        return Ok(None);
+    };
+    let Value::Object(object) = serde_json::to_value(&object).map_err(|source| Error::Encode {
+        what: "a live child object",
+        source,
+    })?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Live {
+        value: projection::live_value::<K>(&object),
+        fingerprint: projection::of_live(&object),
+    }))
 }
 
 /// Deletes children this validator may have had but its spec no longer wants: the operator-created
@@ -224,7 +262,7 @@ pub async fn prune(
 async fn prune_one<K>(
     validator: &Validator,
     name: &str,
-    store: &Store<Cached<K>>,
+    cache: &ChildCache<K>,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<()>
@@ -232,10 +270,12 @@ where
     K: Child,
 {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
-    let Some(live) = lookup(store, &namespace, name)? else {
+    let Some(kept) = cache.get(&namespace, name) else {
         return Ok(());
     };
-    if !is_our_child(&live, validator) {
+    let uid = validator.meta().uid.as_deref().unwrap_or_default();
+    // Labelled as managed by this operator for this instance, and owned by this Validator.
+    if uid.is_empty() || !kept.belongs_to(&validator.name_any(), uid) {
         return Ok(());
     }
     if !ctx.is_leading() {
@@ -247,22 +287,6 @@ where
         Err(kube::Error::Api(s)) if s.code == 404 => {}
         Err(e) => return Err(e.into()),
     }
-    report.deleted.push(render::describe(&live));
+    report.deleted.push(format!("{}/{name}", K::kind(&())));
     Ok(())
-}
-
-/// Labelled as managed by this operator for this instance, and owned by this Validator.
-fn is_our_child<K: Resource>(obj: &K, validator: &Validator) -> bool {
-    let labels = obj.meta().labels.as_ref();
-    let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
-    let owned = validator.meta().uid.as_ref().is_some_and(|uid| {
-        obj.meta()
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| &o.uid == uid)
-    });
-    label(MANAGED_BY) == Some(MANAGER)
-        && label(INSTANCE) == Some(validator.name_any().as_str())
-        && owned
 }

@@ -15,6 +15,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::watch;
 
 use super::cached::Cached;
+use super::child_cache::ChildCache;
 use super::echoes::Echoes;
 use super::rollout::Rollouts;
 use crate::api::Validator;
@@ -28,69 +29,60 @@ pub const FIELD_MANAGER: &str = "canton-operator";
 /// Caches of the children, fed by the controller's own watches.
 #[derive(Clone)]
 pub struct Stores {
-    pub deployments: Store<Cached<Deployment>>,
-    pub services: Store<Cached<Service>>,
-    pub service_accounts: Store<Cached<ServiceAccount>>,
-    pub network_policies: Store<Cached<NetworkPolicy>>,
-    pub cron_jobs: Store<Cached<CronJob>>,
+    pub deployments: ChildCache<Deployment>,
+    pub services: ChildCache<Service>,
+    pub service_accounts: ChildCache<ServiceAccount>,
+    pub network_policies: ChildCache<NetworkPolicy>,
+    pub cron_jobs: ChildCache<CronJob>,
     /// The identity backup Jobs' pods, whose termination messages hold each run's result.
     pub backup_pods: Store<Cached<Pod>>,
-    /// Every cache listed once; one future that any number of reconciles can await.
-    ready: Shared<BoxFuture<'static, ()>>,
-}
-
-/// The child caches, before they are combined into [`Stores`].
-pub struct ChildStores {
-    pub deployments: Store<Cached<Deployment>>,
-    pub services: Store<Cached<Service>>,
-    pub service_accounts: Store<Cached<ServiceAccount>>,
-    pub network_policies: Store<Cached<NetworkPolicy>>,
-    pub cron_jobs: Store<Cached<CronJob>>,
-    pub backup_pods: Store<Cached<Pod>>,
+    backup_pods_ready: Shared<BoxFuture<'static, ()>>,
 }
 
 impl Stores {
-    pub fn new(children: ChildStores) -> Self {
-        let ready = {
-            let c = (
-                children.deployments.clone(),
-                children.services.clone(),
-                children.service_accounts.clone(),
-                children.network_policies.clone(),
-                children.cron_jobs.clone(),
-                children.backup_pods.clone(),
-            );
+    /// The caches of one controller run.
+    pub fn new(
+        deployments: ChildCache<Deployment>,
+        services: ChildCache<Service>,
+        service_accounts: ChildCache<ServiceAccount>,
+        network_policies: ChildCache<NetworkPolicy>,
+        cron_jobs: ChildCache<CronJob>,
+        backup_pods: Store<Cached<Pod>>,
+    ) -> Self {
+        let backup_pods_ready = {
+            let store = backup_pods.clone();
             async move {
-                let _ = c.0.wait_until_ready().await;
-                let _ = c.1.wait_until_ready().await;
-                let _ = c.2.wait_until_ready().await;
-                let _ = c.3.wait_until_ready().await;
-                let _ = c.4.wait_until_ready().await;
-                let _ = c.5.wait_until_ready().await;
+                let _ = store.wait_until_ready().await;
             }
             .boxed()
             .shared()
         };
         Self {
-            deployments: children.deployments,
-            services: children.services,
-            service_accounts: children.service_accounts,
-            network_policies: children.network_policies,
-            cron_jobs: children.cron_jobs,
-            backup_pods: children.backup_pods,
-            ready,
+            deployments,
+            services,
+            service_accounts,
+            network_policies,
+            cron_jobs,
+            backup_pods,
+            backup_pods_ready,
         }
     }
 
     /// Resolves once every cache has its initial list, so a reconcile never mistakes a cold cache
-    /// for missing children (which would re-apply all of them after every restart).
+    /// for missing children (which would re-apply all of them after every restart). Any number
+    /// of reconciles may wait at once.
     ///
-    /// Any number of reconciles may wait at once. kube's `Store::wait_until_ready` must not be
-    /// awaited by several tasks: it keeps one waker (a oneshot receiver's), so only the task that
-    /// polled it last is woken and the others hang for good, each holding a reconcile slot and
-    /// its validator. Here the stores are awaited by one shared future instead.
+    /// kube's `Store::wait_until_ready` must not be awaited by several tasks: it keeps one waker
+    /// (a oneshot receiver's), so only the task that polled it last is woken and the others hang
+    /// for good, each holding a reconcile slot and its validator. The backup pods' store is
+    /// therefore awaited through one shared future.
     pub async fn wait_until_ready(&self) {
-        self.ready.clone().await;
+        self.deployments.wait_until_ready().await;
+        self.services.wait_until_ready().await;
+        self.service_accounts.wait_until_ready().await;
+        self.network_policies.wait_until_ready().await;
+        self.cron_jobs.wait_until_ready().await;
+        self.backup_pods_ready.clone().await;
     }
 }
 
@@ -225,25 +217,33 @@ mod tests {
     use kube::runtime::watcher::Event;
 
     use super::*;
+    use crate::controller::child_cache::Seen;
+
+    fn listed<K: kube::Resource<DynamicType = ()>>(
+        writer: &mut crate::controller::child_cache::ChildCacheWriter<K>,
+    ) {
+        writer.apply(&Event::<Seen<K>>::Init);
+        writer.apply(&Event::<Seen<K>>::InitDone);
+    }
 
     /// Several reconciles wait for cold caches at once (the controller starts them as soon as
     /// the Validators are listed): all of them go on when the caches are listed.
     #[tokio::test]
     async fn every_waiting_reconcile_goes_on_when_the_caches_are_listed() {
-        let (deployments, mut dw) = reflector::store::<Cached<Deployment>>();
-        let (services, mut sw) = reflector::store::<Cached<Service>>();
-        let (service_accounts, mut aw) = reflector::store::<Cached<ServiceAccount>>();
-        let (network_policies, mut nw) = reflector::store::<Cached<NetworkPolicy>>();
-        let (cron_jobs, mut cw) = reflector::store::<Cached<CronJob>>();
+        let (deployments, mut dw) = ChildCache::<Deployment>::new();
+        let (services, mut sw) = ChildCache::<Service>::new();
+        let (service_accounts, mut aw) = ChildCache::<ServiceAccount>::new();
+        let (network_policies, mut nw) = ChildCache::<NetworkPolicy>::new();
+        let (cron_jobs, mut cw) = ChildCache::<CronJob>::new();
         let (backup_pods, mut pw) = reflector::store::<Cached<Pod>>();
-        let stores = Stores::new(ChildStores {
+        let stores = Stores::new(
             deployments,
             services,
             service_accounts,
             network_policies,
             cron_jobs,
             backup_pods,
-        });
+        );
         let waiters: Vec<_> = (0..4)
             .map(|_| {
                 let stores = stores.clone();
@@ -251,16 +251,18 @@ mod tests {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(20)).await;
-        dw.apply_watcher_event(&Event::Init);
-        dw.apply_watcher_event(&Event::InitDone);
-        sw.apply_watcher_event(&Event::Init);
-        sw.apply_watcher_event(&Event::InitDone);
-        aw.apply_watcher_event(&Event::Init);
-        aw.apply_watcher_event(&Event::InitDone);
-        nw.apply_watcher_event(&Event::Init);
-        nw.apply_watcher_event(&Event::InitDone);
-        cw.apply_watcher_event(&Event::Init);
-        cw.apply_watcher_event(&Event::InitDone);
+        for waiter in &waiters {
+            assert!(!waiter.is_finished(), "no cache is listed yet");
+        }
+        listed(&mut dw);
+        listed(&mut sw);
+        listed(&mut aw);
+        listed(&mut nw);
+        listed(&mut cw);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for waiter in &waiters {
+            assert!(!waiter.is_finished(), "the backup pods are not listed yet");
+        }
         pw.apply_watcher_event(&Event::Init);
         pw.apply_watcher_event(&Event::InitDone);
         for waiter in waiters {

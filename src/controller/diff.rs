@@ -16,7 +16,7 @@ const QUANTITY_FIELDS: &[&str] = &["sizeLimit"];
 
 /// What the value at a place holds, as far as comparing goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub(super) enum Field {
     Plain,
     QuantityMap,
     Quantity,
@@ -24,7 +24,7 @@ enum Field {
 
 impl Field {
     /// The kind of the value under `key` of an object of this kind.
-    fn child(self, key: &str) -> Field {
+    pub(super) fn child(self, key: &str) -> Field {
         match self {
             Field::QuantityMap => Field::Quantity,
             _ if QUANTITY_MAPS.contains(&key) => Field::QuantityMap,
@@ -71,7 +71,7 @@ fn escape(key: &str) -> String {
 }
 
 /// The server drops empty maps and lists, so their absence is not a difference.
-fn is_empty(v: &Value) -> bool {
+pub(super) fn is_empty(v: &Value) -> bool {
     match v {
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),

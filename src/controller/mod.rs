@@ -4,6 +4,7 @@
 pub mod backup_status;
 mod cached;
 mod capture;
+mod child_cache;
 mod children;
 pub mod conditions;
 mod context;
@@ -14,6 +15,7 @@ mod error;
 mod events;
 pub mod leader;
 pub mod preflight;
+mod projection;
 pub mod quantity;
 mod reconcile;
 mod rollout;
@@ -22,7 +24,7 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Pod, Service, ServiceAccount};
@@ -36,8 +38,9 @@ use tokio::sync::watch;
 
 pub use cached::Cached;
 pub use capture::capture_patch;
+use child_cache::{ChildCache, Seen};
 pub use children::ApplyReport;
-pub use context::{ChildStores, Context, FIELD_MANAGER, Stores};
+pub use context::{Context, FIELD_MANAGER, Stores};
 pub use echoes::Echoes;
 pub use error::Error;
 pub use reconcile::{RESYNC, backoff, error_policy, reconcile};
@@ -125,14 +128,14 @@ pub async fn controller_run(
     let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns, &echoes);
     let (cron_jobs, cron_job_events) = child_cache::<CronJob>(&client, ns, &echoes);
     let (backup_pods, backup_pod_events) = backup_pod_cache(&client, ns);
-    let stores = Stores::new(ChildStores {
+    let stores = Stores::new(
         deployments,
         services,
         service_accounts,
         network_policies,
         cron_jobs,
         backup_pods,
-    });
+    );
     // Key rotations run under the same leadership, beside the Validator controller.
     let rotations = crate::rotation::run(
         client.clone(),
@@ -247,30 +250,31 @@ fn validator_of_backup_pod(pod: Cached<Pod>) -> Option<ObjectRef<Cached<Validato
     Some(ObjectRef::new(&instance).within(&namespace))
 }
 
-/// A cache of one child kind, limited to objects this operator manages and held compact
-/// ([`Cached`]), and its change stream without the echoes of the operator's own writes.
+/// A cache of one child kind, limited to objects this operator manages and holding only what a
+/// reconcile reads ([`child_cache`]), and its change stream without the echoes of the operator's
+/// own writes.
 fn child_cache<K>(
     client: &Client,
     namespace: Option<&str>,
     echoes: &Arc<Echoes>,
 ) -> (
-    Store<Cached<K>>,
-    impl futures::Stream<Item = Result<Cached<K>, watcher::Error>> + Send + 'static,
+    ChildCache<K>,
+    impl futures::Stream<Item = Result<Seen<K>, watcher::Error>> + Send + 'static,
 )
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope> + 'static,
 {
-    let (store, writer) = reflector::store();
+    let (cache, mut writer) = ChildCache::new();
     let config = watcher::Config::default()
         .labels(&format!("{MANAGED_BY}={MANAGER}"))
         .any_semantic()
         .page_size(LIST_PAGE);
-    let stream = watcher(api::<Cached<K>>(client, namespace), config)
+    let stream = watcher(api::<Seen<K>>(client, namespace), config)
         .default_backoff()
-        .reflect(writer)
+        .inspect_ok(move |event| writer.apply(event))
         .touched_objects();
     let stream = skip_echoes(stream, echoes.clone());
-    (store, log_errors(stream, K::plural(&()).into_owned()))
+    (cache, log_errors(stream, K::plural(&()).into_owned()))
 }
 
 /// Drops the events that only show an object as the operator's own write left it: the cache has

@@ -30,6 +30,13 @@ pub struct Quantity {
     exponent: i32,
 }
 
+impl Quantity {
+    /// `(mantissa, exponent)`: equal for two spellings of one value.
+    pub fn parts(self) -> (i128, i32) {
+        (self.mantissa, self.exponent)
+    }
+}
+
 /// Whether two texts are the same quantity (equal text always is, even if not a quantity).
 pub fn same(a: &str, b: &str) -> bool {
     a == b || matches!((parse(a), parse(b)), (Ok(x), Ok(y)) if x == y)

@@ -18,23 +18,23 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::cached::CachedError;
-use super::children::ApplyReport;
+use super::child_cache::Kept;
+use super::children::{self, ApplyReport};
 use super::conditions::is_available;
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
+use super::projection;
 use crate::api::Validator;
-use crate::render::{
-    self, INSTANCE, Rendered, Ui, participant_name, validator_app_name, web_ui_name,
-};
+use crate::render::{self, Rendered, Ui, participant_name, validator_app_name, web_ui_name};
 
 pub use condition::{Workloads, set as set_condition};
 pub use slots::Rollouts;
 use slots::{Grant, Key};
 use stamp::Change;
+pub use stamp::ROLLOUT as ROLLOUT_LABEL;
 
 /// How soon a validator waiting for a slot looks again when no freed slot woke it.
 pub const WAIT_RECHECK: Duration = Duration::from_secs(30);
@@ -46,17 +46,14 @@ struct Entry {
     change: Change,
     /// Labelled as part of a rollout holding a slot.
     marked: bool,
-    /// The cached object, read again only to see whether a rollout is done.
-    live: Option<Value>,
+    /// What the cache has of it, read again only to see whether a rollout is done.
+    cached: Option<Deployment>,
 }
 
 impl Entry {
     /// Rolled out and available, as the cache shows it.
-    fn available(&self) -> Result<bool> {
-        match &self.live {
-            Some(live) => live_available(live, &self.name),
-            None => Ok(false),
-        }
+    fn available(&self) -> bool {
+        self.cached.as_ref().is_some_and(is_available)
     }
 }
 
@@ -91,7 +88,7 @@ pub async fn plan(validator: &Validator, rendered: &mut Rendered, ctx: &Context)
         .and_then(|s| s.observed_generation);
     let mut entries = Vec::new();
     for deployment in deployments_mut(rendered) {
-        entries.push(inspect(deployment, generation, observed, ctx)?);
+        entries.push(inspect(deployment, generation, observed, ctx).await?);
     }
     if entries.iter().any(|e| e.marked) {
         ctx.rollouts.note_rolling(&key);
@@ -174,7 +171,7 @@ pub async fn finish(
     } else if !rolling {
         ctx.rollouts.release(&plan.key);
         Workloads::Current
-    } else if done(&plan)? {
+    } else if done(&plan) {
         let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
         let marked = plan.entries.iter().filter(|e| e.marked).map(|e| &e.name);
         complete(ctx, &plan.key, &namespace, marked).await?;
@@ -189,13 +186,10 @@ pub async fn finish(
 }
 
 /// Whether a rollout is done: nothing of it written now, every Deployment available.
-fn done(plan: &Plan) -> Result<bool> {
-    for entry in &plan.entries {
-        if entry.change.writes_spec() || !entry.available()? {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+fn done(plan: &Plan) -> bool {
+    plan.entries
+        .iter()
+        .all(|e| !e.change.writes_spec() && e.available())
 }
 
 /// For a Validator refused before rendering: it waits for nothing, and a rollout it holds a slot
@@ -209,24 +203,23 @@ pub async fn settle_refused(validator: &Validator, ctx: &Context) -> Result<Opti
     let names = [participant_name(&name), validator_app_name(&name)]
         .into_iter()
         .chain(Ui::ALL.iter().map(|ui| web_ui_name(&name, *ui)));
-    let mut lives = Vec::new();
-    for deployment in names {
-        if let Some(live) = live(ctx, &namespace, &deployment)? {
-            lives.push((deployment, live));
-        }
-    }
-    let marked: Vec<String> = lives
+    let cached: Vec<(String, Kept)> = names
+        .filter_map(|name| {
+            let kept = ctx.stores.deployments.get(&namespace, &name)?;
+            Some((name, kept))
+        })
+        .collect();
+    let marked: Vec<String> = cached
         .iter()
-        .filter(|(_, live)| stamp::is_marked(live))
+        .filter(|(_, kept)| kept.rollout_marked)
         .map(|(name, _)| name.clone())
         .collect();
     if marked.is_empty() && !ctx.rollouts.holds(&key) {
         return Ok(None);
     }
-    let mut available = true;
-    for (name, live) in &lives {
-        available &= live_available(live, name)?;
-    }
+    let available = cached
+        .iter()
+        .all(|(_, kept)| kept.deployment().as_ref().is_some_and(is_available));
     if available {
         complete(ctx, &key, &namespace, marked.iter()).await?;
         return Ok(None);
@@ -274,8 +267,8 @@ async fn unmark(ctx: &Context, namespace: &str, name: &str) -> Result<()> {
 }
 
 /// Stamps one rendered Deployment (keeping the rollout label the live one has) and compares it
-/// with the cache.
-fn inspect(
+/// with the cache, and with the live object when their fingerprints differ.
+async fn inspect(
     deployment: &mut Deployment,
     generation: i64,
     observed: Option<i64>,
@@ -288,43 +281,27 @@ fn inspect(
     stamp::stamp(deployment, generation).map_err(encode)?;
     let namespace = deployment.namespace().ok_or(Error::MissingNamespace)?;
     let name = deployment.name_any();
-    let live = live(ctx, &namespace, &name)?;
-    let marked = live.as_ref().is_some_and(stamp::is_marked);
+    let kept = ctx.stores.deployments.get(&namespace, &name);
+    let marked = kept.as_ref().is_some_and(|k| k.rollout_marked);
     if marked {
         stamp::mark(deployment);
     }
     let desired = serde_json::to_value(&*deployment).map_err(encode)?;
+    let change = match &kept {
+        None => Change::Create,
+        Some(kept) if kept.matches(projection::of_rendered(&desired)) => Change::Unchanged,
+        Some(_) => {
+            let live = children::live::<Deployment>(ctx, &namespace, &name).await?;
+            stamp::classify(&desired, live.as_ref().map(|l| &l.value), observed)
+        }
+    };
     Ok(Entry {
         what: render::describe(&*deployment),
-        change: stamp::classify(&desired, live.as_ref(), observed),
+        change,
         name,
         marked,
-        live,
+        cached: kept.as_ref().and_then(Kept::deployment),
     })
-}
-
-/// The cached Deployment as JSON.
-fn live(ctx: &Context, namespace: &str, name: &str) -> Result<Option<Value>> {
-    let Some(cached) = ctx
-        .stores
-        .deployments
-        .get(&ObjectRef::new(name).within(namespace))
-    else {
-        return Ok(None);
-    };
-    cached.to_value().map(Some).map_err(|source| Error::Decode {
-        what: format!("Deployment {namespace}/{name}"),
-        source,
-    })
-}
-
-fn live_available(live: &Value, name: &str) -> Result<bool> {
-    let deployment: Deployment =
-        serde_json::from_value(live.clone()).map_err(|source| Error::Decode {
-            what: format!("Deployment {name}"),
-            source: CachedError::Json(source),
-        })?;
-    Ok(is_available(&deployment))
 }
 
 /// Counts, once per controller run and before it writes any rollout label, the validators whose
@@ -336,22 +313,9 @@ fn seed(ctx: &Context) {
     let holders: Vec<Key> = ctx
         .stores
         .deployments
-        .state()
-        .iter()
-        .filter_map(|cached| {
-            let live = match cached.to_value() {
-                Ok(live) => live,
-                Err(error) => {
-                    tracing::warn!(deployment = %cached.name_any(), %error, "cannot read a cached Deployment while counting rollouts");
-                    return None;
-                }
-            };
-            if !stamp::is_marked(&live) {
-                return None;
-            }
-            let instance = stamp::label(&live, INSTANCE)?;
-            Some(ObjectRef::new(instance).within(&cached.namespace()?))
-        })
+        .marked_instances()
+        .into_iter()
+        .map(|(namespace, instance)| ObjectRef::new(&instance).within(&namespace))
         .collect();
     if !holders.is_empty() {
         tracing::info!(

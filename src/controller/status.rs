@@ -7,7 +7,6 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use super::backup_status::{condition as backup_condition, last_success_time, next_status, run_of};
-use super::cached::lookup;
 use super::children::ApplyReport;
 use super::conditions::{
     self, BackupObservation, IDENTITY_BACKED_UP, KMS_CONFIGURED, KmsOutcome, Observation,
@@ -122,7 +121,11 @@ fn deployment(
         .find(|d| d.metadata.name.as_deref() == Some(name));
     match written {
         Some(d) => Ok(Some(d.clone())),
-        None => lookup(&ctx.stores.deployments, namespace, name),
+        None => Ok(ctx
+            .stores
+            .deployments
+            .get(namespace, name)
+            .and_then(|kept| kept.deployment())),
     }
 }
 

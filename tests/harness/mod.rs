@@ -228,6 +228,31 @@ pub fn assert_no_writes(server: &FakeApiServer, when: &str) {
     assert!(writes.is_empty(), "{when}, the operator wrote: {writes:?}");
 }
 
+/// The operator's reads of single children of `validator` (not lists or watches): it reads a child
+/// only when the cache's fingerprint of it differs from the render's.
+pub fn child_reads(server: &FakeApiServer, validator: &str) -> Vec<String> {
+    const CHILDREN: [&str; 5] = [
+        "deployments",
+        "services",
+        "serviceaccounts",
+        "networkpolicies",
+        "cronjobs",
+    ];
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.method == http::Method::GET && !r.is_watch())
+        .filter(|r| {
+            let mut segments = r.path.rsplit('/');
+            let name = segments.next().unwrap_or_default();
+            let plural = segments.next().unwrap_or_default();
+            CHILDREN.contains(&plural)
+                && (name == validator || name.starts_with(&format!("{validator}-")))
+        })
+        .map(|r| r.path.clone())
+        .collect()
+}
+
 /// Runs `f` with a timeout so a hang fails the test instead of CI.
 pub async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(secs), f)

@@ -78,13 +78,8 @@ pub fn mark(deployment: &mut Deployment) {
 }
 
 /// A label of an object as JSON.
-pub fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object.pointer("/metadata/labels")?.get(key)?.as_str()
-}
-
-/// Whether a live Deployment is part of a rollout that holds a slot.
-pub fn is_marked(live: &Value) -> bool {
-    label(live, ROLLOUT).is_some()
 }
 
 /// How the stamped render `desired` differs from `live`. `observed` (the Validator's

@@ -1,0 +1,572 @@
+//! What of a live child the operator compares with its render: the fields its own server-side
+//! apply owns, as the object's `managedFields` entry for this field manager lists them (which are
+//! exactly the fields it rendered and last applied), and a fingerprint of that.
+//!
+//! Server defaults, other managers' fields, `managedFields` and server-set metadata are left out:
+//! on a real server they are more than half of an object. A field someone else changed has moved to
+//! their manager, so it is missing from the projection and the comparison still sees it; an item
+//! someone added to a list the operator renders is kept whole, so the list no longer matches either.
+//!
+//! The child caches keep only the [`Fingerprint`] of the projection: equal fingerprints mean the
+//! child says what the render says. When they differ, the live object is read and compared field
+//! by field (`diff::first_difference`), which also names where it differs.
+
+use kube::Resource;
+use ring::digest::{Context, SHA256};
+use serde_json::{Map, Value};
+
+use super::context::FIELD_MANAGER;
+use super::diff::{Field, is_empty};
+use super::quantity;
+
+/// The metadata fields the operator renders and compares (name and namespace are the key).
+const COMPARED_METADATA: [&str; 3] = ["labels", "annotations", "ownerReferences"];
+
+/// 128 bits of SHA-256 over a normalised view of a child: equal for two objects that say the same
+/// thing the way `diff::first_difference` compares them (quantities by value, empty maps, lists
+/// and nulls the same as absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 16]);
+
+/// The fingerprint of what a rendered child says: its metadata labels, annotations and owner
+/// references, and every other top-level field but `apiVersion`, `kind` and `status`.
+pub fn of_rendered(object: &Value) -> Fingerprint {
+    let empty = Map::new();
+    let map = object.as_object().unwrap_or(&empty);
+    let meta = map
+        .get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    fingerprint(map, meta)
+}
+
+/// The fingerprint of what the operator's apply owns of a live child (its JSON as the API server
+/// sends it), comparable with [`of_rendered`].
+pub fn of_live(object: &Map<String, Value>) -> Fingerprint {
+    let empty = Map::new();
+    let meta = object
+        .get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let projected = owned(object, meta);
+    let projected_meta = projected
+        .get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    fingerprint(&projected, projected_meta)
+}
+
+/// A live child of kind `K` as the operator compares it with its render: the owned fields, with
+/// the identifying metadata, `apiVersion` and `kind`.
+pub fn live_value<K: Resource<DynamicType = ()>>(object: &Map<String, Value>) -> Value {
+    let empty = Map::new();
+    let meta = object
+        .get("metadata")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let mut projected = owned(object, meta);
+    projected.insert("apiVersion".into(), K::api_version(&()).into());
+    projected.insert("kind".into(), K::kind(&()).into());
+    let identity = ["name", "namespace", "uid", "resourceVersion", "generation"];
+    let metadata = projected
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(metadata) = metadata {
+        for key in identity {
+            if let Some(v) = meta.get(key) {
+                metadata.insert(key.into(), v.clone());
+            }
+        }
+    }
+    Value::Object(projected)
+}
+
+fn fingerprint(object: &Map<String, Value>, meta: &Map<String, Value>) -> Fingerprint {
+    let mut view: Map<String, Value> = object
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "status" | "metadata"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let compared: Map<String, Value> = COMPARED_METADATA
+        .iter()
+        .filter_map(|k| meta.get(*k).map(|v| ((*k).to_string(), v.clone())))
+        .collect();
+    view.insert("metadata".into(), Value::Object(compared));
+    let mut hasher = Context::new(&SHA256);
+    feed(&mut hasher, &Value::Object(view), Field::Plain);
+    let digest = hasher.finish();
+    let mut bytes = [0; 16];
+    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    Fingerprint(bytes)
+}
+
+/// Writes `value` to the hasher unambiguously (tagged, length-prefixed, keys sorted), leaving out
+/// empty values of maps and writing quantities by value.
+fn feed(hasher: &mut Context, value: &Value, field: Field) {
+    match value {
+        Value::Null => hasher.update(b"n"),
+        Value::Bool(b) => hasher.update(if *b { b"t" } else { b"f" }),
+        Value::Number(n) => {
+            hasher.update(b"#");
+            text(hasher, &n.to_string());
+        }
+        Value::String(s) => match (field, quantity::parse(s)) {
+            (Field::Quantity, Ok(q)) => {
+                let (mantissa, exponent) = q.parts();
+                hasher.update(b"q");
+                hasher.update(&mantissa.to_le_bytes());
+                hasher.update(&exponent.to_le_bytes());
+            }
+            _ => {
+                hasher.update(b"s");
+                text(hasher, s);
+            }
+        },
+        Value::Array(items) => {
+            hasher.update(b"[");
+            hasher.update(&(items.len() as u64).to_le_bytes());
+            for item in items {
+                feed(hasher, item, Field::Plain);
+            }
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> =
+                map.iter().filter(|(_, v)| !is_empty(v)).collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            hasher.update(b"{");
+            hasher.update(&(entries.len() as u64).to_le_bytes());
+            for (key, value) in entries {
+                text(hasher, key);
+                feed(hasher, value, field.child(key));
+            }
+        }
+    }
+}
+
+fn text(hasher: &mut Context, s: &str) {
+    hasher.update(&(s.len() as u64).to_le_bytes());
+    hasher.update(s.as_bytes());
+}
+
+/// The fields this operator's apply owns (`status` never: the operator does not apply it).
+fn owned(object: &Map<String, Value>, meta: &Map<String, Value>) -> Map<String, Value> {
+    let empty = Map::new();
+    let fields = operator_fields(meta).unwrap_or(&empty);
+    let mut kept = Map::new();
+    if let Some(Value::Object(owned_meta)) = fields.get("f:metadata") {
+        kept.insert(
+            "metadata".into(),
+            Value::Object(project_map(meta, owned_meta)),
+        );
+    }
+    for (key, value) in object {
+        if matches!(key.as_str(), "status" | "metadata") {
+            continue;
+        }
+        if let Some(Value::Object(owned)) = fields.get(&format!("f:{key}")) {
+            kept.insert(key.clone(), project(value, owned));
+        }
+    }
+    kept
+}
+
+/// The fieldsV1 of this operator's server-side apply of the main resource, if it has one.
+fn operator_fields(meta: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    let entries = meta.get("managedFields")?.as_array()?;
+    entries
+        .iter()
+        .find(|e| {
+            e["manager"] == FIELD_MANAGER
+                && e["operation"] == "Apply"
+                && e.get("subresource").is_none_or(|s| s.is_null() || s == "")
+        })
+        .and_then(|e| e.get("fieldsV1"))
+        .and_then(Value::as_object)
+}
+
+/// `value` cut to the fields `owned` names (fieldsV1: `f:<field>`, list items by `k:<key>`,
+/// `v:<value>` or `i:<index>`; an empty node owns the whole value). List items nobody gave this
+/// operator are kept whole: the list no longer matches the rendered one, and that is drift.
+fn project(value: &Value, owned: &Map<String, Value>) -> Value {
+    if owned.is_empty() {
+        return value.clone();
+    }
+    match value {
+        Value::Object(map) => Value::Object(project_map(map, owned)),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| match owned_item(owned, i, item) {
+                    Some(fields) => project(item, fields),
+                    None => item.clone(),
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The fields of `map` that `owned` names, each projected.
+fn project_map(map: &Map<String, Value>, owned: &Map<String, Value>) -> Map<String, Value> {
+    map.iter()
+        .filter_map(|(k, v)| match owned.get(&format!("f:{k}")) {
+            Some(Value::Object(fields)) => Some((k.clone(), project(v, fields))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The fieldsV1 node of list item `item` (at `index`), if this operator owns it.
+fn owned_item<'a>(
+    owned: &'a Map<String, Value>,
+    index: usize,
+    item: &Value,
+) -> Option<&'a Map<String, Value>> {
+    owned.iter().find_map(|(key, fields)| {
+        let matches = if let Some(key) = key.strip_prefix("k:") {
+            serde_json::from_str::<Map<String, Value>>(key)
+                .is_ok_and(|key| key.iter().all(|(k, v)| item.get(k) == Some(v)))
+        } else if let Some(value) = key.strip_prefix("v:") {
+            serde_json::from_str::<Value>(value).is_ok_and(|v| &v == item)
+        } else if let Some(i) = key.strip_prefix("i:") {
+            i.parse() == Ok(index)
+        } else {
+            false
+        };
+        if matches { fields.as_object() } else { None }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Service;
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::diff::first_difference;
+
+    /// What the operator applies (a small participant Deployment).
+    fn rendered() -> Value {
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "v1-participant",
+                "namespace": "ns",
+                "labels": {"app.kubernetes.io/managed-by": "canton-operator"},
+                "ownerReferences": [{"apiVersion": "canton-operator.dev/v1alpha1", "kind": "Validator",
+                    "name": "v1", "uid": "u-1", "controller": true}]
+            },
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "p"}},
+                "template": {
+                    "metadata": {"labels": {"app": "p"}},
+                    "spec": {"containers": [{
+                        "name": "participant",
+                        "image": "canton:0.7.4",
+                        "env": [{"name": "A", "value": "1"}],
+                        "ports": [{"name": "ledger", "containerPort": 5001}],
+                        "resources": {"limits": {"cpu": "1000m"}}
+                    }]}
+                }
+            }
+        })
+    }
+
+    /// The fieldsV1 of the operator's apply of [`rendered`].
+    fn operator_fields() -> Value {
+        json!({
+            "f:metadata": {
+                "f:labels": {"f:app.kubernetes.io/managed-by": {}},
+                "f:ownerReferences": {"k:{\"uid\":\"u-1\"}": {}}
+            },
+            "f:spec": {
+                "f:replicas": {},
+                "f:selector": {},
+                "f:template": {
+                    "f:metadata": {"f:labels": {"f:app": {}}},
+                    "f:spec": {"f:containers": {"k:{\"name\":\"participant\"}": {
+                        ".": {}, "f:name": {}, "f:image": {},
+                        "f:env": {"k:{\"name\":\"A\"}": {".": {}, "f:name": {}, "f:value": {}}},
+                        "f:ports": {"k:{\"containerPort\":5001,\"protocol\":\"TCP\"}": {
+                            ".": {}, "f:name": {}, "f:containerPort": {}}},
+                        "f:resources": {"f:limits": {"f:cpu": {}}}
+                    }}}
+                }
+            }
+        })
+    }
+
+    /// [`rendered`] as a 1.33 apiserver returns it once the Deployment controller has seen it:
+    /// defaults, server-set metadata, both managers' managedFields, status with conditions.
+    fn live() -> Value {
+        json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": "v1-participant",
+                "namespace": "ns",
+                "uid": "d-1",
+                "resourceVersion": "812",
+                "generation": 1,
+                "creationTimestamp": "2026-11-30T06:00:00Z",
+                "labels": {"app.kubernetes.io/managed-by": "canton-operator"},
+                "annotations": {
+                    "deployment.kubernetes.io/revision": "1",
+                    "kubectl.kubernetes.io/last-applied-configuration": "{\"huge\": true}"
+                },
+                "ownerReferences": [{"apiVersion": "canton-operator.dev/v1alpha1", "kind": "Validator",
+                    "name": "v1", "uid": "u-1", "controller": true}],
+                "managedFields": [
+                    {"manager": "canton-operator", "operation": "Apply", "apiVersion": "apps/v1",
+                     "time": "2026-11-30T06:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": operator_fields()},
+                    {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1",
+                     "time": "2026-11-30T06:00:01Z", "fieldsType": "FieldsV1", "subresource": "status",
+                     "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}},
+                        "f:status": {"f:availableReplicas": {}, "f:conditions": {".": {}}}}}
+                ]
+            },
+            "spec": {
+                "replicas": 1,
+                "revisionHistoryLimit": 10,
+                "progressDeadlineSeconds": 600,
+                "selector": {"matchLabels": {"app": "p"}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+                "template": {
+                    "metadata": {"labels": {"app": "p"}},
+                    "spec": {
+                        "containers": [{
+                            "name": "participant",
+                            "image": "canton:0.7.4",
+                            "env": [{"name": "A", "value": "1"}],
+                            "ports": [{"name": "ledger", "containerPort": 5001, "protocol": "TCP"}],
+                            "resources": {"limits": {"cpu": "1"}},
+                            "imagePullPolicy": "IfNotPresent",
+                            "terminationMessagePath": "/dev/termination-log",
+                            "terminationMessagePolicy": "File"
+                        }],
+                        "dnsPolicy": "ClusterFirst",
+                        "restartPolicy": "Always",
+                        "schedulerName": "default-scheduler",
+                        "securityContext": {},
+                        "terminationGracePeriodSeconds": 30
+                    }
+                }
+            },
+            "status": {
+                "observedGeneration": 1,
+                "replicas": 1,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+                "availableReplicas": 1,
+                "conditions": [
+                    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable",
+                     "message": "Deployment has minimum availability.",
+                     "lastUpdateTime": "2026-11-30T06:00:05Z", "lastTransitionTime": "2026-11-30T06:00:05Z"},
+                    {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                     "message": "ReplicaSet \"v1-participant-5d8f7c9b6\" has successfully progressed.",
+                     "lastUpdateTime": "2026-11-30T06:00:05Z", "lastTransitionTime": "2026-11-30T06:00:00Z"}
+                ]
+            }
+        })
+    }
+
+    /// Removes `field` from the operator's entry, as the server does when another manager's
+    /// update changes a field the operator owned.
+    fn disown(live: &mut Value, pointer: &str, field: &str) {
+        let node = live
+            .pointer_mut(&format!("/metadata/managedFields/0/fieldsV1{pointer}"))
+            .and_then(Value::as_object_mut)
+            .unwrap();
+        node.remove(field).unwrap();
+    }
+
+    const CONTAINER: &str = "/f:spec/f:template/f:spec/f:containers/k:{\"name\":\"participant\"}";
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => panic!("not an object"),
+        }
+    }
+
+    /// Whether the fingerprints say "the same", and what the field-by-field comparison says.
+    fn compare<K: Resource<DynamicType = ()>>(
+        rendered: &Value,
+        live: Value,
+    ) -> (bool, Option<String>) {
+        let live = map(live);
+        (
+            of_live(&live) == of_rendered(rendered),
+            first_difference(rendered, &live_value::<K>(&live)),
+        )
+    }
+
+    #[test]
+    fn the_render_and_the_server_s_copy_of_it_are_the_same() {
+        // The server's copy has defaults, another manager, a status and `cpu: 1` for `1000m`.
+        assert_eq!(compare::<Deployment>(&rendered(), live()), (true, None));
+        let mut expected = rendered();
+        expected["metadata"]["uid"] = json!("d-1");
+        expected["metadata"]["resourceVersion"] = json!("812");
+        expected["metadata"]["generation"] = json!(1);
+        expected["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] =
+            json!("1");
+        assert_eq!(live_value::<Deployment>(&map(live())), expected);
+    }
+
+    #[test]
+    fn server_set_fields_do_not_change_the_fingerprint() {
+        let mut other = live();
+        other["metadata"]["creationTimestamp"] = json!("2026-12-01T00:00:00Z");
+        other["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = json!("7");
+        other["metadata"]["managedFields"][1]["time"] = json!("2026-12-01T00:00:00Z");
+        other["metadata"]["resourceVersion"] = json!("813");
+        other["spec"]["revisionHistoryLimit"] = json!(3);
+        other["spec"]["template"]["spec"]["dnsPolicy"] = json!("Default");
+        other["status"] = json!({"replicas": 3});
+        assert_eq!(of_live(&map(other)), of_live(&map(live())));
+    }
+
+    #[test]
+    fn quantities_count_by_value_and_empty_values_as_absent() {
+        let mut rendered = rendered();
+        let container = &mut rendered["spec"]["template"]["spec"]["containers"][0];
+        container["resources"]["limits"]["cpu"] = json!("1");
+        container["volumeMounts"] = json!([]);
+        container["securityContext"] = json!({});
+        container["args"] = Value::Null;
+        assert_eq!(compare::<Deployment>(&rendered, live()), (true, None));
+        rendered["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] =
+            json!("1001m");
+        assert_eq!(
+            compare::<Deployment>(&rendered, live()),
+            (
+                false,
+                Some("/spec/template/spec/containers/0/resources/limits/cpu".into())
+            )
+        );
+        // A quantity's text elsewhere is only text.
+        let mut env = self::rendered();
+        env["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("1.0");
+        assert!(!compare::<Deployment>(&env, live()).0);
+    }
+
+    #[test]
+    fn a_rendered_field_someone_changed_is_drift() {
+        // `kubectl edit`: the value changes and its ownership moves to kubectl.
+        let mut edited = live();
+        edited["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("2");
+        disown(
+            &mut edited,
+            &format!("{CONTAINER}/f:env/k:{{\"name\":\"A\"}}"),
+            "f:value",
+        );
+        assert_eq!(
+            compare::<Deployment>(&rendered(), edited),
+            (
+                false,
+                Some("/spec/template/spec/containers/0/env/0/value".into())
+            )
+        );
+        // Changed while still the operator's: the value is kept, and differs.
+        let mut changed = live();
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("canton:0.6.0");
+        assert_eq!(
+            compare::<Deployment>(&rendered(), changed),
+            (false, Some("/spec/template/spec/containers/0/image".into()))
+        );
+        // A label someone removed.
+        let mut relabelled = live();
+        relabelled["metadata"]["labels"] = json!({});
+        disown(
+            &mut relabelled,
+            "/f:metadata/f:labels",
+            "f:app.kubernetes.io/managed-by",
+        );
+        assert_eq!(
+            compare::<Deployment>(&rendered(), relabelled),
+            (
+                false,
+                Some("/metadata/labels/app.kubernetes.io~1managed-by".into())
+            )
+        );
+    }
+
+    #[test]
+    fn an_item_someone_added_to_a_rendered_list_is_drift() {
+        let mut added = live();
+        added["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "B", "value": "x"}));
+        assert_eq!(
+            compare::<Deployment>(&rendered(), added),
+            (false, Some("/spec/template/spec/containers/0/env".into()))
+        );
+    }
+
+    #[test]
+    fn without_the_operators_apply_everything_rendered_is_missing() {
+        let mut foreign = live();
+        foreign["metadata"]["managedFields"]
+            .as_array_mut()
+            .unwrap()
+            .remove(0);
+        let (same, difference) = compare::<Deployment>(&rendered(), foreign.clone());
+        assert!(!same);
+        assert!(difference.is_some());
+        assert_eq!(
+            live_value::<Deployment>(&map(foreign))["metadata"]["name"],
+            "v1-participant"
+        );
+    }
+
+    #[test]
+    fn a_service_is_its_ports_and_selector_not_its_cluster_ip() {
+        let live = json!({
+            "metadata": {"name": "v1-participant", "namespace": "ns", "uid": "s-1",
+                "creationTimestamp": "2026-11-30T06:00:00Z",
+                "managedFields": [{"manager": "canton-operator", "operation": "Apply", "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:spec": {"f:selector": {}, "f:ports": {
+                        "k:{\"port\":5001,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}}}}}}]},
+            "spec": {"clusterIP": "10.96.0.7", "clusterIPs": ["10.96.0.7"], "ipFamilies": ["IPv4"],
+                "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster", "sessionAffinity": "None",
+                "type": "ClusterIP", "selector": {"app": "p"},
+                "ports": [{"name": "ledger", "port": 5001, "protocol": "TCP", "targetPort": 5001}]},
+            "status": {"loadBalancer": {}}
+        });
+        let rendered = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "v1-participant", "namespace": "ns"},
+            "spec": {"selector": {"app": "p"}, "ports": [{"name": "ledger", "port": 5001}]}});
+        assert_eq!(compare::<Service>(&rendered, live.clone()), (true, None));
+        assert_eq!(
+            live_value::<Service>(&map(live))["spec"],
+            json!({"selector": {"app": "p"}, "ports": [{"name": "ledger", "port": 5001}]})
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_tells_apart_what_text_alone_would_not() {
+        // Keys and strings are length-prefixed: moving a character between them is a change.
+        let a = json!({"spec": {"ab": "c"}});
+        let b = json!({"spec": {"a": "bc"}});
+        assert_ne!(of_rendered(&a), of_rendered(&b));
+        assert_ne!(
+            of_rendered(&json!({"spec": {"x": "1"}})),
+            of_rendered(&json!({"spec": {"x": 1}}))
+        );
+        assert_ne!(
+            of_rendered(&json!({"spec": {"x": [1, 2]}})),
+            of_rendered(&json!({"spec": {"x": [2, 1]}}))
+        );
+        // Key order is not a change.
+        assert_eq!(
+            of_rendered(&json!({"spec": {"x": 1, "y": 2}})),
+            of_rendered(&json!({"spec": {"y": 2, "x": 1}}))
+        );
+    }
+}
