@@ -142,6 +142,13 @@ pub struct Seen<K> {
 }
 
 impl<K: Resource<DynamicType = ()>> Seen<K> {
+    /// A Deployment with its name and what the cache keeps of it; `None` for other kinds.
+    pub fn deployment(&self) -> Option<Deployment> {
+        let mut deployment = self.kept.deployment()?;
+        deployment.metadata.name.clone_from(&self.metadata.name);
+        Some(deployment)
+    }
+
     fn from_object(object: &Map<String, Value>) -> Result<Self, serde_json::Error> {
         let meta = match object.get("metadata") {
             None => &Map::new(),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::child_cache::ChildCache;
+use super::child_cache::{ChildCache, Seen};
 use super::context::{Context, FIELD_MANAGER};
 use super::diff::first_difference;
 use super::error::{Error, Result};
@@ -47,8 +47,9 @@ pub struct ApplyReport {
     pub updated: Vec<String>,
     /// Children deleted because the spec no longer wants them.
     pub deleted: Vec<String>,
-    /// The Deployments written, as the server answered: newer than the cache, which may not have
-    /// their watch events yet (and no reconcile follows those events, see `Echoes`).
+    /// What the status reads of the Deployments written, as the server answered: newer than the
+    /// cache, which may not have their watch events yet (and no reconcile follows those events,
+    /// see `Echoes`).
     pub written_deployments: Vec<Deployment>,
     /// Where the workloads stand against this operator release's render (`WorkloadsCurrent`).
     pub rollout: Option<Workloads>,
@@ -117,17 +118,20 @@ async fn apply_deployment(
         return Ok(());
     }
     let answer = apply_one(deployment, &ctx.stores.deployments, ctx, report).await?;
-    report.written_deployments.extend(answer);
+    report
+        .written_deployments
+        .extend(answer.as_ref().and_then(Seen::deployment));
     Ok(())
 }
 
-/// Applies one child if it differs from the cache; returns the server's answer when it wrote.
+/// Applies one child if it differs from the cache; returns what the cache would keep of the
+/// server's answer when it wrote (the answer is never decoded whole).
 async fn apply_one<K>(
     desired: &K,
     cache: &ChildCache<K>,
     ctx: &Context,
     report: &mut ApplyReport,
-) -> Result<Option<K>>
+) -> Result<Option<Seen<K>>>
 where
     K: Child + Serialize,
 {
@@ -158,7 +162,7 @@ where
     if !ctx.is_leading() {
         return Err(Error::NotLeader);
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let api: Api<Seen<K>> = Api::namespaced(ctx.client.clone(), &namespace);
     let sending = ctx.echoes.sending(desired);
     let answer = api
         .patch(
