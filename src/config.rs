@@ -53,7 +53,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// The condition reason a refused validator shows.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             ConfigError::MissingServiceAccount => "KmsServiceAccountMissing",
             ConfigError::MissingValue => "KmsValueMissing",
@@ -63,7 +63,7 @@ impl ConfigError {
 }
 
 /// The operator's own image, for the Jobs it runs with it.
-pub const OPERATOR_IMAGE_VAR: &str = "CANTON_OPERATOR_IMAGE";
+pub(crate) const OPERATOR_IMAGE_VAR: &str = "CANTON_OPERATOR_IMAGE";
 
 /// The operator's configuration from its environment.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,7 +7,7 @@ use crate::kms::{FieldError, KmsProvider, validate_provider};
 use crate::names::is_dns1123_subdomain;
 
 /// Annotation that records where a captured decision came from.
-pub const SOURCE_ANNOTATION: &str = "canton-operator.dev/kms-decision-source";
+pub(crate) const SOURCE_ANNOTATION: &str = "canton-operator.dev/kms-decision-source";
 
 /// Where a decision came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum DecisionSource {
 
 impl DecisionSource {
     /// The word used in status and annotations.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DecisionSource::Spec => "spec",
             DecisionSource::Environment => "environment",
@@ -120,7 +120,7 @@ fn from_environment(
 }
 
 /// Pure checks of a user-written `spec.kms` that CEL cannot express well (formats, names).
-pub fn validate_kms_spec(spec: &ValidatorSpec, kms: &KmsSpec) -> Vec<FieldError> {
+pub(crate) fn validate_kms_spec(spec: &ValidatorSpec, kms: &KmsSpec) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let providers = [kms.aws.is_some(), kms.gcp.is_some(), kms.driver.is_some()];
     let count = providers.iter().filter(|p| **p).count();
@@ -190,7 +190,7 @@ fn check_identity(role_arn: Option<&str>, gcp_sa: Option<&str>, errors: &mut Vec
 }
 
 /// `arn:<partition>:iam::<12-digit account>:role/<path/name>`.
-pub fn is_iam_role_arn(arn: &str) -> bool {
+pub(crate) fn is_iam_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [prefix, partition, service, region, account, resource] = parts.as_slice() else {
         return false;
@@ -208,7 +208,7 @@ pub fn is_iam_role_arn(arn: &str) -> bool {
 }
 
 /// `<name>@<project>.iam.gserviceaccount.com` (or another `gserviceaccount.com` domain).
-pub fn is_gcp_service_account(email: &str) -> bool {
+pub(crate) fn is_gcp_service_account(email: &str) -> bool {
     let Some((name, domain)) = email.split_once('@') else {
         return false;
     };
@@ -230,7 +230,7 @@ impl KmsDecision {
     }
 
     /// The ServiceAccount the participant pod runs as, for a validator named `validator`.
-    pub fn participant_service_account(&self, validator: &str) -> Option<String> {
+    pub(crate) fn participant_service_account(&self, validator: &str) -> Option<String> {
         if self.kms.creates_service_account() {
             return Some(created_service_account_name(validator));
         }
@@ -252,7 +252,7 @@ impl KmsDecision {
 }
 
 /// Name of the ServiceAccount the operator creates for a validator's participant.
-pub fn created_service_account_name(validator: &str) -> String {
+pub(crate) fn created_service_account_name(validator: &str) -> String {
     format!("{validator}-participant")
 }
 

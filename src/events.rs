@@ -14,7 +14,7 @@ use kube::api::{Api, PostParams};
 use kube::{Client, Resource};
 
 /// The longest `note` the API server accepts (bytes).
-pub const NOTE_LIMIT: usize = 1024;
+pub(crate) const NOTE_LIMIT: usize = 1024;
 
 /// Normal or Warning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub enum Severity {
 
 impl Severity {
     /// `Warning` when `warning` is set, else `Normal`.
-    pub fn warning_if(warning: bool) -> Self {
+    pub(crate) fn warning_if(warning: bool) -> Self {
         if warning {
             Severity::Warning
         } else {
@@ -48,7 +48,7 @@ pub struct Note<'a> {
 
 /// Publishes Events as the operator (the reporting controller) from this replica (the instance).
 #[derive(Clone)]
-pub struct Publisher {
+pub(crate) struct Publisher {
     client: Client,
     controller: String,
     instance: String,
@@ -56,7 +56,7 @@ pub struct Publisher {
 
 impl Publisher {
     /// `instance` is the pod name when the downward API provides it, else the controller name.
-    pub fn new(client: Client, controller: &str) -> Self {
+    pub(crate) fn new(client: Client, controller: &str) -> Self {
         Self {
             client,
             controller: controller.to_string(),
@@ -65,7 +65,7 @@ impl Publisher {
     }
 
     /// Creates one Event about `regarding`, in its namespace.
-    pub async fn publish<K: Resource<DynamicType = ()>>(
+    pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
         &self,
         regarding: &K,
         note: &Note<'_>,
@@ -88,7 +88,7 @@ impl Publisher {
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 /// The Event object: named after the object it is about, unique per process and time.
-pub fn build<K: Resource<DynamicType = ()>>(
+pub(crate) fn build<K: Resource<DynamicType = ()>>(
     regarding: &K,
     note: &Note<'_>,
     controller: &str,

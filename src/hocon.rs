@@ -40,29 +40,29 @@ pub enum Key {
 
 impl Value {
     /// Shorthand for a string value.
-    pub fn str(s: impl Into<String>) -> Self {
+    pub(crate) fn str(s: impl Into<String>) -> Self {
         Value::Str(s.into())
     }
 }
 
 /// An object builder that skips absent optional fields, keeping the given order.
 #[derive(Default)]
-pub struct ObjectBuilder(Vec<(Key, Value)>);
+pub(crate) struct ObjectBuilder(Vec<(Key, Value)>);
 
 impl ObjectBuilder {
     /// Starts an empty object.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds a field with a crate-chosen key.
-    pub fn field(mut self, key: &'static str, value: Value) -> Self {
+    pub(crate) fn field(mut self, key: &'static str, value: Value) -> Self {
         self.0.push((Key::Fixed(key), value));
         self
     }
 
     /// Adds a field when the value is present.
-    pub fn opt(self, key: &'static str, value: Option<Value>) -> Self {
+    pub(crate) fn opt(self, key: &'static str, value: Option<Value>) -> Self {
         match value {
             Some(v) => self.field(key, v),
             None => self,
@@ -70,7 +70,7 @@ impl ObjectBuilder {
     }
 
     /// Finishes the object.
-    pub fn build(self) -> Value {
+    pub(crate) fn build(self) -> Value {
         Value::Object(self.0)
     }
 }
@@ -83,7 +83,7 @@ pub fn render(value: &Value) -> String {
 }
 
 /// Renders `path = value` where the path is a dotted sequence of crate-chosen segments.
-pub fn assignment(path: &[&'static str], value: &Value) -> String {
+pub(crate) fn assignment(path: &[&'static str], value: &Value) -> String {
     // One buffer, no intermediate strings: this runs for every HOCON variable of every render.
     let mut out = String::with_capacity(256);
     for (i, segment) in path.iter().enumerate() {

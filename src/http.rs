@@ -30,7 +30,7 @@ pub fn router(health: Health) -> Router {
 }
 
 /// Serves on a bound listener until `shutdown` turns true.
-pub async fn serve_on(
+pub(crate) async fn serve_on(
     listener: tokio::net::TcpListener,
     health: Health,
     mut shutdown: watch::Receiver<bool>,

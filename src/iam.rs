@@ -4,7 +4,6 @@
 
 use serde_json::{Value, json};
 
-pub use crate::backup::backup_bucket_policy;
 use crate::decision::KmsDecision;
 use crate::kms::{AwsKms, GcpKms, KmsMode, KmsProvider};
 
@@ -29,7 +28,7 @@ pub enum IamError {
 }
 
 /// The policy documents for one validator, as one JSON object.
-pub fn policy(
+pub(crate) fn policy(
     decision: &KmsDecision,
     namespace: &str,
     service_account: &str,

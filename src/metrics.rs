@@ -135,7 +135,11 @@ impl Metrics {
 
     /// Records the newest verified identity backup of a validator (`None`: none, or the validator
     /// or its backups are gone).
-    pub fn set_backup_success(&self, validator: &str, at: Option<k8s_openapi::jiff::Timestamp>) {
+    pub(crate) fn set_backup_success(
+        &self,
+        validator: &str,
+        at: Option<k8s_openapi::jiff::Timestamp>,
+    ) {
         let Ok(mut backups) = self.backups.lock() else {
             return;
         };
@@ -168,7 +172,7 @@ impl Metrics {
     }
 
     /// Records how many validators wait for a rollout slot and how many hold one.
-    pub fn set_rollouts(&self, pending: usize, rolling: usize) {
+    pub(crate) fn set_rollouts(&self, pending: usize, rolling: usize) {
         self.rollout_pending
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
         self.rolling_out
@@ -176,7 +180,7 @@ impl Metrics {
     }
 
     /// Records how many validators are failing (backing off) now.
-    pub fn set_failing(&self, validators: usize) {
+    pub(crate) fn set_failing(&self, validators: usize) {
         self.failing
             .set(i64::try_from(validators).unwrap_or(i64::MAX));
     }
@@ -221,7 +225,7 @@ impl Metrics {
     }
 
     /// The validators (`namespace/name`) counted in the `validators` gauge.
-    pub fn validators_with_mode(&self) -> Vec<String> {
+    pub(crate) fn validators_with_mode(&self) -> Vec<String> {
         self.modes
             .lock()
             .map(|modes| modes.keys().cloned().collect())

@@ -1,12 +1,12 @@
 //! Kubernetes name rules, checked before a name reaches the API server.
 
 /// A DNS-1123 subdomain: what ServiceAccount, Deployment and Secret names must be.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
+pub(crate) fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_label_chars)
 }
 
 /// A DNS-1123 label: what Service names must be.
-pub fn is_dns1123_label(s: &str) -> bool {
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
     s.len() <= 63 && is_label_chars(s)
 }
 
@@ -19,7 +19,7 @@ fn is_label_chars(s: &str) -> bool {
 }
 
 /// A label value: at most 63 characters of alphanumerics, `-`, `_` and `.`, alphanumeric at both ends.
-pub fn is_label_value(s: &str) -> bool {
+pub(crate) fn is_label_value(s: &str) -> bool {
     s.is_empty()
         || (s.len() <= 63
             && s.starts_with(|c: char| c.is_ascii_alphanumeric())

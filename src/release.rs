@@ -7,7 +7,7 @@
 use std::fmt;
 
 /// The user and group the 0.7 images run as (`nonroot` in `da-base-image`), owner of `/app`.
-pub const SPLICE_UID: i64 = 1001;
+pub(crate) const SPLICE_UID: i64 = 1001;
 
 /// One supported Splice release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +140,7 @@ const fn release(version: &'static str, session_signing_keys: bool) -> Release {
 }
 
 /// The newest supported release: what the examples and docs use.
-pub fn newest() -> &'static Release {
+pub(crate) fn newest() -> &'static Release {
     &SUPPORTED[SUPPORTED.len() - 1]
 }
 
@@ -166,7 +166,7 @@ impl fmt::Display for SupportedRange {
 }
 
 /// The table entry of `version`.
-pub fn lookup(version: &str) -> Result<&'static Release, UnsupportedVersion> {
+pub(crate) fn lookup(version: &str) -> Result<&'static Release, UnsupportedVersion> {
     SUPPORTED
         .iter()
         .find(|r| r.version == version)

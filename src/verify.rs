@@ -40,7 +40,7 @@ pub enum VerifyError {
 }
 
 /// What the cluster showed, gathered before the pure evaluation.
-pub struct Observed<'a> {
+pub(crate) struct Observed<'a> {
     pub validator: &'a Validator,
     pub pods: &'a [Pod],
     pub service_account: Option<&'a ServiceAccount>,
@@ -82,7 +82,7 @@ pub async fn verify(client: Client, namespace: &str, name: &str) -> Result<Repor
 }
 
 /// The checks, as a pure function of what was observed.
-pub fn evaluate(obs: &Observed) -> Report {
+pub(crate) fn evaluate(obs: &Observed) -> Report {
     let name = obs.validator.name_any();
     let namespace = obs.validator.namespace().unwrap_or_default();
     let mut checks = Vec::new();

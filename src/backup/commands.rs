@@ -166,7 +166,7 @@ pub fn to_table(rows: &[Listed]) -> String {
 }
 
 /// The newest dump that verifies: its name and bytes.
-pub async fn latest(
+pub(crate) async fn latest(
     dest: &Destination,
     store: &Store,
     namespace: &str,
@@ -186,7 +186,7 @@ pub async fn latest(
 }
 
 /// The validator a Secret dump's object name belongs to (`…/<validator>/identities-….json`).
-pub fn validator_of(object: &str) -> &str {
+pub(crate) fn validator_of(object: &str) -> &str {
     object.rsplit('/').nth(1).unwrap_or_default()
 }
 

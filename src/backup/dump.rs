@@ -10,7 +10,7 @@ use serde::Deserialize;
 /// The dump as JSON; unknown fields are kept out, not refused (the schema only grows).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RawDump {
+pub(crate) struct RawDump {
     pub id: String,
     pub keys: Vec<RawKey>,
     pub authorized_store_snapshot: String,
@@ -21,7 +21,7 @@ pub struct RawDump {
 /// One entry of `keys`: the schema's `oneOf` of a key pair and a KMS key reference.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-pub enum RawKey {
+pub(crate) enum RawKey {
     #[serde(rename_all = "camelCase")]
     Pair {
         key_pair: String,
@@ -65,14 +65,14 @@ pub enum Key {
 
 impl Key {
     /// What identifies the key across dumps: its fingerprint, or its KMS key id.
-    pub fn identity(&self) -> &str {
+    pub(crate) fn identity(&self) -> &str {
         match self {
             Key::Pair { fingerprint, .. } => fingerprint,
             Key::Kms { key_id, .. } => key_id,
         }
     }
 
-    pub fn purpose(&self) -> Purpose {
+    pub(crate) fn purpose(&self) -> Purpose {
         match self {
             Key::Pair { purpose, .. } | Key::Kms { purpose, .. } => *purpose,
         }
@@ -114,7 +114,7 @@ pub struct Dump {
 
 /// Why bytes are not a usable dump; [`crate::backup::verify`] maps each to a reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DumpError {
+pub(crate) enum DumpError {
     #[error("the dump is empty")]
     Empty,
     #[error("the dump's JSON ends early (byte {0}): the download was cut off")]
@@ -220,7 +220,7 @@ fn decode_key(key: &RawKey) -> Result<Key, String> {
 
 /// Checks that `bytes` is a sequence of whole protobuf fields: a cut-off snapshot fails here.
 /// Only the top level is walked; the snapshot's schema is Canton's and not needed for this.
-pub fn check_wire(bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn check_wire(bytes: &[u8]) -> Result<(), String> {
     let mut at = 0;
     while at < bytes.len() {
         let (tag, next) =
@@ -318,7 +318,7 @@ mod keypair {
     }
 
     /// The purpose and fingerprint of a downloaded key pair, if it holds a private key.
-    pub fn decode(bytes: &[u8]) -> Result<(Purpose, String), String> {
+    pub(crate) fn decode(bytes: &[u8]) -> Result<(Purpose, String), String> {
         if bytes.is_empty() {
             return Err("keyPair is empty".into());
         }
@@ -354,13 +354,13 @@ mod keypair {
     }
 
     #[cfg(test)]
-    pub mod encode {
+    pub(crate) mod encode {
         //! Builds key pairs as Canton serializes them, for tests.
         use prost::Message;
 
         use super::*;
 
-        pub fn key_pair(purpose: Purpose, fingerprint: &str, secret: &[u8]) -> Vec<u8> {
+        pub(crate) fn key_pair(purpose: Purpose, fingerprint: &str, secret: &[u8]) -> Vec<u8> {
             let pair = Some(Pair {
                 private_key: Some(PrivateKey {
                     id: fingerprint.into(),
@@ -387,7 +387,7 @@ mod keypair {
 }
 
 #[cfg(test)]
-pub use keypair::encode as test_encode;
+pub(crate) use keypair::encode as test_encode;
 
 #[cfg(test)]
 mod tests {

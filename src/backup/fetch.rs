@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 /// The validator app's identities endpoint, below `--validator-app-url`.
-pub const IDENTITIES_PATH: &str = "/api/validator/v0/admin/participant/identities";
+pub(crate) const IDENTITIES_PATH: &str = "/api/validator/v0/admin/participant/identities";
 /// How long each request may take: a CronJob runs again, a hanging one reports nothing.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The client-credentials grant's settings (`SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_*`).
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct Credentials {
 
 /// Why the dump could not be fetched.
 #[derive(Debug, thiserror::Error)]
-pub enum FetchError {
+pub(crate) enum FetchError {
     #[error("building the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
     #[error("token request to {url} failed: {source}")]
@@ -62,7 +62,7 @@ pub enum FetchError {
 
 impl FetchError {
     /// Whether the failure is the token's (else the validator app's).
-    pub fn is_token(&self) -> bool {
+    pub(crate) fn is_token(&self) -> bool {
         matches!(
             self,
             FetchError::TokenRequest { .. }
@@ -72,7 +72,7 @@ impl FetchError {
     }
 
     /// Whether the dump's body ended early.
-    pub fn is_truncated(&self) -> bool {
+    pub(crate) fn is_truncated(&self) -> bool {
         matches!(self, FetchError::DumpBody { source, .. } if !source.is_timeout())
     }
 }
@@ -83,7 +83,7 @@ struct TokenResponse {
 }
 
 /// An HTTP client with the run's timeouts.
-pub fn client() -> Result<reqwest::Client, FetchError> {
+pub(crate) fn client() -> Result<reqwest::Client, FetchError> {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(Duration::from_secs(10))
@@ -92,7 +92,7 @@ pub fn client() -> Result<reqwest::Client, FetchError> {
 }
 
 /// A bearer token by the client-credentials grant (form POST with `audience` and `scope`).
-pub async fn token(http: &reqwest::Client, c: &Credentials) -> Result<String, FetchError> {
+pub(crate) async fn token(http: &reqwest::Client, c: &Credentials) -> Result<String, FetchError> {
     let mut form = vec![
         ("grant_type", "client_credentials"),
         ("client_id", c.client_id.as_str()),
@@ -141,7 +141,7 @@ pub async fn token(http: &reqwest::Client, c: &Credentials) -> Result<String, Fe
 }
 
 /// The dump's bytes, as served (not yet verified).
-pub async fn dump(
+pub(crate) async fn dump(
     http: &reqwest::Client,
     base_url: &str,
     token: &str,

@@ -3,7 +3,7 @@
 //! retention, and leaves a one-line [`RunResult`] for the operator. See docs/backup.md.
 
 pub mod commands;
-pub mod dump;
+pub(crate) mod dump;
 pub mod fetch;
 pub mod policy;
 pub mod result;

@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Kubernetes keeps at most 4096 bytes of a termination message; a result stays well under.
-pub const MAX_RESULT_BYTES: usize = 2048;
+pub(crate) const MAX_RESULT_BYTES: usize = 2048;
 /// Longest `message` kept, in bytes; longer ones are cut at a character boundary.
-pub const MAX_MESSAGE_BYTES: usize = 1024;
+pub(crate) const MAX_MESSAGE_BYTES: usize = 1024;
 
 /// Whether the run left a new verified dump at the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

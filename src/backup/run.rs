@@ -44,7 +44,7 @@ impl Failure {
 }
 
 /// The `YYYYMMDDTHHMMSSZ` stamp of an object written at `at`.
-pub fn stamp(at: DateTime<Utc>) -> String {
+pub(crate) fn stamp(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
@@ -234,7 +234,7 @@ async fn upload(store: &Store, name: &str, validator: &str, bytes: Vec<u8>) -> R
 }
 
 /// The newest dump in `entries` (newest first) that verifies on its own, with its identifier.
-pub async fn newest_verified(
+pub(crate) async fn newest_verified(
     store: &Store,
     entries: &[Entry],
     validator: &str,
@@ -299,7 +299,7 @@ async fn prune(
 
 /// What retention deletes from `entries` (newest first): all but the newest `keep`, and never
 /// `newest_verified`, whatever its place.
-pub fn prune_plan(entries: &[Entry], keep: usize, newest_verified: &str) -> Vec<String> {
+pub(crate) fn prune_plan(entries: &[Entry], keep: usize, newest_verified: &str) -> Vec<String> {
     entries
         .iter()
         .skip(keep.max(1))

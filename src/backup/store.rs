@@ -17,9 +17,9 @@ pub const SECRET_KIND_VALUE: &str = "identities";
 /// Label naming the validator a Secret dump belongs to.
 pub const SECRET_VALIDATOR_LABEL: &str = "canton-operator.dev/validator";
 /// Annotation holding a Secret dump's object name.
-pub const SECRET_OBJECT_ANNOTATION: &str = "canton-operator.dev/object";
+pub(crate) const SECRET_OBJECT_ANNOTATION: &str = "canton-operator.dev/object";
 /// The data key of a Secret dump.
-pub const SECRET_DATA_KEY: &str = "identities.json";
+pub(crate) const SECRET_DATA_KEY: &str = "identities.json";
 
 /// A `--destination`, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Destination {
     }
 
     /// The object-name prefix (empty for Secrets).
-    pub fn prefix(&self) -> &str {
+    pub(crate) fn prefix(&self) -> &str {
         match self {
             Destination::S3 { prefix, .. } | Destination::Gcs { prefix, .. } => prefix,
             Destination::Secret => "",
@@ -117,12 +117,12 @@ pub fn folder(prefix: &str, namespace: &str, validator: &str) -> String {
 }
 
 /// A dump's object name: `<folder>/identities-<stamp>.json`.
-pub fn object_name(folder: &str, stamp: &str) -> String {
+pub(crate) fn object_name(folder: &str, stamp: &str) -> String {
     format!("{folder}/identities-{stamp}.json")
 }
 
 /// The stamp of an object name written by [`object_name`], if it is one.
-pub fn stamp_of(name: &str) -> Option<&str> {
+pub(crate) fn stamp_of(name: &str) -> Option<&str> {
     let file = name.rsplit('/').next()?;
     let stamp = file.strip_prefix("identities-")?.strip_suffix(".json")?;
     let ok = stamp.len() == 16
@@ -137,7 +137,7 @@ pub fn stamp_of(name: &str) -> Option<&str> {
 }
 
 /// The Secret a dump is kept in: `<validator>-identities-<stamp>`, lower case (a DNS name).
-pub fn secret_name(validator: &str, stamp: &str) -> String {
+pub(crate) fn secret_name(validator: &str, stamp: &str) -> String {
     format!("{validator}-identities-{}", stamp.to_ascii_lowercase())
 }
 
@@ -178,7 +178,7 @@ impl Store {
     /// Opens a destination with the ambient credentials: the AWS chain (IRSA web identity,
     /// static keys), GCP's (Workload Identity through the metadata server, or a key file), or
     /// the in-cluster service account for Secrets.
-    pub async fn open(dest: &Destination, connect: &Connect) -> Result<Store, StoreError> {
+    pub(crate) async fn open(dest: &Destination, connect: &Connect) -> Result<Store, StoreError> {
         match dest {
             Destination::S3 { bucket, .. } => {
                 let region = connect.region.clone().ok_or(StoreError::Region)?;
@@ -225,7 +225,12 @@ impl Store {
     }
 
     /// Writes a dump.
-    pub async fn put(&self, name: &str, validator: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+    pub(crate) async fn put(
+        &self,
+        name: &str,
+        validator: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), StoreError> {
         match self {
             Store::Object(s) => {
                 s.put(&Path::from(name), PutPayload::from(bytes))
@@ -293,7 +298,7 @@ impl Store {
     }
 
     /// Deletes a dump.
-    pub async fn delete(&self, name: &str, validator: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete(&self, name: &str, validator: &str) -> Result<(), StoreError> {
         match self {
             Store::Object(s) => {
                 s.delete(&Path::from(name))
@@ -383,7 +388,7 @@ fn secret_for(name: &str, validator: &str) -> Result<String, StoreError> {
 }
 
 /// The Secret a dump is written as: labelled for listing, annotated with its object name.
-pub fn secret_dump(name: &str, validator: &str, stamp: &str, bytes: Vec<u8>) -> Secret {
+pub(crate) fn secret_dump(name: &str, validator: &str, stamp: &str, bytes: Vec<u8>) -> Secret {
     Secret {
         metadata: KubeMeta {
             name: Some(secret_name(validator, stamp)),

@@ -28,7 +28,7 @@ use super::result::Reason;
 
 /// The newest verified dump at the destination, what a new one is compared with.
 #[derive(Debug, Clone)]
-pub struct Baseline {
+pub(crate) struct Baseline {
     /// Its object name (for messages).
     pub object: String,
     /// Its `YYYYMMDDTHHMMSSZ` stamp.
@@ -38,7 +38,7 @@ pub struct Baseline {
 
 /// What the dump must match.
 #[derive(Debug, Clone, Copy)]
-pub struct Expected<'a> {
+pub(crate) struct Expected<'a> {
     /// The validator's participant identifier (`spec.validatorApp.participantIdentifier`).
     pub identifier: &'a str,
     /// The stamp of the object the dump would be written as (`None` offline).
@@ -57,7 +57,7 @@ pub struct Rejection {
 }
 
 /// Verifies `bytes`; on success, the decoded dump.
-pub fn verify(bytes: &[u8], expected: Expected<'_>) -> Result<Dump, Rejection> {
+pub(crate) fn verify(bytes: &[u8], expected: Expected<'_>) -> Result<Dump, Rejection> {
     let dump = dump::parse(bytes).map_err(from_dump_error)?;
     let reject = |reason, message: String| Rejection {
         reason,

@@ -30,7 +30,7 @@ const GRACE_SECONDS: i64 = 35 * 60;
 
 /// One finished run.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Run {
+pub(crate) struct Run {
     pub finished_at: Timestamp,
     pub outcome: Outcome,
     /// The result's reason, or `JobFailed` when the container left none.
@@ -55,7 +55,7 @@ impl Run {
 
 /// The finished run of a backup pod, if it has finished: its result, or a failure saying why
 /// there is none (killed, out of memory, deadline).
-pub fn run_of(pod: &Pod) -> Option<Run> {
+pub(crate) fn run_of(pod: &Pod) -> Option<Run> {
     let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
     let status = statuses.iter().find(|s| s.name == CONTAINER)?;
     let terminated = status.state.as_ref()?.terminated.as_ref()?;
@@ -82,7 +82,7 @@ pub fn run_of(pod: &Pod) -> Option<Run> {
 }
 
 /// The status after `runs`, keeping what `previous` knew of older runs (the Job history is short).
-pub fn next_status(previous: Option<&BackupStatus>, runs: &[Run]) -> BackupStatus {
+pub(crate) fn next_status(previous: Option<&BackupStatus>, runs: &[Run]) -> BackupStatus {
     let mut status = previous.cloned().unwrap_or_default();
     let mut runs: Vec<&Run> = runs.iter().collect();
     runs.sort_by_key(|r| r.finished_at);
@@ -126,13 +126,13 @@ fn newer(at: Timestamp, than: Option<&String>) -> bool {
 }
 
 /// The newest verified backup's time, for the age metric and for rotation.
-pub fn last_success_time(status: Option<&BackupStatus>) -> Option<Timestamp> {
+pub(crate) fn last_success_time(status: Option<&BackupStatus>) -> Option<Timestamp> {
     let success = status?.last_success.as_ref()?;
     Timestamp::from_str(&success.finished_at).ok()
 }
 
 /// `IdentityBackedUp`: status, reason and message.
-pub fn condition(
+pub(crate) fn condition(
     spec: &IdentityBackup,
     status: &BackupStatus,
     since: Timestamp,

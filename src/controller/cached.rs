@@ -23,7 +23,7 @@ const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-confi
 
 /// Why a cached object could not be read back.
 #[derive(Debug, thiserror::Error)]
-pub enum CachedError {
+pub(crate) enum CachedError {
     #[error("the cached JSON does not decompress: {0}")]
     Decompress(#[from] lz4_flex::block::DecompressError),
     #[error("the cached JSON does not decode: {0}")]
@@ -31,7 +31,7 @@ pub enum CachedError {
 }
 
 /// One cached object of kind `K`.
-pub struct Cached<K> {
+pub(crate) struct Cached<K> {
     metadata: ObjectMeta,
     /// The object without `apiVersion`, `kind`, the typed metadata fields, `managedFields` and
     /// the dropped annotations, as LZ4-compressed JSON.
@@ -43,7 +43,7 @@ impl<K: Resource<DynamicType = ()>> Cached<K> {
     /// The object as cached, for comparing with what the operator renders. `apiVersion` and
     /// `kind` come from the type (the items of a LIST carry none), the typed metadata fields
     /// from [`Resource::meta`].
-    pub fn to_value(&self) -> Result<Value, CachedError> {
+    pub(crate) fn to_value(&self) -> Result<Value, CachedError> {
         let json = lz4_flex::block::decompress_size_prepended(&self.body)?;
         let mut object: Map<String, Value> = serde_json::from_slice(&json)?;
         if let Value::Object(typed) = serde_json::to_value(&self.metadata)? {
@@ -60,7 +60,7 @@ impl<K: Resource<DynamicType = ()>> Cached<K> {
     }
 
     /// The object, typed (as much of it as is cached).
-    pub fn decode(&self) -> Result<K, CachedError>
+    pub(crate) fn decode(&self) -> Result<K, CachedError>
     where
         K: DeserializeOwned,
     {
@@ -120,7 +120,7 @@ const KEPT_METADATA: &[&str] = &[
 #[cfg(test)]
 impl<K: Resource<DynamicType = ()> + Serialize> Cached<K> {
     /// The cached form of a typed object.
-    pub fn from_typed(object: &K) -> Result<Self, serde_json::Error> {
+    pub(crate) fn from_typed(object: &K) -> Result<Self, serde_json::Error> {
         match serde_json::to_value(object)? {
             Value::Object(map) => Self::from_object(map),
             _ => Err(serde_json::Error::custom(

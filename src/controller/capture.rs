@@ -12,7 +12,10 @@ use crate::api::Validator;
 use crate::decision::{KmsDecision, SOURCE_ANNOTATION};
 
 /// The server-side apply body that records `decision` (only the fields this operator owns).
-pub fn capture_patch(validator: &Validator, decision: &KmsDecision) -> Result<serde_json::Value> {
+pub(crate) fn capture_patch(
+    validator: &Validator,
+    decision: &KmsDecision,
+) -> Result<serde_json::Value> {
     let kms = serde_json::to_value(&decision.kms).map_err(|source| Error::Encode {
         what: "spec.kms",
         source,
@@ -35,7 +38,7 @@ pub fn capture_patch(validator: &Validator, decision: &KmsDecision) -> Result<se
 }
 
 /// Writes the decision and returns the Validator as the server now has it.
-pub async fn capture(
+pub(crate) async fn capture(
     validator: &Validator,
     decision: &KmsDecision,
     ctx: &Context,

@@ -33,7 +33,7 @@ use crate::render::{INSTANCE, MANAGED_BY, MANAGER};
 
 /// What the cache keeps of one child.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Kept {
+pub(crate) struct Kept {
     /// Of what this operator's apply owns of the child.
     pub fingerprint: Fingerprint,
     /// A render whose fingerprint differs but that was compared field by field with this very
@@ -59,18 +59,18 @@ struct Workload {
 
 impl Kept {
     /// Whether a render with this fingerprint says what the child says.
-    pub fn matches(&self, rendered: Fingerprint) -> bool {
+    pub(crate) fn matches(&self, rendered: Fingerprint) -> bool {
         self.fingerprint == rendered || self.accepted == Some(rendered)
     }
 
     /// Labelled as managed by this operator for `instance`, and owned by the object with `uid`.
-    pub fn belongs_to(&self, instance: &str, uid: &str) -> bool {
+    pub(crate) fn belongs_to(&self, instance: &str, uid: &str) -> bool {
         self.instance.as_deref() == Some(instance) && self.owners.iter().any(|o| &**o == uid)
     }
 
     /// A Deployment with what the cache has of it (generation, replicas, status counts); `None`
     /// for other kinds.
-    pub fn deployment(&self) -> Option<Deployment> {
+    pub(crate) fn deployment(&self) -> Option<Deployment> {
         let workload = self.workload.as_deref()?;
         Some(Deployment {
             metadata: ObjectMeta {
@@ -135,7 +135,7 @@ impl Workload {
 
 /// One watch event's object of kind `K`: what the cache keeps, and the metadata the controller's
 /// owner triggers (owner references) and the echo check (resourceVersion) read.
-pub struct Seen<K> {
+pub(crate) struct Seen<K> {
     metadata: ObjectMeta,
     kept: Kept,
     kind: PhantomData<fn() -> K>,
@@ -143,7 +143,7 @@ pub struct Seen<K> {
 
 impl<K: Resource<DynamicType = ()>> Seen<K> {
     /// A Deployment with its name and what the cache keeps of it; `None` for other kinds.
-    pub fn deployment(&self) -> Option<Deployment> {
+    pub(crate) fn deployment(&self) -> Option<Deployment> {
         let mut deployment = self.kept.deployment()?;
         deployment.metadata.name.clone_from(&self.metadata.name);
         Some(deployment)
@@ -210,7 +210,7 @@ super::cached::same_resource_as_kind!(Seen);
 type Entries = HashMap<Box<str>, Kept>;
 
 /// The cache of one child kind: [`Kept`] by `namespace/name`. Cheap to clone.
-pub struct ChildCache<K> {
+pub(crate) struct ChildCache<K> {
     entries: Arc<RwLock<Entries>>,
     ready: watch::Receiver<bool>,
     kind: PhantomData<fn() -> K>,
@@ -232,7 +232,7 @@ fn key(namespace: &str, name: &str) -> Box<str> {
 
 impl<K> ChildCache<K> {
     /// An empty cache and the writer that fills it from a watch.
-    pub fn new() -> (Self, ChildCacheWriter<K>) {
+    pub(crate) fn new() -> (Self, ChildCacheWriter<K>) {
         let entries = Arc::new(RwLock::new(HashMap::new()));
         let (ready_tx, ready) = watch::channel(false);
         let cache = Self {
@@ -250,14 +250,20 @@ impl<K> ChildCache<K> {
     }
 
     /// What the cache has of `namespace/name`.
-    pub fn get(&self, namespace: &str, name: &str) -> Option<Kept> {
+    pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Kept> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         entries.get(&key(namespace, name)).cloned()
     }
 
     /// Notes that a render with fingerprint `rendered` was compared field by field with the child
     /// whose fingerprint is `live` and found the same, so the next reconcile need not read it.
-    pub fn accept(&self, namespace: &str, name: &str, live: Fingerprint, rendered: Fingerprint) {
+    pub(crate) fn accept(
+        &self,
+        namespace: &str,
+        name: &str,
+        live: Fingerprint,
+        rendered: Fingerprint,
+    ) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(kept) = entries.get_mut(&key(namespace, name))
             && kept.fingerprint == live
@@ -267,7 +273,7 @@ impl<K> ChildCache<K> {
     }
 
     /// `(namespace, instance)` of every child labelled as part of a rollout.
-    pub fn marked_instances(&self) -> Vec<(String, String)> {
+    pub(crate) fn marked_instances(&self) -> Vec<(String, String)> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
         entries
             .iter()
@@ -280,7 +286,7 @@ impl<K> ChildCache<K> {
     }
 
     /// Resolves once the first list has been stored.
-    pub async fn wait_until_ready(&self) {
+    pub(crate) async fn wait_until_ready(&self) {
         let mut ready = self.ready.clone();
         let _ = ready.wait_for(|r| *r).await;
     }
@@ -288,7 +294,7 @@ impl<K> ChildCache<K> {
 
 /// Fills a [`ChildCache`] from its watch, as kube's reflector fills a store: a (re)list is
 /// gathered apart and replaces the cache when complete.
-pub struct ChildCacheWriter<K> {
+pub(crate) struct ChildCacheWriter<K> {
     entries: Arc<RwLock<Entries>>,
     listing: Option<Entries>,
     ready: watch::Sender<bool>,
@@ -297,7 +303,7 @@ pub struct ChildCacheWriter<K> {
 
 impl<K: Resource<DynamicType = ()>> ChildCacheWriter<K> {
     /// Applies one watch event.
-    pub fn apply(&mut self, event: &watcher::Event<Seen<K>>) {
+    pub(crate) fn apply(&mut self, event: &watcher::Event<Seen<K>>) {
         match event {
             watcher::Event::Apply(seen) => {
                 if let Some(k) = entry_key(seen) {
@@ -340,7 +346,7 @@ fn entry_key<K>(seen: &Seen<K>) -> Option<Box<str>> {
 #[cfg(test)]
 impl<K: Resource<DynamicType = ()>> Seen<K> {
     /// A watch event's object, from its JSON.
-    pub fn from_json(object: Value) -> Self {
+    pub(crate) fn from_json(object: Value) -> Self {
         let Value::Object(map) = object else {
             panic!("a Kubernetes object is a JSON object");
         };

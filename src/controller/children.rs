@@ -22,7 +22,7 @@ use crate::decision::created_service_account_name;
 use crate::render::{self, Rendered, Ui, backup_name, web_ui_name};
 
 /// A namespaced child kind this operator caches, compares and deletes.
-pub trait Child:
+pub(crate) trait Child:
     Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
     + Clone
     + Debug
@@ -40,7 +40,7 @@ impl<K> Child for K where
 
 /// What applying the children changed.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct ApplyReport {
+pub(crate) struct ApplyReport {
     /// Children that did not exist and were created.
     pub created: Vec<String>,
     /// Children that existed but differed (someone edited them, or the spec changed).
@@ -57,7 +57,7 @@ pub struct ApplyReport {
 
 /// Applies every rendered child that differs from the cache; identical ones cost no request.
 /// The Deployments named in `held` wait for a rollout slot and are left as they are.
-pub async fn apply(
+pub(crate) async fn apply(
     rendered: &Rendered,
     held: &[String],
     ctx: &Context,
@@ -182,7 +182,7 @@ where
 }
 
 /// A child as the API server has it now, projected to what the operator's apply owns.
-pub struct Live {
+pub(crate) struct Live {
     /// Comparable with `diff::first_difference` against the render.
     pub value: Value,
     /// As the child cache would keep it.
@@ -191,7 +191,7 @@ pub struct Live {
 
 /// Reads a child whose cached fingerprint differs from the render's, to compare it field by
 /// field and say where it differs (a read, not a write: it happens only on a difference).
-pub async fn live<K: Child + Serialize>(
+pub(crate) async fn live<K: Child + Serialize>(
     ctx: &Context,
     namespace: &str,
     name: &str,
@@ -216,7 +216,7 @@ pub async fn live<K: Child + Serialize>(
 /// Deletes children this validator may have had but its spec no longer wants: the operator-created
 /// ServiceAccounts, the web UIs that were turned off and the backup CronJob. One goes only when it is labelled as ours
 /// and owned by this Validator. Looking candidates up by name keeps this O(1).
-pub async fn prune(
+pub(crate) async fn prune(
     validator: &Validator,
     rendered: &Rendered,
     ctx: &Context,

@@ -10,17 +10,17 @@ use crate::api::{BackupStatus, KmsStatus, ValidatorStatus};
 use crate::decision::KmsDecision;
 use crate::kms::KmsMode;
 
-pub const READY: &str = "Ready";
-pub const KMS_CONFIGURED: &str = "KmsConfigured";
-pub const PARTICIPANT_READY: &str = "ParticipantReady";
-pub const VALIDATOR_APP_READY: &str = "ValidatorAppReady";
+pub(crate) const READY: &str = "Ready";
+pub(crate) const KMS_CONFIGURED: &str = "KmsConfigured";
+pub(crate) const PARTICIPANT_READY: &str = "ParticipantReady";
+pub(crate) const VALIDATOR_APP_READY: &str = "ValidatorAppReady";
 /// Present when identity backups are configured; not part of `Ready` (a validator without a
 /// fresh backup still runs), watched on its own.
-pub const IDENTITY_BACKED_UP: &str = "IdentityBackedUp";
+pub(crate) const IDENTITY_BACKED_UP: &str = "IdentityBackedUp";
 
 /// What one reconcile concluded about the KMS decision.
 #[derive(Debug, Clone, PartialEq)]
-pub enum KmsOutcome {
+pub(crate) enum KmsOutcome {
     /// Decided and provisioned.
     Configured(Box<KmsDecision>),
     /// Not provisioned (or not changed) for this reason.
@@ -28,7 +28,7 @@ pub enum KmsOutcome {
 }
 
 /// The inputs of a status.
-pub struct Observation<'a> {
+pub(crate) struct Observation<'a> {
     pub generation: Option<i64>,
     pub outcome: &'a KmsOutcome,
     pub participant: Option<&'a Deployment>,
@@ -40,14 +40,14 @@ pub struct Observation<'a> {
 
 /// What the backup runs add up to (see `backup_status`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct BackupObservation {
+pub(crate) struct BackupObservation {
     pub status: BackupStatus,
     /// `IdentityBackedUp`: status, reason, message.
     pub condition: (bool, String, String),
 }
 
 /// The status the validator should have, given the previous one (for transition times).
-pub fn desired_status(
+pub(crate) fn desired_status(
     obs: &Observation,
     previous: Option<&ValidatorStatus>,
     now: &Time,
@@ -126,7 +126,7 @@ fn kms_condition(obs: &Observation) -> Condition {
 }
 
 /// The reason and message of a configured decision.
-pub fn describe_decision(decision: &KmsDecision, validator: &str) -> (&'static str, String) {
+pub(crate) fn describe_decision(decision: &KmsDecision, validator: &str) -> (&'static str, String) {
     let source = decision.source.as_str();
     let Some(provider) = decision.provider() else {
         return (
@@ -192,7 +192,7 @@ fn workload_condition(
 }
 
 /// Available and rolled out: the Deployment controller has seen the current spec.
-pub fn is_available(deployment: &Deployment) -> bool {
+pub(crate) fn is_available(deployment: &Deployment) -> bool {
     let Some(status) = &deployment.status else {
         return false;
     };
@@ -247,6 +247,6 @@ fn kms_status(obs: &Observation) -> Option<KmsStatus> {
 }
 
 /// The condition of a type, if present.
-pub fn find<'a>(status: Option<&'a ValidatorStatus>, type_: &str) -> Option<&'a Condition> {
+pub(crate) fn find<'a>(status: Option<&'a ValidatorStatus>, type_: &str) -> Option<&'a Condition> {
     status.and_then(|s| s.conditions.iter().find(|c| c.type_ == type_))
 }

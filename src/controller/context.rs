@@ -24,11 +24,11 @@ use crate::events::Publisher;
 use crate::metrics::Metrics;
 
 /// The field manager of every write this operator makes.
-pub const FIELD_MANAGER: &str = "canton-operator";
+pub(crate) const FIELD_MANAGER: &str = "canton-operator";
 
 /// Caches of the children, fed by the controller's own watches.
 #[derive(Clone)]
-pub struct Stores {
+pub(crate) struct Stores {
     pub deployments: ChildCache<Deployment>,
     pub services: ChildCache<Service>,
     pub service_accounts: ChildCache<ServiceAccount>,
@@ -41,7 +41,7 @@ pub struct Stores {
 
 impl Stores {
     /// The caches of one controller run.
-    pub fn new(
+    pub(crate) fn new(
         deployments: ChildCache<Deployment>,
         services: ChildCache<Service>,
         service_accounts: ChildCache<ServiceAccount>,
@@ -76,7 +76,7 @@ impl Stores {
     /// (a oneshot receiver's), so only the task that polled it last is woken and the others hang
     /// for good, each holding a reconcile slot and its validator. The backup pods' store is
     /// therefore awaited through one shared future.
-    pub async fn wait_until_ready(&self) {
+    pub(crate) async fn wait_until_ready(&self) {
         self.deployments.wait_until_ready().await;
         self.services.wait_until_ready().await;
         self.service_accounts.wait_until_ready().await;
@@ -87,7 +87,7 @@ impl Stores {
 }
 
 /// Shared state of the reconciler.
-pub struct Context {
+pub(crate) struct Context {
     pub client: Client,
     pub config: OperatorConfig,
     pub stores: Stores,
@@ -108,7 +108,7 @@ pub struct Context {
 impl Context {
     /// A context for one controller run.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         client: Client,
         config: OperatorConfig,
         stores: Stores,
@@ -133,12 +133,12 @@ impl Context {
     }
 
     /// Whether writes are allowed right now.
-    pub fn is_leading(&self) -> bool {
+    pub(crate) fn is_leading(&self) -> bool {
         *self.leading.borrow()
     }
 
     /// Counts one more consecutive failure of `validator` and returns the count.
-    pub fn failed(&self, validator: &ObjectRef<Cached<Validator>>) -> u32 {
+    pub(crate) fn failed(&self, validator: &ObjectRef<Cached<Validator>>) -> u32 {
         self.with_failures(|failures| {
             let n = failures.entry(validator.clone()).or_insert(0);
             *n = n.saturating_add(1);
@@ -148,14 +148,14 @@ impl Context {
     }
 
     /// Clears the failure count of a validator that reconciled.
-    pub fn succeeded(&self, validator: &ObjectRef<Cached<Validator>>) {
+    pub(crate) fn succeeded(&self, validator: &ObjectRef<Cached<Validator>>) {
         self.with_failures(|failures| failures.remove(validator));
     }
 
     /// Drops what is kept about a deleted validator: its failure count and its place in the
     /// `validators` gauge. Without a finalizer no reconcile sees the deletion, so the watch's
     /// delete events call this.
-    pub fn forget(&self, validator: &ObjectRef<Cached<Validator>>) {
+    pub(crate) fn forget(&self, validator: &ObjectRef<Cached<Validator>>) {
         self.with_failures(|failures| failures.remove(validator));
         self.metrics.set_mode(&metrics_key(validator), None);
         self.metrics
@@ -165,7 +165,7 @@ impl Context {
 
     /// Forgets `validator` if the cache no longer has it (a reconcile or failure that finished
     /// after the delete event must not bring it back).
-    pub fn forget_if_deleted(&self, validator: &ObjectRef<Cached<Validator>>) {
+    pub(crate) fn forget_if_deleted(&self, validator: &ObjectRef<Cached<Validator>>) {
         if self.validators.get(validator).is_none() {
             self.forget(validator);
         }
@@ -173,7 +173,7 @@ impl Context {
 
     /// After a re-list: forgets every validator deleted while the watch was down (a re-list
     /// reports no delete events for them).
-    pub fn forget_all_deleted(&self) {
+    pub(crate) fn forget_all_deleted(&self) {
         let known: Vec<ObjectRef<Cached<Validator>>> = self
             .with_failures(|failures| failures.keys().cloned().collect())
             .unwrap_or_default();
@@ -201,7 +201,7 @@ impl Context {
 }
 
 /// How the metrics name a validator: `namespace/name`.
-pub fn metrics_key(validator: &ObjectRef<Cached<Validator>>) -> String {
+pub(crate) fn metrics_key(validator: &ObjectRef<Cached<Validator>>) -> String {
     format!(
         "{}/{}",
         validator.namespace.as_deref().unwrap_or_default(),

@@ -9,7 +9,7 @@ use kube::{Client, CustomResourceExt};
 use crate::api::Validator;
 
 /// Whether a CRD reports `Established=True`.
-pub fn is_established(crd: &CustomResourceDefinition) -> bool {
+pub(crate) fn is_established(crd: &CustomResourceDefinition) -> bool {
     crd.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -20,7 +20,7 @@ pub fn is_established(crd: &CustomResourceDefinition) -> bool {
 }
 
 /// Polls (a `get`, which is all the operator's RBAC allows on CRDs) until the CRD is established.
-pub async fn wait_until_established(client: Client, every: Duration) {
+pub(crate) async fn wait_until_established(client: Client, every: Duration) {
     let name = Validator::crd_name();
     let api: Api<CustomResourceDefinition> = Api::all(client);
     let mut told = false;

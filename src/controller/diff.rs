@@ -37,7 +37,7 @@ impl Field {
 /// Where `live` first fails to say what `desired` says, as a JSON pointer (`/spec/replicas`),
 /// for the log line that explains why a child is applied again; `None` when every field of
 /// `desired` is present in `live` with the same value.
-pub fn first_difference(desired: &Value, live: &Value) -> Option<String> {
+pub(crate) fn first_difference(desired: &Value, live: &Value) -> Option<String> {
     difference(desired, live, Field::Plain)
 }
 

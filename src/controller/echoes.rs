@@ -35,21 +35,21 @@ struct State {
 
 /// resourceVersions the operator's writes were answered with, until their watch events arrive.
 #[derive(Debug, Default)]
-pub struct Echoes {
+pub(crate) struct Echoes {
     state: Mutex<State>,
     answered: Notify,
 }
 
 /// A write on its way; dropping it without [`Sending::answered`] (an error, a cancelled
 /// reconcile) ends it with no echo to expect.
-pub struct Sending {
+pub(crate) struct Sending {
     echoes: Arc<Echoes>,
     key: Key,
 }
 
 impl Sending {
     /// Notes the server's answer to the write.
-    pub fn answered<K: Resource<DynamicType = ()>>(self, answer: &K) {
+    pub(crate) fn answered<K: Resource<DynamicType = ()>>(self, answer: &K) {
         self.echoes.wrote(answer);
     }
 }
@@ -70,7 +70,7 @@ impl Drop for Sending {
 
 impl Echoes {
     /// Marks a write of `object` as sent, before sending it.
-    pub fn sending<K: Resource<DynamicType = ()>>(self: &Arc<Self>, object: &K) -> Sending {
+    pub(crate) fn sending<K: Resource<DynamicType = ()>>(self: &Arc<Self>, object: &K) -> Sending {
         let key = key(object);
         if let Ok(mut state) = self.state.lock() {
             *state.in_flight.entry(key.clone()).or_insert(0) += 1;
@@ -82,7 +82,7 @@ impl Echoes {
     }
 
     /// Notes the server's answer to one of our writes.
-    pub fn wrote<K: Resource<DynamicType = ()>>(&self, answer: &K) {
+    pub(crate) fn wrote<K: Resource<DynamicType = ()>>(&self, answer: &K) {
         let Some(version) = answer.resource_version() else {
             return;
         };
@@ -99,7 +99,7 @@ impl Echoes {
     /// Whether a watch event shows the object exactly as one of our writes left it, once any
     /// write of it still in flight is answered. Our earlier writes of the object, whose events
     /// came before this one, are forgotten with it. (The future does not borrow `seen`.)
-    pub fn is_echo<K: Resource<DynamicType = ()>>(
+    pub(crate) fn is_echo<K: Resource<DynamicType = ()>>(
         &self,
         seen: &K,
     ) -> impl Future<Output = bool> + Send + '_ {
@@ -149,7 +149,8 @@ impl Echoes {
     }
 
     /// Writes whose events have not arrived yet.
-    pub fn pending(&self) -> usize {
+    #[cfg(test)]
+    fn pending(&self) -> usize {
         self.state
             .lock()
             .map(|s| s.pending.values().map(VecDeque::len).sum())

@@ -2,7 +2,7 @@
 
 /// Why a reconcile failed.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("Kubernetes API request failed: {0}")]
     Kube(#[from] kube::Error),
     #[error("could not encode {what}: {source}")]
@@ -23,7 +23,7 @@ pub enum Error {
 
 impl Error {
     /// A short label for metrics and logs.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         match self {
             Error::Kube(kube::Error::Api(status)) => format!("Api{}", status.code),
             Error::Kube(_) => "ApiUnreachable".to_string(),
@@ -36,4 +36,4 @@ impl Error {
 }
 
 /// Result of a reconcile step.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;

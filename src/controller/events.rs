@@ -5,7 +5,7 @@ use crate::api::Validator;
 use crate::events::{Note, Severity};
 
 /// Publishes one Event about a validator, if this replica leads.
-pub async fn publish(
+pub(crate) async fn publish(
     ctx: &Context,
     validator: &Validator,
     warning: bool,

@@ -50,7 +50,7 @@ pub trait Clock: Send + Sync + 'static {
 
 /// The system's wall clock.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
@@ -59,7 +59,7 @@ impl Clock for SystemClock {
 }
 
 /// Runs the election until `shutdown` turns true, publishing leadership on `leading`.
-pub async fn run(
+pub(crate) async fn run(
     client: Client,
     settings: LeaseSettings,
     leading: watch::Sender<bool>,

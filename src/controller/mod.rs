@@ -1,22 +1,22 @@
 //! The operator: watches Validators and their children, and reconciles while it holds the Lease.
 //! The only module with a Kubernetes client.
 
-pub mod backup_status;
+pub(crate) mod backup_status;
 mod cached;
 mod capture;
 mod child_cache;
 mod children;
-pub mod conditions;
+pub(crate) mod conditions;
 mod context;
-pub mod crd;
-pub mod diff;
+pub(crate) mod crd;
+pub(crate) mod diff;
 mod echoes;
 mod error;
 mod events;
 pub mod leader;
-pub mod preflight;
+pub(crate) mod preflight;
 mod projection;
-pub mod quantity;
+pub(crate) mod quantity;
 mod reconcile;
 mod rollout;
 mod status;
@@ -36,14 +36,11 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
-pub use cached::Cached;
-pub use capture::capture_patch;
+use cached::Cached;
 use child_cache::{ChildCache, Seen};
-pub use children::ApplyReport;
-pub use context::{Context, FIELD_MANAGER, Stores};
-pub use echoes::Echoes;
-pub use error::Error;
-pub use reconcile::{RESYNC, backoff, error_policy, reconcile};
+use context::{Context, Stores};
+use echoes::Echoes;
+use reconcile::{error_policy, reconcile};
 
 use crate::api::Validator;
 use crate::config::OperatorConfig;
@@ -324,7 +321,7 @@ fn log_errors<K: Send + 'static>(
 /// Objects per LIST page when a cache (re)lists. Each page arrives whole, with the managedFields
 /// the cache then drops, so the page size bounds the start-up peak of memory: 50 instead of
 /// kube's 500 (docs/performance.md, "Memory").
-pub const LIST_PAGE: u32 = 50;
+pub(crate) const LIST_PAGE: u32 = 50;
 
 /// How long to wait between CRD checks at start-up.
-pub const CRD_POLL: Duration = Duration::from_secs(5);
+pub(crate) const CRD_POLL: Duration = Duration::from_secs(5);

@@ -6,19 +6,19 @@ use crate::decision::KmsDecision;
 use crate::kms::KmsProvider;
 
 /// IRSA's role annotation.
-pub const AWS_ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
+pub(crate) const AWS_ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 /// Workload Identity's annotation.
-pub const GCP_SA_ANNOTATION: &str = "iam.gke.io/gcp-service-account";
+pub(crate) const GCP_SA_ANNOTATION: &str = "iam.gke.io/gcp-service-account";
 
 /// A failed preflight: the condition reason and a message saying what to create or fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreflightFailure {
+pub(crate) struct PreflightFailure {
     pub reason: &'static str,
     pub message: String,
 }
 
 /// The ServiceAccount the operator must check: an existing one the participant uses for a KMS.
-pub fn external_service_account(decision: &KmsDecision, validator: &str) -> Option<String> {
+pub(crate) fn external_service_account(decision: &KmsDecision, validator: &str) -> Option<String> {
     if decision.provider().is_none() || decision.kms.creates_service_account() {
         return None;
     }
@@ -26,7 +26,7 @@ pub fn external_service_account(decision: &KmsDecision, validator: &str) -> Opti
 }
 
 /// Checks an externally managed ServiceAccount (`found` is what the API returned).
-pub fn check_service_account(
+pub(crate) fn check_service_account(
     decision: &KmsDecision,
     name: &str,
     namespace: &str,

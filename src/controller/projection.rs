@@ -26,11 +26,11 @@ const COMPARED_METADATA: [&str; 3] = ["labels", "annotations", "ownerReferences"
 /// thing the way `diff::first_difference` compares them (quantities by value, empty maps, lists
 /// and nulls the same as absent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint([u8; 16]);
+pub(crate) struct Fingerprint([u8; 16]);
 
 /// The fingerprint of what a rendered child says: its metadata labels, annotations and owner
 /// references, and every other top-level field but `apiVersion`, `kind` and `status`.
-pub fn of_rendered(object: &Value) -> Fingerprint {
+pub(crate) fn of_rendered(object: &Value) -> Fingerprint {
     let empty = Map::new();
     let map = object.as_object().unwrap_or(&empty);
     let meta = map
@@ -42,7 +42,7 @@ pub fn of_rendered(object: &Value) -> Fingerprint {
 
 /// The fingerprint of what the operator's apply owns of a live child (its JSON as the API server
 /// sends it), comparable with [`of_rendered`].
-pub fn of_live(object: &Map<String, Value>) -> Fingerprint {
+pub(crate) fn of_live(object: &Map<String, Value>) -> Fingerprint {
     let empty = Map::new();
     let meta = object
         .get("metadata")
@@ -58,7 +58,7 @@ pub fn of_live(object: &Map<String, Value>) -> Fingerprint {
 
 /// A live child of kind `K` as the operator compares it with its render: the owned fields, with
 /// the identifying metadata, `apiVersion` and `kind`.
-pub fn live_value<K: Resource<DynamicType = ()>>(object: &Map<String, Value>) -> Value {
+pub(crate) fn live_value<K: Resource<DynamicType = ()>>(object: &Map<String, Value>) -> Value {
     let empty = Map::new();
     let meta = object
         .get("metadata")

@@ -13,7 +13,7 @@ const MAX_EXPONENT: i32 = 60;
 
 /// Why a text is not a quantity this module can compare.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum QuantityError {
+pub(crate) enum QuantityError {
     #[error(
         "{0:?} is not a quantity: expected a number with an optional suffix such as m, k, Mi, Gi or e3"
     )]
@@ -25,26 +25,26 @@ pub enum QuantityError {
 /// A quantity's value, `mantissa × 10^exponent`, with no trailing zeros in the mantissa, so two
 /// spellings of one value are equal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quantity {
+pub(crate) struct Quantity {
     mantissa: i128,
     exponent: i32,
 }
 
 impl Quantity {
     /// `(mantissa, exponent)`: equal for two spellings of one value.
-    pub fn parts(self) -> (i128, i32) {
+    pub(crate) fn parts(self) -> (i128, i32) {
         (self.mantissa, self.exponent)
     }
 }
 
 /// Whether two texts are the same quantity (equal text always is, even if not a quantity).
-pub fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a == b || matches!((parse(a), parse(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Reads a quantity as the API server does: surrounding spaces are ignored, finer than nano is
 /// rounded away from zero.
-pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
+pub(crate) fn parse(text: &str) -> Result<Quantity, QuantityError> {
     let format = || QuantityError::Format(text.to_string());
     let range = || QuantityError::Range(text.to_string());
     let s = text.trim();

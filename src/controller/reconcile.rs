@@ -23,14 +23,14 @@ use crate::decision::{DecisionSource, KmsDecision, SOURCE_ANNOTATION, resolve};
 use crate::render::{Site, render_in, validate};
 
 /// How often a converged validator is looked at again, to catch what no watch reports.
-pub const RESYNC: Duration = Duration::from_secs(300);
+pub(crate) const RESYNC: Duration = Duration::from_secs(300);
 /// How soon a validator blocked by a missing or unannotated ServiceAccount is checked again.
-pub const PREFLIGHT_RETRY: Duration = Duration::from_secs(30);
+pub(crate) const PREFLIGHT_RETRY: Duration = Duration::from_secs(30);
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
 
 /// Entry point for the controller runtime.
-pub async fn reconcile(cached: Arc<Cached<Validator>>, ctx: Arc<Context>) -> Result<Action> {
+pub(crate) async fn reconcile(cached: Arc<Cached<Validator>>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     let result = match cached.decode() {
         Ok(validator) => reconcile_validator(&validator, &ctx).await,
@@ -49,7 +49,11 @@ pub async fn reconcile(cached: Arc<Cached<Validator>>, ctx: Arc<Context>) -> Res
 }
 
 /// Exponential backoff per validator, capped; one failing validator never delays the others.
-pub fn error_policy(validator: Arc<Cached<Validator>>, error: &Error, ctx: Arc<Context>) -> Action {
+pub(crate) fn error_policy(
+    validator: Arc<Cached<Validator>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let reason = error.reason();
     ctx.metrics.failed(&reason);
     let key = ObjectRef::from(validator.as_ref());
@@ -61,7 +65,7 @@ pub fn error_policy(validator: Arc<Cached<Validator>>, error: &Error, ctx: Arc<C
 }
 
 /// 1 s, 2 s, 4 s, … up to 5 minutes.
-pub fn backoff(attempts: u32) -> Duration {
+pub(crate) fn backoff(attempts: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(16));
     BACKOFF_BASE.saturating_mul(factor).min(BACKOFF_CAP)
 }

@@ -30,14 +30,14 @@ use super::projection;
 use crate::api::Validator;
 use crate::render::{self, Rendered, Ui, participant_name, validator_app_name, web_ui_name};
 
-pub use condition::{Workloads, set as set_condition};
-pub use slots::Rollouts;
+pub(crate) use condition::{Workloads, set as set_condition};
+pub(crate) use slots::Rollouts;
 use slots::{Grant, Key};
 use stamp::Change;
-pub use stamp::ROLLOUT as ROLLOUT_LABEL;
+pub(crate) use stamp::ROLLOUT as ROLLOUT_LABEL;
 
 /// How soon a validator waiting for a slot looks again when no freed slot woke it.
-pub const WAIT_RECHECK: Duration = Duration::from_secs(30);
+pub(crate) const WAIT_RECHECK: Duration = Duration::from_secs(30);
 
 /// One rendered Deployment of the validator, as this reconcile found it.
 struct Entry {
@@ -58,7 +58,7 @@ impl Entry {
 }
 
 /// What this reconcile does with the validator's Deployments.
-pub struct Plan {
+pub(crate) struct Plan {
     key: Key,
     entries: Vec<Entry>,
     /// Deployments left as they are for now (waiting for a slot).
@@ -70,7 +70,7 @@ pub struct Plan {
 
 impl Plan {
     /// Names of the Deployments not to write in this reconcile.
-    pub fn held(&self) -> &[String] {
+    pub(crate) fn held(&self) -> &[String] {
         &self.held
     }
 }
@@ -78,7 +78,11 @@ impl Plan {
 /// Stamps the rendered Deployments, tells their changes apart, and takes or waits for a slot
 /// when an operator-caused change is due. Publishes an Event when a validator starts waiting and
 /// when it starts rolling.
-pub async fn plan(validator: &Validator, rendered: &mut Rendered, ctx: &Context) -> Result<Plan> {
+pub(crate) async fn plan(
+    validator: &Validator,
+    rendered: &mut Rendered,
+    ctx: &Context,
+) -> Result<Plan> {
     seed(ctx);
     let key = key(validator)?;
     let generation = validator.metadata.generation.unwrap_or(0);
@@ -148,7 +152,7 @@ pub async fn plan(validator: &Validator, rendered: &mut Rendered, ctx: &Context)
 
 /// After the apply: keeps stamp-only and operator-caused writes out of the drift and update
 /// Events, frees the slot of a finished rollout, and records where the workloads stand.
-pub async fn finish(
+pub(crate) async fn finish(
     validator: &Validator,
     plan: Plan,
     ctx: &Context,
@@ -194,7 +198,10 @@ fn done(plan: &Plan) -> bool {
 
 /// For a Validator refused before rendering: it waits for nothing, and a rollout it holds a slot
 /// for is finished when its Deployments are available (a refused spec must not block the fleet).
-pub async fn settle_refused(validator: &Validator, ctx: &Context) -> Result<Option<Workloads>> {
+pub(crate) async fn settle_refused(
+    validator: &Validator,
+    ctx: &Context,
+) -> Result<Option<Workloads>> {
     seed(ctx);
     let key = key(validator)?;
     ctx.rollouts.not_waiting(&key);
@@ -229,7 +236,7 @@ pub async fn settle_refused(validator: &Validator, ctx: &Context) -> Result<Opti
 }
 
 /// When to look at the validator again: soon while it waits for a slot.
-pub fn recheck(report: &ApplyReport) -> Option<Duration> {
+pub(crate) fn recheck(report: &ApplyReport) -> Option<Duration> {
     matches!(report.rollout, Some(Workloads::Pending { .. })).then_some(WAIT_RECHECK)
 }
 

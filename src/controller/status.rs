@@ -21,7 +21,7 @@ use crate::render::{INSTANCE, backup_name, participant_name, validator_app_name}
 use k8s_openapi::jiff::Timestamp;
 
 /// Computes the status from the cache and writes it if it differs; publishes Events for changes.
-pub async fn update(
+pub(crate) async fn update(
     validator: &Validator,
     ctx: &Context,
     outcome: &KmsOutcome,

@@ -16,4 +16,4 @@ pub use emit::{
 };
 pub use model::{AwsKms, DriverJar, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
 pub use parse::{KmsValueError, MAX_VALUE_BYTES, parse_kms_value};
-pub use validate::{FieldError, validate_provider};
+pub(crate) use validate::{FieldError, validate_provider};

@@ -102,7 +102,7 @@ pub enum KmsMode {
 
 impl KmsMode {
     /// The word shown in status and printer columns.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             KmsMode::External => "external",
             KmsMode::Envelope => "envelope",
@@ -136,7 +136,7 @@ pub enum KmsProvider {
 
 impl KmsProvider {
     /// Canton's `type` for this provider.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             KmsProvider::Aws(_) => "aws",
             KmsProvider::Gcp(_) => "gcp",
@@ -145,7 +145,7 @@ impl KmsProvider {
     }
 
     /// Where the keys are, in a few words, for status messages.
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         match self {
             KmsProvider::Aws(a) => format!("region {}", a.region),
             KmsProvider::Gcp(g) => format!(

@@ -14,7 +14,7 @@ pub struct FieldError {
 
 impl FieldError {
     /// A problem at `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -23,7 +23,7 @@ impl FieldError {
 }
 
 /// Checks a provider's fields; `prefix` is where the provider block sits, e.g. `spec.kms`.
-pub fn validate_provider(provider: &KmsProvider, prefix: &str) -> Vec<FieldError> {
+pub(crate) fn validate_provider(provider: &KmsProvider, prefix: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
     match provider {
         KmsProvider::Aws(aws) => check_aws(aws, &format!("{prefix}.aws"), &mut errors),

@@ -41,13 +41,13 @@ echo "database $DATABASE_NAME ready"
 
 /// Which app a database belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum App {
+pub(crate) enum App {
     Participant,
     ValidatorApp,
 }
 
 /// The init container for `postgres`, or none when database creation is off.
-pub fn init_container(
+pub(crate) fn init_container(
     init: Option<&DatabaseInit>,
     postgres: &PostgresSpec,
     database: &str,

@@ -11,8 +11,8 @@ pub const NAME: &str = "app.kubernetes.io/name";
 pub const INSTANCE: &str = "app.kubernetes.io/instance";
 pub const COMPONENT: &str = "app.kubernetes.io/component";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
-pub const PART_OF: &str = "app.kubernetes.io/part-of";
-pub const VERSION: &str = "app.kubernetes.io/version";
+pub(crate) const PART_OF: &str = "app.kubernetes.io/part-of";
+pub(crate) const VERSION: &str = "app.kubernetes.io/version";
 
 /// Labels that select one component's pods; stable for the Deployment's lifetime.
 pub fn selector(instance: &str, component: &str) -> BTreeMap<String, String> {
@@ -24,7 +24,7 @@ pub fn selector(instance: &str, component: &str) -> BTreeMap<String, String> {
 }
 
 /// All labels of a child object and its pod template.
-pub fn labels(instance: &str, component: &str, version: &str) -> BTreeMap<String, String> {
+pub(crate) fn labels(instance: &str, component: &str, version: &str) -> BTreeMap<String, String> {
     let mut labels = selector(instance, component);
     labels.insert(MANAGED_BY.to_string(), MANAGER.to_string());
     labels.insert(PART_OF.to_string(), "canton-network".to_string());

@@ -36,9 +36,9 @@ pub use validator_app::{VALIDATOR_APP_COMPONENT, validator_app_name};
 pub use web_ui::{Ui, web_ui_name};
 
 /// Default image registry path of the Splice images.
-pub const IMAGE_REPOSITORY: &str = "ghcr.io/digital-asset/decentralized-canton-sync/docker";
+pub(crate) const IMAGE_REPOSITORY: &str = "ghcr.io/digital-asset/decentralized-canton-sync/docker";
 /// Longest validator name whose children (`<name>-validator-app`) are valid Service names.
-pub const MAX_NAME_LEN: usize = 63 - "-validator-app".len();
+pub(crate) const MAX_NAME_LEN: usize = 63 - "-validator-app".len();
 
 /// Every object one validator needs.
 #[derive(Clone, Debug, PartialEq)]
@@ -143,7 +143,7 @@ pub fn render_with(
 
 /// Where the operator runs: what some children refer to.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Site<'a> {
+pub(crate) struct Site<'a> {
     /// The operator's namespace, admitted to the participant's Admin API.
     pub operator_namespace: Option<&'a str>,
     /// The operator's image, which the backup CronJob runs (default [`default_operator_image`]).
@@ -151,7 +151,7 @@ pub struct Site<'a> {
 }
 
 /// Like [`render`], for an operator at `site`.
-pub fn render_in(
+pub(crate) fn render_in(
     validator: &Validator,
     decision: &KmsDecision,
     site: &Site,
@@ -206,7 +206,7 @@ pub(crate) struct Context<'a> {
 impl Context<'_> {
     /// Metadata of a child: name, namespace, labels, and the owner reference when the Validator
     /// exists on a server (offline renders have no uid).
-    pub fn meta(&self, name: String, component: &str) -> ObjectMeta {
+    pub(crate) fn meta(&self, name: String, component: &str) -> ObjectMeta {
         ObjectMeta {
             name: Some(name),
             namespace: Some(self.namespace.clone()),
@@ -257,7 +257,7 @@ pub(crate) fn image(override_image: Option<&String>, artifact: &str, version: &s
 }
 
 /// Kind and name of an object, for messages.
-pub fn describe<K: Resource<DynamicType = ()>>(obj: &K) -> String {
+pub(crate) fn describe<K: Resource<DynamicType = ()>>(obj: &K) -> String {
     format!(
         "{}/{}",
         K::kind(&()),

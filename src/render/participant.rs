@@ -33,7 +33,7 @@ const HEALTH_PORT: i32 = 5061;
 const DEFAULT_ADMIN_SECRET: &str = "splice-app-validator-ledger-api-auth";
 /// The participant database when the spec names none; what this operator has always used, so
 /// existing participants keep their database.
-pub const DEFAULT_DATABASE: &str = "cantonnet_participant";
+pub(crate) const DEFAULT_DATABASE: &str = "cantonnet_participant";
 
 /// Name of a validator's participant Deployment and Service.
 pub fn participant_name(validator: &str) -> String {

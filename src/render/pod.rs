@@ -19,7 +19,7 @@ use crate::api::{AdditionalEnvVar, SecretKeyRef};
 use crate::release::{ProbeTiming, Resources};
 
 /// A plain env var.
-pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
+pub(crate) fn env(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar {
         name: name.to_string(),
         value: Some(value.into()),
@@ -28,12 +28,12 @@ pub fn env(name: &str, value: impl Into<String>) -> EnvVar {
 }
 
 /// An env var read from a Secret key, so no secret value ever sits in a spec.
-pub fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
+pub(crate) fn env_secret(name: &str, secret: &str, key: &str) -> EnvVar {
     secret_var(name, secret, key, None)
 }
 
 /// [`env_secret`] for a key the Secret may lack (the variable is then unset).
-pub fn env_secret_optional(name: &str, secret: &str, key: &str) -> EnvVar {
+pub(crate) fn env_secret_optional(name: &str, secret: &str, key: &str) -> EnvVar {
     secret_var(name, secret, key, Some(true))
 }
 
@@ -53,12 +53,12 @@ fn secret_var(name: &str, secret: &str, key: &str, optional: Option<bool>) -> En
 }
 
 /// [`env_secret`] from a [`SecretKeyRef`].
-pub fn env_from_ref(name: &str, r: &SecretKeyRef) -> EnvVar {
+pub(crate) fn env_from_ref(name: &str, r: &SecretKeyRef) -> EnvVar {
     env_secret(name, &r.name, &r.key)
 }
 
 /// A user's `additionalEnv` entry as a container env var.
-pub fn additional(var: &AdditionalEnvVar) -> EnvVar {
+pub(crate) fn additional(var: &AdditionalEnvVar) -> EnvVar {
     let value_from = match (&var.secret_key_ref, &var.config_map_key_ref) {
         (Some(s), _) => Some(EnvVarSource {
             secret_key_ref: Some(SecretKeySelector {
@@ -90,7 +90,7 @@ pub fn additional(var: &AdditionalEnvVar) -> EnvVar {
 }
 
 /// The log variables both JVM images' entrypoints read, with the charts' defaults.
-pub fn log_env(canton_level: &str) -> [EnvVar; 4] {
+pub(crate) fn log_env(canton_level: &str) -> [EnvVar; 4] {
     [
         env("LOG_LEVEL_CANTON", canton_level),
         env("LOG_LEVEL_API_REQUEST", "DEBUG"),
@@ -105,7 +105,7 @@ pub fn log_env(canton_level: &str) -> [EnvVar; 4] {
 /// The charts end it with `-Dlogback.configurationFile=/app/logback/logback.xml`, a ConfigMap
 /// they mount; the operator mounts none, so the images' own `/app/logback.xml` (which the
 /// entrypoints select) is used instead.
-pub fn java_tool_options(defaults: &str, additional: Option<&String>) -> EnvVar {
+pub(crate) fn java_tool_options(defaults: &str, additional: Option<&String>) -> EnvVar {
     let value = match additional.map(|a| a.trim()).filter(|a| !a.is_empty()) {
         Some(extra) => format!("{defaults} {extra}"),
         None => defaults.to_string(),
@@ -114,7 +114,7 @@ pub fn java_tool_options(defaults: &str, additional: Option<&String>) -> EnvVar 
 }
 
 /// A named TCP container port.
-pub fn port(name: &str, number: i32) -> ContainerPort {
+pub(crate) fn port(name: &str, number: i32) -> ContainerPort {
     ContainerPort {
         name: Some(name.to_string()),
         container_port: number,
@@ -124,7 +124,7 @@ pub fn port(name: &str, number: i32) -> ContainerPort {
 }
 
 /// A probe with the chart's timing.
-pub fn probe(timing: ProbeTiming) -> Probe {
+pub(crate) fn probe(timing: ProbeTiming) -> Probe {
     Probe {
         initial_delay_seconds: Some(timing.initial_delay_seconds),
         period_seconds: Some(timing.period_seconds),
@@ -135,7 +135,10 @@ pub fn probe(timing: ProbeTiming) -> Probe {
 }
 
 /// The spec's resources, or the chart's defaults (no CPU limit, as the charts).
-pub fn resources(spec: Option<&ResourceRequirements>, defaults: Resources) -> ResourceRequirements {
+pub(crate) fn resources(
+    spec: Option<&ResourceRequirements>,
+    defaults: Resources,
+) -> ResourceRequirements {
     if let Some(spec) = spec {
         return spec.clone();
     }
@@ -156,7 +159,7 @@ pub fn resources(spec: Option<&ResourceRequirements>, defaults: Resources) -> Re
 /// The charts' container profile: the images' user and group, never root, no privilege
 /// escalation, no capabilities. The root filesystem stays writable: both entrypoints write into
 /// `/app` at start.
-pub fn container_security(uid: i64) -> SecurityContext {
+pub(crate) fn container_security(uid: i64) -> SecurityContext {
     SecurityContext {
         run_as_user: Some(uid),
         run_as_group: Some(uid),
@@ -172,7 +175,7 @@ pub fn container_security(uid: i64) -> SecurityContext {
 }
 
 /// The charts' pod profile: volumes group-owned by the images' group, default seccomp.
-pub fn pod_security(fs_group: Option<i64>) -> PodSecurityContext {
+pub(crate) fn pod_security(fs_group: Option<i64>) -> PodSecurityContext {
     PodSecurityContext {
         fs_group,
         fs_group_change_policy: fs_group.map(|_| "OnRootMismatch".to_string()),
@@ -185,7 +188,7 @@ pub fn pod_security(fs_group: Option<i64>) -> PodSecurityContext {
 }
 
 /// The pod of one workload.
-pub struct Pod {
+pub(crate) struct Pod {
     pub containers: Vec<Container>,
     pub init_containers: Vec<Container>,
     pub security: PodSecurityContext,
@@ -194,7 +197,7 @@ pub struct Pod {
 
 /// A one-replica Deployment with the `Recreate` strategy, as the Splice charts run every
 /// workload (two participants must never share one database).
-pub fn deployment(ctx: &Context, name: String, component: &str, pod: Pod) -> Deployment {
+pub(crate) fn deployment(ctx: &Context, name: String, component: &str, pod: Pod) -> Deployment {
     let meta = ctx.meta(name, component);
     let template_meta = ObjectMeta {
         labels: meta.labels.clone(),
@@ -231,7 +234,7 @@ pub fn deployment(ctx: &Context, name: String, component: &str, pod: Pod) -> Dep
 }
 
 /// A ClusterIP Service for one component: `(name, port, target port)`.
-pub fn service(
+pub(crate) fn service(
     ctx: &Context,
     name: String,
     component: &str,

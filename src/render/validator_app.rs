@@ -25,7 +25,7 @@ const DEFAULT_AUTH_SECRET: &str = "splice-app-validator-ledger-api-auth";
 const BACKEND: [&str; 3] = ["canton", "validator-apps", "validator_backend"];
 const POSTGRES_PASSWORD_VAR: &str = "SPLICE_APP_POSTGRES_PASSWORD";
 /// The validator app's database when the spec names none (the chart's default).
-pub const DEFAULT_DATABASE: &str = "cantonnet_validator";
+pub(crate) const DEFAULT_DATABASE: &str = "cantonnet_validator";
 /// Top-up defaults of the Splice docs' values.
 const TOPUP_THROUGHPUT: i64 = 20_000;
 const TOPUP_INTERVAL: &str = "1m";

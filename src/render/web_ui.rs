@@ -26,7 +26,7 @@ impl Ui {
     pub const ALL: [Ui; 2] = [Ui::Wallet, Ui::Ans];
 
     /// Image name, container name and `app.kubernetes.io/component`.
-    pub fn component(self) -> &'static str {
+    pub(crate) fn component(self) -> &'static str {
         match self {
             Ui::Wallet => "wallet-web-ui",
             Ui::Ans => "ans-web-ui",

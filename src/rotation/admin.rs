@@ -24,9 +24,9 @@ use super::proto::topology::{
 use super::proto::vault::{self, vault_service_client::VaultServiceClient};
 
 /// The Admin API port of a Splice participant.
-pub const ADMIN_API_PORT: u16 = 5002;
+pub(crate) const ADMIN_API_PORT: u16 = 5002;
 /// Three-letter code of a participant in topology member ids.
-pub const PARTICIPANT_CODE: &str = "PAR";
+pub(crate) const PARTICIPANT_CODE: &str = "PAR";
 
 /// Why an Admin API call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,7 +56,7 @@ pub enum AdminError {
 
 impl AdminError {
     /// Whether the failure means the participant could not be reached (as opposed to refusing).
-    pub fn is_unreachable(&self) -> bool {
+    pub(crate) fn is_unreachable(&self) -> bool {
         match self {
             AdminError::Unreachable { .. } => true,
             AdminError::Rpc { unavailable, .. } => *unavailable,
@@ -65,7 +65,7 @@ impl AdminError {
     }
 
     /// A CamelCase reason for status and Events.
-    pub fn reason(&self) -> &'static str {
+    pub(crate) fn reason(&self) -> &'static str {
         match self {
             e if e.is_unreachable() => "ParticipantUnreachable",
             AdminError::NotInitialized => "ParticipantNotInitialized",
@@ -98,7 +98,7 @@ pub enum Purpose {
 
 impl Purpose {
     /// As shown in status and by `canton-operator keys`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Purpose::Signing => "signing",
             Purpose::Encryption => "encryption",
@@ -124,13 +124,13 @@ pub struct VaultKey {
 
 impl VaultKey {
     /// Whether this key may only sign namespace delegations (the namespace root key).
-    pub fn is_namespace_key(&self) -> bool {
+    pub(crate) fn is_namespace_key(&self) -> bool {
         let namespace = crypto::SigningKeyUsage::Namespace as i32;
         self.purpose == Purpose::Signing && self.usage.contains(&namespace)
     }
 
     /// Usages by name, for display.
-    pub fn usage_names(&self) -> Vec<String> {
+    pub(crate) fn usage_names(&self) -> Vec<String> {
         self.usage
             .iter()
             .map(|u| match crypto::SigningKeyUsage::try_from(*u) {
@@ -181,7 +181,7 @@ pub struct Okm {
 
 impl Okm {
     /// Whether the mapping holds this key.
-    pub fn contains(&self, fingerprint: &str) -> bool {
+    pub(crate) fn contains(&self, fingerprint: &str) -> bool {
         !self.removed && self.fingerprints.iter().any(|f| f == fingerprint)
     }
 }
@@ -298,7 +298,7 @@ impl AdminClient {
     }
 
     /// A client over an existing channel.
-    pub fn from_channel(channel: Channel) -> Self {
+    pub(crate) fn from_channel(channel: Channel) -> Self {
         Self {
             vault: VaultServiceClient::new(channel.clone()),
             connectivity: SynchronizerConnectivityServiceClient::new(channel.clone()),
@@ -501,7 +501,9 @@ impl ParticipantAdmin for AdminClient {
 /// Both ids of every connected synchronizer: a synchronizer store is named by one or the other
 /// (Canton 3.4 names stores by physical id, so the store left behind by a logical synchronizer
 /// upgrade matches neither).
-pub fn connected_ids(response: participant::ListConnectedSynchronizersResponse) -> Vec<String> {
+pub(crate) fn connected_ids(
+    response: participant::ListConnectedSynchronizersResponse,
+) -> Vec<String> {
     response
         .connected_synchronizers
         .into_iter()
@@ -511,7 +513,7 @@ pub fn connected_ids(response: participant::ListConnectedSynchronizersResponse) 
 }
 
 /// The query Canton's console makes: head state of every store, this participant only.
-pub fn okm_query(uid: &str) -> topology::ListOwnerToKeyMappingRequest {
+pub(crate) fn okm_query(uid: &str) -> topology::ListOwnerToKeyMappingRequest {
     topology::ListOwnerToKeyMappingRequest {
         base_query: Some(topology::BaseQuery {
             store: None,
@@ -528,7 +530,7 @@ pub fn okm_query(uid: &str) -> topology::ListOwnerToKeyMappingRequest {
 
 /// `Authorize` for an OwnerToKeyMapping in the authorized store, signed by the node itself,
 /// refused by the participant unless it can fully authorize it.
-pub fn authorize_request(change: &OkmChange) -> topology::AuthorizeRequest {
+pub(crate) fn authorize_request(change: &OkmChange) -> topology::AuthorizeRequest {
     let mapping = protocol::TopologyMapping {
         mapping: Some(protocol::topology_mapping::Mapping::OwnerToKeyMapping(
             protocol::OwnerToKeyMapping {
@@ -564,7 +566,7 @@ fn decode(method: &'static str, e: FingerprintError) -> AdminError {
 }
 
 /// A `PrivateKeyMetadata` as a [`VaultKey`].
-pub fn vault_key(meta: vault::PrivateKeyMetadata) -> Result<VaultKey, AdminError> {
+pub(crate) fn vault_key(meta: vault::PrivateKeyMetadata) -> Result<VaultKey, AdminError> {
     let method = "ListMyKeys";
     let with_name = meta.public_key_with_name.ok_or(AdminError::Decode {
         method,
@@ -645,7 +647,7 @@ fn head_per_store(okms: Vec<Okm>) -> Vec<Okm> {
 }
 
 /// Where a validator's participant Admin API is, inside the cluster.
-pub fn in_cluster_address(validator: &str, namespace: &str) -> String {
+pub(crate) fn in_cluster_address(validator: &str, namespace: &str) -> String {
     format!(
         "{}.{namespace}.svc:{ADMIN_API_PORT}",
         crate::render::participant_name(validator)

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 /// The shortest schedule accepted: rotating more often only churns topology transactions.
-pub const MIN_EVERY: Duration = Duration::from_secs(3600);
+pub(crate) const MIN_EVERY: Duration = Duration::from_secs(3600);
 
 /// Why a duration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DurationError {
+pub(crate) enum DurationError {
     #[error(
         "`{0}` is not a duration: write hours, minutes and seconds in that order, such as 2160h or 1h30m"
     )]
@@ -18,7 +18,7 @@ pub enum DurationError {
 }
 
 /// Parses `2160h`, `90m`, `1h30m15s`.
-pub fn parse(text: &str) -> Result<Duration, DurationError> {
+pub(crate) fn parse(text: &str) -> Result<Duration, DurationError> {
     let syntax = || DurationError::Syntax(text.to_string());
     let mut total: u64 = 0;
     let mut digits = String::new();
@@ -52,7 +52,7 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
 }
 
 /// Parses a schedule and checks it against [`MIN_EVERY`].
-pub fn parse_every(text: &str) -> Result<Duration, DurationError> {
+pub(crate) fn parse_every(text: &str) -> Result<Duration, DurationError> {
     let d = parse(text)?;
     if d < MIN_EVERY {
         return Err(DurationError::TooShort(text.to_string()));

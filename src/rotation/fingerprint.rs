@@ -15,11 +15,11 @@ use super::proto::crypto::{
 };
 
 /// `HashPurpose.PublicKeyFingerprint`.
-pub const PUBLIC_KEY_FINGERPRINT_PURPOSE: i32 = 12;
+pub(crate) const PUBLIC_KEY_FINGERPRINT_PURPOSE: i32 = 12;
 /// Multihash prefix of a SHA-256 digest, as hex.
-pub const MULTIHASH_SHA256_PREFIX: &str = "1220";
+pub(crate) const MULTIHASH_SHA256_PREFIX: &str = "1220";
 /// Length of a fingerprint in hex characters.
-pub const FINGERPRINT_LEN: usize = 68;
+pub(crate) const FINGERPRINT_LEN: usize = 68;
 
 /// Why a key's fingerprint cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,7 +31,7 @@ pub enum FingerprintError {
 }
 
 /// The fingerprint of `data`, the bytes Canton hashes for a key.
-pub fn fingerprint_of(data: &[u8]) -> String {
+pub(crate) fn fingerprint_of(data: &[u8]) -> String {
     let mut input = Vec::with_capacity(4 + data.len());
     input.extend_from_slice(&PUBLIC_KEY_FINGERPRINT_PURPOSE.to_be_bytes());
     input.extend_from_slice(data);
@@ -54,7 +54,7 @@ pub fn key_fingerprint(key: &PublicKey) -> Result<String, FingerprintError> {
 }
 
 /// The fingerprint of a signing key.
-pub fn signing_fingerprint(key: &SigningPublicKey) -> Result<String, FingerprintError> {
+pub(crate) fn signing_fingerprint(key: &SigningPublicKey) -> Result<String, FingerprintError> {
     let spki = key.format == CryptoKeyFormat::DerX509SubjectPublicKeyInfo as i32;
     let ed25519 = key.key_spec == SigningKeySpec::EcCurve25519 as i32;
     if spki && ed25519 {
@@ -65,12 +65,13 @@ pub fn signing_fingerprint(key: &SigningPublicKey) -> Result<String, Fingerprint
 }
 
 /// The fingerprint of an encryption key.
-pub fn encryption_fingerprint(key: &EncryptionPublicKey) -> String {
+pub(crate) fn encryption_fingerprint(key: &EncryptionPublicKey) -> String {
     fingerprint_of(&key.public_key)
 }
 
 /// Whether `s` looks like a fingerprint (what the CRD's pattern admits).
-pub fn is_fingerprint(s: &str) -> bool {
+#[cfg(test)]
+fn is_fingerprint(s: &str) -> bool {
     s.len() == FINGERPRINT_LEN
         && s.starts_with(MULTIHASH_SHA256_PREFIX)
         && s.bytes()

@@ -21,7 +21,7 @@ pub struct KeyRow {
 }
 
 /// The rows for what the participant shows, in vault order.
-pub fn key_rows(obs: &Observed) -> Vec<KeyRow> {
+pub(crate) fn key_rows(obs: &Observed) -> Vec<KeyRow> {
     let auth = obs.okms.iter().find(|o| o.store == Store::Authorized);
     obs.keys
         .iter()

@@ -10,7 +10,7 @@
 //! - [`reconcile`]: the Kubernetes controller around it.
 
 pub mod admin;
-pub mod duration;
+pub(crate) mod duration;
 pub mod fingerprint;
 pub mod keys;
 pub mod plan;
@@ -23,33 +23,33 @@ pub use reconcile::{AdminResolver, RotationSettings, run, schedule_once};
 /// (a wire-compatible subset of Canton's own files; each names the Canton file it mirrors).
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]
 pub mod proto {
-    pub mod com {
-        pub mod digitalasset {
-            pub mod canton {
-                pub mod admin {
-                    pub mod participant {
+    pub(crate) mod com {
+        pub(crate) mod digitalasset {
+            pub(crate) mod canton {
+                pub(crate) mod admin {
+                    pub(crate) mod participant {
                         pub mod v30 {
                             tonic::include_proto!("com.digitalasset.canton.admin.participant.v30");
                         }
                     }
                 }
-                pub mod crypto {
+                pub(crate) mod crypto {
                     pub mod v30 {
                         tonic::include_proto!("com.digitalasset.canton.crypto.v30");
                     }
-                    pub mod admin {
+                    pub(crate) mod admin {
                         pub mod v30 {
                             tonic::include_proto!("com.digitalasset.canton.crypto.admin.v30");
                         }
                     }
                 }
-                pub mod protocol {
+                pub(crate) mod protocol {
                     pub mod v30 {
                         tonic::include_proto!("com.digitalasset.canton.protocol.v30");
                     }
                 }
-                pub mod topology {
-                    pub mod admin {
+                pub(crate) mod topology {
+                    pub(crate) mod admin {
                         pub mod v30 {
                             tonic::include_proto!("com.digitalasset.canton.topology.admin.v30");
                         }

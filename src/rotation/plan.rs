@@ -15,16 +15,16 @@ use super::admin::{NewKey, Okm, OkmChange, Purpose, Store, VaultKey};
 use super::proto::crypto::PublicKey;
 
 /// Longest key name Canton accepts (`KeyName` is a `String300`).
-pub const MAX_KEY_NAME: usize = 300;
+pub(crate) const MAX_KEY_NAME: usize = 300;
 /// The marker in new key names, as Canton's console writes it.
-pub const ROTATED: &str = "-rotated";
+pub(crate) const ROTATED: &str = "-rotated";
 /// Proposal kinds, as recorded in status.
-pub const ADD_NEW_KEYS: &str = "AddNewKeys";
-pub const REMOVE_OLD_KEYS: &str = "RemoveOldKeys";
+pub(crate) const ADD_NEW_KEYS: &str = "AddNewKeys";
+pub(crate) const REMOVE_OLD_KEYS: &str = "RemoveOldKeys";
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
+pub(crate) struct Request<'a> {
     /// Fingerprints to rotate; empty: every key in the OwnerToKeyMapping.
     pub keys: &'a [String],
     pub kms_keys: &'a [PreCreatedKmsKey],
@@ -36,7 +36,7 @@ pub struct Request<'a> {
 
 /// What the participant shows now.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// Unique identifier of the participant.
     pub uid: String,
     pub keys: Vec<VaultKey>,
@@ -67,7 +67,7 @@ impl Observed {
 
 /// The next single thing to do.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Create (or register) the new key for `keys[index]`.
     Create {
         index: usize,
@@ -97,7 +97,7 @@ pub enum Action {
 
 /// The status the rotation should show, and what to do next.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub phase: RotationPhase,
     pub keys: Vec<KeyProgress>,
     pub action: Action,
@@ -117,7 +117,7 @@ fn fail(
 }
 
 /// The next step of a rotation that is not finished.
-pub fn plan(req: &Request, status: &ValidatorKeyRotationStatus, obs: &Observed) -> Plan {
+pub(crate) fn plan(req: &Request, status: &ValidatorKeyRotationStatus, obs: &Observed) -> Plan {
     let phase = status.phase.unwrap_or_default();
     let Some(auth) = obs.authorized().filter(|o| !o.removed) else {
         return fail(
@@ -547,7 +547,12 @@ fn lagging(obs: &Observed, done: impl Fn(&Okm) -> bool) -> Vec<String> {
 /// `<old name>-rotated-<stamp>`, as Canton's console names rotated keys (a name already ending
 /// in `-rotated-…` keeps its base). Never contains "namespace" (a Splice restore would give such a
 /// key namespace-only usage), never longer than Canton's 300 characters, never empty.
-pub fn new_key_name(old: Option<&str>, purpose: Purpose, fingerprint: &str, stamp: &str) -> String {
+pub(crate) fn new_key_name(
+    old: Option<&str>,
+    purpose: Purpose,
+    fingerprint: &str,
+    stamp: &str,
+) -> String {
     let base = match old.filter(|n| !n.is_empty()) {
         Some(name) => match name.rfind(ROTATED) {
             Some(i) => name[..i].to_string(),

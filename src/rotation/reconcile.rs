@@ -33,7 +33,7 @@ pub type AdminResolver = Arc<dyn Fn(&Validator) -> Result<AdminTarget, AdminErro
 
 /// Why a rotation reconcile failed (Kubernetes side; Admin API failures go to status).
 #[derive(Debug, thiserror::Error)]
-pub enum RotationError {
+pub(crate) enum RotationError {
     #[error("Kubernetes API request failed: {0}")]
     Kube(#[from] kube::Error),
     #[error("the ValidatorKeyRotation has no namespace")]
@@ -281,7 +281,7 @@ async fn write_status(
 
 /// `{"status": new}`, with `null` for every field the new status drops (a merge patch would
 /// otherwise keep it).
-pub fn status_patch(
+pub(crate) fn status_patch(
     previous: &ValidatorKeyRotationStatus,
     status: &ValidatorKeyRotationStatus,
 ) -> Value {

@@ -11,7 +11,7 @@ use crate::api::{RotationPhase, ValidatorKeyRotation};
 
 /// What the scheduler knows of one existing rotation of a validator.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Existing {
+pub(crate) struct Existing {
     pub name: String,
     pub created: Timestamp,
     pub phase: RotationPhase,
@@ -19,14 +19,14 @@ pub struct Existing {
 
 /// A rotation to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Due {
+pub(crate) struct Due {
     pub name: String,
     pub due_at: Timestamp,
 }
 
 /// The rotation due for `validator`, if any: none while one is unfinished; otherwise one `every`
 /// after the latest rotation was requested (or the validator was created).
-pub fn due_rotation(
+pub(crate) fn due_rotation(
     validator: &str,
     validator_created: Timestamp,
     every: Duration,
@@ -54,13 +54,13 @@ pub fn due_rotation(
 }
 
 /// `<validator>-rotation-<due time, UTC, to the second>`.
-pub fn scheduled_name(validator: &str, due_at: Timestamp) -> String {
+pub(crate) fn scheduled_name(validator: &str, due_at: Timestamp) -> String {
     format!("{validator}-rotation-{}", due_at.strftime("%Y%m%d%H%M%S"))
 }
 
 /// The rotation `me` must wait for: another rotation of the same validator that is running, or
 /// that is pending and was requested first (ties broken by name). At most one runs at a time.
-pub fn blocking_rotation<'a>(
+pub(crate) fn blocking_rotation<'a>(
     me: &ValidatorKeyRotation,
     all: &'a [ValidatorKeyRotation],
 ) -> Option<&'a ValidatorKeyRotation> {

@@ -13,12 +13,12 @@ use super::plan::{Action, Observed, Plan, Request, plan};
 use crate::api::{OkmProposal, RotationPhase, ValidatorKeyRotation, ValidatorKeyRotationStatus};
 
 /// Condition: whether the last Admin API call reached the participant.
-pub const PARTICIPANT_REACHABLE: &str = "ParticipantReachable";
+pub(crate) const PARTICIPANT_REACHABLE: &str = "ParticipantReachable";
 /// Condition: whether a backup was confirmed (rotations that pause for one).
-pub const BACKUP_CONFIRMED: &str = "BackupConfirmed";
+pub(crate) const BACKUP_CONFIRMED: &str = "BackupConfirmed";
 /// How long synchronizers may take to show a change when `spec.synchronizerTimeout` is unset:
 /// a connected synchronizer takes seconds, so minutes mean one is stuck.
-pub const DEFAULT_SYNCHRONIZER_TIMEOUT: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_SYNCHRONIZER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Pacing and patience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Default for StepSettings {
 
 impl StepSettings {
     /// Delay before retry number `failures` (1-based): base, 2×base, 4×base, … capped.
-    pub fn backoff(&self, failures: u32) -> Duration {
+    pub(crate) fn backoff(&self, failures: u32) -> Duration {
         let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
         self.backoff_base
             .saturating_mul(factor)
@@ -91,7 +91,7 @@ pub fn stamp(rotation: &ValidatorKeyRotation) -> String {
 }
 
 /// Reads everything the plan needs: identity, vault, mappings and connected synchronizers.
-pub async fn observe<A: ParticipantAdmin>(admin: &mut A) -> Result<Observed, AdminError> {
+pub(crate) async fn observe<A: ParticipantAdmin>(admin: &mut A) -> Result<Observed, AdminError> {
     let uid = admin.unique_identifier().await?;
     let keys = admin.list_keys().await?;
     let okms = admin.list_okms(&uid).await?;
@@ -449,7 +449,7 @@ fn waiting(mut status: ValidatorKeyRotationStatus, message: String, next: Next) 
 
 /// A failed call: retried with backoff, and the rotation fails once the limit is reached. Both
 /// leave the participant's keys as they are: at worst old and new keys are both valid.
-pub fn failed_call(
+pub(crate) fn failed_call(
     rotation: &ValidatorKeyRotation,
     error: &AdminError,
     now: &Time,
@@ -509,7 +509,7 @@ fn condition(type_: &str, ok: bool, reason: &str, message: &str) -> Condition {
 }
 
 /// Puts a condition in place, keeping its transition time while its status is unchanged.
-pub fn set_condition(status: &mut ValidatorKeyRotationStatus, mut c: Condition, now: &Time) {
+pub(crate) fn set_condition(status: &mut ValidatorKeyRotationStatus, mut c: Condition, now: &Time) {
     match status.conditions.iter_mut().find(|o| o.type_ == c.type_) {
         Some(old) => {
             c.last_transition_time = if old.status == c.status {

@@ -6,10 +6,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::api::ValidatorStatus;
 
-pub const WORKLOADS_CURRENT: &str = "WorkloadsCurrent";
-pub const CURRENT: &str = "Current";
-pub const ROLLOUT_PENDING: &str = "RolloutPending";
-pub const ROLLING: &str = "Rolling";
+pub(crate) const WORKLOADS_CURRENT: &str = "WorkloadsCurrent";
+pub(crate) const CURRENT: &str = "Current";
+pub(crate) const ROLLOUT_PENDING: &str = "RolloutPending";
+pub(crate) const ROLLING: &str = "Rolling";
 
 /// Where a validator's workloads stand against this operator release's render.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,7 @@ pub enum Workloads {
 
 impl Workloads {
     /// The condition's status, reason and message.
-    pub fn describe(&self) -> (bool, &'static str, String) {
+    pub(crate) fn describe(&self) -> (bool, &'static str, String) {
         match self {
             Workloads::Current => (
                 true,
@@ -64,7 +64,7 @@ impl Workloads {
 
 /// Adds the condition to `status`: from `workloads` when this reconcile knows it, else as before
 /// (a refused Validator keeps what it had, but is no longer shown rolling once it is not).
-pub fn set(
+pub(crate) fn set(
     status: &mut ValidatorStatus,
     previous: Option<&ValidatorStatus>,
     workloads: Option<&Workloads>,
@@ -98,7 +98,7 @@ pub fn set(
 }
 
 /// The reason of the previous condition, if any.
-pub fn previous_reason(previous: Option<&ValidatorStatus>) -> Option<&str> {
+pub(crate) fn previous_reason(previous: Option<&ValidatorStatus>) -> Option<&str> {
     previous?
         .conditions
         .iter()

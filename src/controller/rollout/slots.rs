@@ -20,7 +20,7 @@ pub type Key = ObjectRef<Cached<Validator>>;
 
 /// What a validator with an operator-caused change may do now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grant {
+pub(crate) enum Grant {
     /// It got a slot just now.
     Started,
     /// It already holds one.
@@ -37,7 +37,7 @@ struct Slots {
 }
 
 /// The slots of one controller run.
-pub struct Rollouts {
+pub(crate) struct Rollouts {
     /// At most this many holders; `None` is no limit.
     limit: Option<usize>,
     slots: Mutex<Slots>,
@@ -48,7 +48,7 @@ pub struct Rollouts {
 impl Rollouts {
     /// Slots for `max` validators at once (0: no limit), and the stream of waiting validators to
     /// reconcile again when a slot frees.
-    pub fn new(max: u32, metrics: Arc<Metrics>) -> (Self, mpsc::UnboundedReceiver<Key>) {
+    pub(crate) fn new(max: u32, metrics: Arc<Metrics>) -> (Self, mpsc::UnboundedReceiver<Key>) {
         let (wake, wakeups) = mpsc::unbounded();
         let limit = usize::try_from(max).ok().filter(|m| *m > 0);
         let rollouts = Self {
@@ -61,18 +61,18 @@ impl Rollouts {
     }
 
     /// The limit, `None` for none.
-    pub fn limit(&self) -> Option<usize> {
+    pub(crate) fn limit(&self) -> Option<usize> {
         self.limit
     }
 
     /// Whether the holders were counted from the caches yet.
-    pub fn is_seeded(&self) -> bool {
+    pub(crate) fn is_seeded(&self) -> bool {
         self.lock().is_some_and(|s| s.seeded)
     }
 
     /// Counts the holders the caches show, once per run: the first count wins, and it is taken
     /// before this run writes any rollout label.
-    pub fn seed(&self, holders: impl IntoIterator<Item = Key>) {
+    pub(crate) fn seed(&self, holders: impl IntoIterator<Item = Key>) {
         self.update(|slots| {
             if !slots.seeded {
                 slots.seeded = true;
@@ -82,7 +82,7 @@ impl Rollouts {
     }
 
     /// Takes a slot for `key` if it holds none and one is free; otherwise it waits.
-    pub fn acquire(&self, key: &Key) -> Grant {
+    pub(crate) fn acquire(&self, key: &Key) -> Grant {
         let limit = self.limit;
         self.update(|slots| {
             if slots.holders.contains(key) {
@@ -106,7 +106,7 @@ impl Rollouts {
     }
 
     /// Counts `key` as a holder: its Deployments say it is rolling.
-    pub fn note_rolling(&self, key: &Key) {
+    pub(crate) fn note_rolling(&self, key: &Key) {
         self.update(|slots| {
             slots.waiting.remove(key);
             slots.holders.insert(key.clone());
@@ -114,19 +114,19 @@ impl Rollouts {
     }
 
     /// Whether `key` holds a slot.
-    pub fn holds(&self, key: &Key) -> bool {
+    pub(crate) fn holds(&self, key: &Key) -> bool {
         self.lock().is_some_and(|s| s.holders.contains(key))
     }
 
     /// `key` no longer waits (nothing of it is held back now).
-    pub fn not_waiting(&self, key: &Key) {
+    pub(crate) fn not_waiting(&self, key: &Key) {
         self.update(|slots| {
             slots.waiting.remove(key);
         });
     }
 
     /// Frees the slot of `key`, if it held one, and wakes every waiting validator.
-    pub fn release(&self, key: &Key) {
+    pub(crate) fn release(&self, key: &Key) {
         let woken = self
             .update(|slots| {
                 if slots.holders.remove(key) {
@@ -143,13 +143,13 @@ impl Rollouts {
     }
 
     /// A deleted validator: its slot frees and it waits no more.
-    pub fn forget(&self, key: &Key) {
+    pub(crate) fn forget(&self, key: &Key) {
         self.not_waiting(key);
         self.release(key);
     }
 
     /// Every validator holding or waiting for a slot.
-    pub fn known(&self) -> Vec<Key> {
+    pub(crate) fn known(&self) -> Vec<Key> {
         self.lock()
             .map(|s| s.holders.iter().chain(&s.waiting).cloned().collect())
             .unwrap_or_default()

@@ -12,19 +12,19 @@ use serde_json::Value;
 use super::super::diff::first_difference;
 
 /// Hash of the rendered Deployment `spec` the live object was written from.
-pub const SPEC_HASH: &str = "canton-operator.dev/spec-hash";
+pub(crate) const SPEC_HASH: &str = "canton-operator.dev/spec-hash";
 /// The Validator `metadata.generation` the Deployment was rendered for.
-pub const GENERATION: &str = "canton-operator.dev/validator-generation";
+pub(crate) const GENERATION: &str = "canton-operator.dev/validator-generation";
 /// Present while an operator-caused change is rolling out: the validator holds a rollout slot.
-pub const ROLLOUT: &str = "canton-operator.dev/rollout";
+pub(crate) const ROLLOUT: &str = "canton-operator.dev/rollout";
 /// The value of [`ROLLOUT`].
-pub const ROLLOUT_HOLDS_SLOT: &str = "holds-slot";
+pub(crate) const ROLLOUT_HOLDS_SLOT: &str = "holds-slot";
 
 const STAMPS: [&str; 3] = [SPEC_HASH, GENERATION, ROLLOUT];
 
 /// Why a rendered Deployment differs from the live one, which decides when it is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     /// Not there yet: created at once (new validators are never held back).
     Create,
     /// Nothing to write.
@@ -41,7 +41,7 @@ pub enum Change {
 
 impl Change {
     /// Whether writing it changes the Deployment's spec (and so restarts its pods).
-    pub fn writes_spec(self) -> bool {
+    pub(crate) fn writes_spec(self) -> bool {
         matches!(
             self,
             Change::Create | Change::Drift | Change::Spec | Change::Operator
@@ -50,7 +50,7 @@ impl Change {
 }
 
 /// Hash of a rendered spec: SHA-256 of its JSON (keys sorted), 128 bits in hex, a label value.
-pub fn spec_hash(spec: &Value) -> Result<String, serde_json::Error> {
+pub(crate) fn spec_hash(spec: &Value) -> Result<String, serde_json::Error> {
     let bytes = serde_json::to_vec(spec)?;
     let hash = digest(&SHA256, &bytes);
     Ok(hash.as_ref()[..16]
@@ -60,7 +60,7 @@ pub fn spec_hash(spec: &Value) -> Result<String, serde_json::Error> {
 }
 
 /// Puts the spec hash and the Validator generation on a rendered Deployment.
-pub fn stamp(deployment: &mut Deployment, generation: i64) -> Result<(), serde_json::Error> {
+pub(crate) fn stamp(deployment: &mut Deployment, generation: i64) -> Result<(), serde_json::Error> {
     let hash = spec_hash(&serde_json::to_value(&deployment.spec)?)?;
     let labels = deployment.metadata.labels.get_or_insert_default();
     labels.insert(SPEC_HASH.to_string(), hash);
@@ -69,7 +69,7 @@ pub fn stamp(deployment: &mut Deployment, generation: i64) -> Result<(), serde_j
 }
 
 /// Marks a rendered Deployment as part of a rollout that holds a slot.
-pub fn mark(deployment: &mut Deployment) {
+pub(crate) fn mark(deployment: &mut Deployment) {
     deployment
         .metadata
         .labels
@@ -85,7 +85,7 @@ fn label<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
 /// How the stamped render `desired` differs from `live`. `observed` (the Validator's
 /// `status.observedGeneration`) stands in for the generation of a Deployment written before the
 /// stamps existed.
-pub fn classify(desired: &Value, live: Option<&Value>, observed: Option<i64>) -> Change {
+pub(crate) fn classify(desired: &Value, live: Option<&Value>, observed: Option<i64>) -> Change {
     let Some(live) = live else {
         return Change::Create;
     };
