@@ -255,3 +255,29 @@ fn service_account_is_either_named_or_created() {
         Ok(())
     );
 }
+
+/// A rotation whose synchronizer timeout is zero would fail at its first wait: refused at admission.
+#[test]
+fn a_rotation_s_synchronizer_timeout_is_longer_than_zero() {
+    use canton_operator::api::ValidatorKeyRotation;
+    let rotation = |timeout: Option<&str>| -> ValidatorKeyRotation {
+        let mut spec = json!({"validator": "v1"});
+        if let Some(t) = timeout {
+            spec["synchronizerTimeout"] = json!(t);
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "canton-operator.dev/v1alpha1", "kind": "ValidatorKeyRotation",
+            "metadata": {"name": "r", "namespace": "ns"}, "spec": spec
+        }))
+        .unwrap()
+    };
+    assert_eq!(rotation(None).validate_cel(), Ok(()));
+    assert_eq!(rotation(Some("10m")).validate_cel(), Ok(()));
+    assert_eq!(rotation(Some("1h0m0s")).validate_cel(), Ok(()));
+    for zero in ["0s", "0h0m0s", "00m"] {
+        assert_refused(
+            rotation(Some(zero)).validate_cel(),
+            "spec.synchronizerTimeout must be longer than zero",
+        );
+    }
+}

@@ -43,6 +43,8 @@ pub const MAX_KEYS: usize = 16;
         .message("spec.pauseForBackup cannot change once the rotation is requested"),
     validation = Rule::new("!(has(oldSelf.backupConfirmed) && oldSelf.backupConfirmed) || (has(self.backupConfirmed) && self.backupConfirmed)")
         .message("a confirmed backup cannot be unconfirmed"),
+    validation = Rule::new("!has(self.synchronizerTimeout) || self.synchronizerTimeout.matches('[1-9]')")
+        .message("spec.synchronizerTimeout must be longer than zero, such as 10m: a rotation would give up on its synchronizers at once"),
 )]
 pub struct ValidatorKeyRotationSpec {
     /// Name of the Validator (in this namespace) whose participant's keys are rotated.

@@ -15,6 +15,8 @@ pub(crate) enum DurationError {
     Syntax(String),
     #[error("`{0}` is shorter than the minimum of 1h between rotations")]
     TooShort(String),
+    #[error("`{0}` is zero: write a positive duration such as 10m")]
+    Zero(String),
 }
 
 /// Parses `2160h`, `90m`, `1h30m15s`.
@@ -49,6 +51,15 @@ pub(crate) fn parse(text: &str) -> Result<Duration, DurationError> {
         return Err(syntax());
     }
     Ok(Duration::from_secs(total))
+}
+
+/// Parses a timeout, which must be longer than zero.
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, DurationError> {
+    let d = parse(text)?;
+    if d.is_zero() {
+        return Err(DurationError::Zero(text.to_string()));
+    }
+    Ok(d)
 }
 
 /// Parses a schedule and checks it against [`MIN_EVERY`].
@@ -86,6 +97,17 @@ mod tests {
             "99999999999999999999h",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_timeout_is_longer_than_zero() {
+        assert_eq!(parse_timeout("10m"), Ok(Duration::from_secs(600)));
+        for zero in ["0s", "0h0m0s", "00m"] {
+            assert_eq!(
+                parse_timeout(zero),
+                Err(DurationError::Zero(zero.to_string()))
+            );
         }
     }
 

@@ -344,7 +344,7 @@ fn synchronizer_timeout(
     rotation: &ValidatorKeyRotation,
 ) -> Result<Duration, super::duration::DurationError> {
     match &rotation.spec.synchronizer_timeout {
-        Some(text) => super::duration::parse(text),
+        Some(text) => super::duration::parse_timeout(text),
         None => Ok(DEFAULT_SYNCHRONIZER_TIMEOUT),
     }
 }
