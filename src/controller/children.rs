@@ -149,6 +149,7 @@ where
             None => false,
             Some(live) => match first_difference(&desired_json, &live.value) {
                 None => {
+                    tracing::debug!(child = %render::describe(desired), "a child whose fingerprint differs from the render's says everything the render says: left as it is");
                     cache.accept(&namespace, &name, live.fingerprint, rendered);
                     return Ok(None);
                 }
