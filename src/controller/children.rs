@@ -208,10 +208,8 @@ pub(crate) async fn live<K: Child + Serialize>(
     else {
         return Ok(None);
     };
-    Ok(Some(Live {
-        value: projection::live_value::<K>(&object),
-        fingerprint: projection::of_live(&object),
-    }))
+    let (value, fingerprint) = projection::live::<K>(&object);
+    Ok(Some(Live { value, fingerprint }))
 }
 
 /// Deletes children this validator may have had but its spec no longer wants: the operator-created

@@ -31,69 +31,65 @@ pub(crate) struct Fingerprint([u8; 16]);
 /// The fingerprint of what a rendered child says: its metadata labels, annotations and owner
 /// references, and every other top-level field but `apiVersion`, `kind` and `status`.
 pub(crate) fn of_rendered(object: &Value) -> Fingerprint {
-    let empty = Map::new();
-    let map = object.as_object().unwrap_or(&empty);
-    let meta = map
-        .get("metadata")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    fingerprint(map, meta)
+    match object.as_object() {
+        Some(map) => fingerprint(map),
+        None => fingerprint(&Map::new()),
+    }
 }
 
 /// The fingerprint of what the operator's apply owns of a live child (its JSON as the API server
 /// sends it), comparable with [`of_rendered`].
 pub(crate) fn of_live(object: &Map<String, Value>) -> Fingerprint {
-    let empty = Map::new();
-    let meta = object
-        .get("metadata")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let projected = owned(object, meta);
-    let projected_meta = projected
-        .get("metadata")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    fingerprint(&projected, projected_meta)
+    fingerprint(&owned(object))
 }
 
-/// A live child of kind `K` as the operator compares it with its render: the owned fields, with
-/// the identifying metadata, `apiVersion` and `kind`.
-pub(crate) fn live_value<K: Resource<DynamicType = ()>>(object: &Map<String, Value>) -> Value {
-    let empty = Map::new();
-    let meta = object
-        .get("metadata")
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let mut projected = owned(object, meta);
+/// A live child of kind `K` as the operator compares it with its render — the owned fields, with
+/// the identifying metadata, `apiVersion` and `kind` — and its [`of_live`] fingerprint.
+pub(crate) fn live<K: Resource<DynamicType = ()>>(
+    object: &Map<String, Value>,
+) -> (Value, Fingerprint) {
+    let mut projected = owned(object);
+    let fingerprint = fingerprint(&projected);
     projected.insert("apiVersion".into(), K::api_version(&()).into());
     projected.insert("kind".into(), K::kind(&()).into());
     let identity = ["name", "namespace", "uid", "resourceVersion", "generation"];
     let metadata = projected
         .entry("metadata")
         .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(metadata) = metadata {
+    if let (Value::Object(metadata), Some(meta)) = (metadata, metadata_of(object)) {
         for key in identity {
             if let Some(v) = meta.get(key) {
                 metadata.insert(key.into(), v.clone());
             }
         }
     }
-    Value::Object(projected)
+    (Value::Object(projected), fingerprint)
 }
 
-fn fingerprint(object: &Map<String, Value>, meta: &Map<String, Value>) -> Fingerprint {
-    let mut view: Map<String, Value> = object
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "status" | "metadata"))
+fn metadata_of(object: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    object.get("metadata").and_then(Value::as_object)
+}
+
+/// Hashes the compared view of `object` without copying it: its fields but `apiVersion`, `kind`,
+/// `status` and `metadata`, and of `metadata` only [`COMPARED_METADATA`].
+fn fingerprint(object: &Map<String, Value>) -> Fingerprint {
+    let compared: Map<String, Value> = metadata_of(object)
+        .into_iter()
+        .flat_map(|meta| {
+            COMPARED_METADATA
+                .iter()
+                .filter_map(|k| meta.get_key_value(*k))
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let compared: Map<String, Value> = COMPARED_METADATA
+    let compared = Value::Object(compared);
+    let view = object
         .iter()
-        .filter_map(|k| meta.get(*k).map(|v| ((*k).to_string(), v.clone())))
-        .collect();
-    view.insert("metadata".into(), Value::Object(compared));
+        .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "status" | "metadata"))
+        .map(|(k, v)| (k.as_str(), v))
+        .chain(std::iter::once(("metadata", &compared)));
     let mut hasher = Context::new(&SHA256);
-    feed(&mut hasher, &Value::Object(view), Field::Plain);
+    feed_map(&mut hasher, view, Field::Plain);
     let digest = hasher.finish();
     let mut bytes = [0; 16];
     bytes.copy_from_slice(&digest.as_ref()[..16]);
@@ -129,17 +125,23 @@ fn feed(hasher: &mut Context, value: &Value, field: Field) {
                 feed(hasher, item, Field::Plain);
             }
         }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> =
-                map.iter().filter(|(_, v)| !is_empty(v)).collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            hasher.update(b"{");
-            hasher.update(&(entries.len() as u64).to_le_bytes());
-            for (key, value) in entries {
-                text(hasher, key);
-                feed(hasher, value, field.child(key));
-            }
-        }
+        Value::Object(map) => feed_map(hasher, map.iter().map(|(k, v)| (k.as_str(), v)), field),
+    }
+}
+
+/// Writes a map's entries as [`feed`] writes an object: sorted by key, empty values left out.
+fn feed_map<'a>(
+    hasher: &mut Context,
+    entries: impl Iterator<Item = (&'a str, &'a Value)>,
+    field: Field,
+) {
+    let mut entries: Vec<(&str, &Value)> = entries.filter(|(_, v)| !is_empty(v)).collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    hasher.update(b"{");
+    hasher.update(&(entries.len() as u64).to_le_bytes());
+    for (key, value) in entries {
+        text(hasher, key);
+        feed(hasher, value, field.child(key));
     }
 }
 
@@ -149,8 +151,9 @@ fn text(hasher: &mut Context, s: &str) {
 }
 
 /// The fields this operator's apply owns (`status` never: the operator does not apply it).
-fn owned(object: &Map<String, Value>, meta: &Map<String, Value>) -> Map<String, Value> {
+fn owned(object: &Map<String, Value>) -> Map<String, Value> {
     let empty = Map::new();
+    let meta = metadata_of(object).unwrap_or(&empty);
     let fields = operator_fields(meta).unwrap_or(&empty);
     let mut kept = Map::new();
     if let Some(Value::Object(owned_meta)) = fields.get("f:metadata") {
@@ -393,6 +396,11 @@ mod tests {
         }
     }
 
+    /// [`super::live`]'s comparable value.
+    fn projected<K: Resource<DynamicType = ()>>(live: &Map<String, Value>) -> Value {
+        super::live::<K>(live).0
+    }
+
     /// Whether the fingerprints say "the same", and what the field-by-field comparison says.
     fn compare<K: Resource<DynamicType = ()>>(
         rendered: &Value,
@@ -401,7 +409,7 @@ mod tests {
         let live = map(live);
         (
             of_live(&live) == of_rendered(rendered),
-            first_difference(rendered, &live_value::<K>(&live)),
+            first_difference(rendered, &projected::<K>(&live)),
         )
     }
 
@@ -415,7 +423,7 @@ mod tests {
         expected["metadata"]["generation"] = json!(1);
         expected["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] =
             json!("1");
-        assert_eq!(live_value::<Deployment>(&map(live())), expected);
+        assert_eq!(projected::<Deployment>(&map(live())), expected);
     }
 
     #[test]
@@ -520,7 +528,7 @@ mod tests {
         assert!(!same);
         assert!(difference.is_some());
         assert_eq!(
-            live_value::<Deployment>(&map(foreign))["metadata"]["name"],
+            projected::<Deployment>(&map(foreign))["metadata"]["name"],
             "v1-participant"
         );
     }
@@ -544,7 +552,7 @@ mod tests {
             "spec": {"selector": {"app": "p"}, "ports": [{"name": "ledger", "port": 5001}]}});
         assert_eq!(compare::<Service>(&rendered, live.clone()), (true, None));
         assert_eq!(
-            live_value::<Service>(&map(live))["spec"],
+            projected::<Service>(&map(live))["spec"],
             json!({"selector": {"app": "p"}, "ports": [{"name": "ledger", "port": 5001}]})
         );
     }
