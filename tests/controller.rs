@@ -256,6 +256,7 @@ async fn drift_is_restored_and_reported() {
         d["spec"]["template"]["spec"]["containers"][0]["env"] = json!(kept);
         d["spec"]["template"]["spec"]["serviceAccountName"] = json!("default");
         d["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        server.clear_requests();
         server.update(&d, "kubectl-edit").unwrap();
         assert_eq!(participant_env(&server, "acme", KMS_VAR), None);
 
@@ -268,6 +269,12 @@ async fn drift_is_restored_and_reported() {
         })
         .await;
         eventually("DriftCorrected event", || !events(&server, "DriftCorrected").is_empty()).await;
+        // Its fingerprint differed, so it was read once to compare it: by the rollout plan, whose
+        // read the apply then used.
+        assert_eq!(
+            child_reads(&server, "acme"),
+            vec![format!("/apis/apps/v1/namespaces/{NS}/deployments/acme-participant")]
+        );
 
         // A label edited on a Service (the caches keep labels only in the object's JSON).
         let part_of = |server: &support::fake_api::FakeApiServer| {

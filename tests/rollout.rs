@@ -335,7 +335,11 @@ async fn a_spec_edit_while_others_wait_is_applied_at_once() {
         // The edit took no slot: when the holder finishes, the other one rolls.
         finish_rollout(&server, &holder);
         eventually("the other rolls", || !is_older(&server, other)).await;
-        assert_eq!(workloads_reason(&server, other).as_deref(), Some("Rolling"));
+        // The status follows the Deployment writes in the same reconcile.
+        eventually("the other is Rolling", || {
+            workloads_reason(&server, other).as_deref() == Some("Rolling")
+        })
+        .await;
     })
     .await;
 }

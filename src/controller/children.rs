@@ -16,7 +16,7 @@ use super::context::{Context, FIELD_MANAGER};
 use super::diff::first_difference;
 use super::error::{Error, Result};
 use super::projection::{self, Fingerprint};
-use super::rollout::Workloads;
+use super::rollout::{Plan, Workloads};
 use crate::api::Validator;
 use crate::decision::created_service_account_name;
 use crate::render::{self, Rendered, Ui, backup_name, web_ui_name};
@@ -56,17 +56,18 @@ pub(crate) struct ApplyReport {
 }
 
 /// Applies every rendered child that differs from the cache; identical ones cost no request.
-/// The Deployments named in `held` wait for a rollout slot and are left as they are.
+/// The Deployments `plan` leaves as they are (waiting for a rollout slot, or found unchanged) are
+/// not looked at again, and those it read are compared with what it read.
 pub(crate) async fn apply(
     rendered: &Rendered,
-    held: &[String],
+    plan: &Plan,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<()> {
     if let Some(sa) = &rendered.service_account {
         apply_one(sa, &ctx.stores.service_accounts, ctx, report).await?;
     }
-    apply_deployment(&rendered.participant, held, ctx, report).await?;
+    apply_deployment(&rendered.participant, plan, ctx, report).await?;
     apply_one(
         &rendered.participant_service,
         &ctx.stores.services,
@@ -82,7 +83,7 @@ pub(crate) async fn apply(
         report,
     )
     .await?;
-    apply_deployment(&rendered.validator_app, held, ctx, report).await?;
+    apply_deployment(&rendered.validator_app, plan, ctx, report).await?;
     apply_one(
         &rendered.validator_app_service,
         &ctx.stores.services,
@@ -91,7 +92,7 @@ pub(crate) async fn apply(
     )
     .await?;
     for (deployment, service) in &rendered.web_uis {
-        apply_deployment(deployment, held, ctx, report).await?;
+        apply_deployment(deployment, plan, ctx, report).await?;
         apply_one(service, &ctx.stores.services, ctx, report).await?;
     }
     // The backup Job's ServiceAccount before the CronJob whose pods run as it.
@@ -104,20 +105,19 @@ pub(crate) async fn apply(
     Ok(())
 }
 
-/// Applies a Deployment unless it is held back, and keeps the server's answer for the status.
+/// Applies a Deployment unless the plan leaves it, and keeps the server's answer for the status.
 async fn apply_deployment(
     deployment: &Deployment,
-    held: &[String],
+    plan: &Plan,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<()> {
-    if held
-        .iter()
-        .any(|h| Some(h) == deployment.metadata.name.as_ref())
-    {
+    let name = deployment.name_any();
+    if plan.leaves(&name) {
         return Ok(());
     }
-    let answer = apply_one(deployment, &ctx.stores.deployments, ctx, report).await?;
+    let cache = &ctx.stores.deployments;
+    let answer = compare_and_apply(deployment, cache, plan.read(&name), ctx, report).await?;
     report
         .written_deployments
         .extend(answer.as_ref().and_then(Seen::deployment));
@@ -135,6 +135,21 @@ async fn apply_one<K>(
 where
     K: Child + Serialize,
 {
+    compare_and_apply(desired, cache, None, ctx, report).await
+}
+
+/// [`apply_one`], comparing with `read` (the child as just read from the API server) when the
+/// cache's fingerprint differs, instead of reading it again.
+async fn compare_and_apply<K>(
+    desired: &K,
+    cache: &ChildCache<K>,
+    read: Option<&Live>,
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<Option<Seen<K>>>
+where
+    K: Child + Serialize,
+{
     let namespace = desired.namespace().ok_or(Error::MissingNamespace)?;
     let name = desired.name_any();
     let desired_json = serde_json::to_value(desired).map_err(|source| Error::Encode {
@@ -145,20 +160,20 @@ where
     let exists = match cache.get(&namespace, &name) {
         None => false,
         Some(kept) if kept.matches(rendered) => return Ok(None),
-        Some(_) => match live::<K>(ctx, &namespace, &name).await? {
-            None => false,
-            Some(live) => match first_difference(&desired_json, &live.value) {
-                None => {
-                    tracing::debug!(child = %render::describe(desired), "a child whose fingerprint differs from the render's says everything the render says: left as it is");
+        Some(_) => {
+            let fetched = match read {
+                Some(_) => None,
+                None => live::<K>(ctx, &namespace, &name).await?,
+            };
+            match read.or(fetched.as_ref()) {
+                None => false,
+                Some(live) if !differs(desired, &desired_json, live) => {
                     cache.accept(&namespace, &name, live.fingerprint, rendered);
                     return Ok(None);
                 }
-                Some(path) => {
-                    tracing::info!(child = %render::describe(desired), %path, "re-applying a child that differs from the rendered one");
-                    true
-                }
-            },
-        },
+                Some(_) => true,
+            }
+        }
     };
     if !ctx.is_leading() {
         return Err(Error::NotLeader);
@@ -180,6 +195,22 @@ where
         report.created.push(what);
     }
     Ok(Some(answer))
+}
+
+/// Whether the live child fails to say what the render says, logged either way: where it differs
+/// when it does (it is applied again), at debug when the fingerprints differed but the fields do
+/// not (it is left as it is).
+fn differs<K: Resource<DynamicType = ()>>(desired: &K, desired_json: &Value, live: &Live) -> bool {
+    match first_difference(desired_json, &live.value) {
+        None => {
+            tracing::debug!(child = %render::describe(desired), "a child whose fingerprint differs from the render's says everything the render says: left as it is");
+            false
+        }
+        Some(path) => {
+            tracing::info!(child = %render::describe(desired), %path, "re-applying a child that differs from the rendered one");
+            true
+        }
+    }
 }
 
 /// A child as the API server has it now, projected to what the operator's apply owns.

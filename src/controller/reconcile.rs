@@ -114,7 +114,7 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
     };
     let plan = rollout::plan(&validator, &mut rendered, ctx).await?;
     let mut report = ApplyReport::default();
-    children::apply(&rendered, plan.held(), ctx, &mut report).await?;
+    children::apply(&rendered, &plan, ctx, &mut report).await?;
     children::prune(&validator, &rendered, ctx, &mut report).await?;
     rollout::finish(&validator, plan, ctx, &mut report).await?;
     status::update(

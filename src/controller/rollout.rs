@@ -21,7 +21,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
 use super::child_cache::Kept;
-use super::children::{self, ApplyReport};
+use super::children::{self, ApplyReport, Live};
 use super::conditions::is_available;
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
@@ -48,6 +48,9 @@ struct Entry {
     marked: bool,
     /// What the cache has of it, read again only to see whether a rollout is done.
     cached: Option<Deployment>,
+    /// The live object, when its fingerprint differed from the render's and it was read to tell
+    /// the change apart; the apply compares with it instead of reading it again.
+    read: Option<Live>,
 }
 
 impl Entry {
@@ -69,9 +72,22 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// Names of the Deployments not to write in this reconcile.
-    pub(crate) fn held(&self) -> &[String] {
-        &self.held
+    /// Whether the apply leaves Deployment `name` as it is: it waits for a slot, or it is the
+    /// same as its render (found so here; the apply need not compare it again).
+    pub(crate) fn leaves(&self, name: &str) -> bool {
+        self.held.iter().any(|h| h == name)
+            || self
+                .entries
+                .iter()
+                .any(|e| e.name == name && e.change == Change::Unchanged)
+    }
+
+    /// Deployment `name` as this plan read it from the API server, if it did.
+    pub(crate) fn read(&self, name: &str) -> Option<&Live> {
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.read.as_ref())
     }
 }
 
@@ -294,12 +310,13 @@ async fn inspect(
         stamp::mark(deployment);
     }
     let desired = serde_json::to_value(&*deployment).map_err(encode)?;
-    let change = match &kept {
-        None => Change::Create,
-        Some(kept) if kept.matches(projection::of_rendered(&desired)) => Change::Unchanged,
+    let (change, read) = match &kept {
+        None => (Change::Create, None),
+        Some(kept) if kept.matches(projection::of_rendered(&desired)) => (Change::Unchanged, None),
         Some(_) => {
             let live = children::live::<Deployment>(ctx, &namespace, &name).await?;
-            stamp::classify(&desired, live.as_ref().map(|l| &l.value), observed)
+            let change = stamp::classify(&desired, live.as_ref().map(|l| &l.value), observed);
+            (change, live)
         }
     };
     Ok(Entry {
@@ -308,6 +325,7 @@ async fn inspect(
         name,
         marked,
         cached: kept.as_ref().and_then(Kept::deployment),
+        read,
     })
 }
 
