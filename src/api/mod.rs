@@ -2,6 +2,7 @@
 
 mod backup;
 pub mod cel;
+mod defaults;
 mod kms_spec;
 mod rotation;
 mod status;

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::backup::BackupSpec;
+use super::defaults::yes;
 use super::kms_spec::KmsSpec;
 use super::status::ValidatorStatus;
 use super::validator_app::{
@@ -242,10 +243,6 @@ impl Default for DatabaseInit {
             participant_conflict_check: true,
         }
     }
-}
-
-pub(crate) fn yes() -> bool {
-    true
 }
 
 /// `LOG_LEVEL_CANTON`.

@@ -6,7 +6,7 @@ use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::validator::yes;
+use super::defaults::yes;
 
 /// How the validator app reads from Scan (Splice's `scan-client`; it has no default, so the
 /// operator always writes one).

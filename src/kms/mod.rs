@@ -5,6 +5,7 @@
 //! the participant's `crypto` configuration.
 
 mod emit;
+mod error;
 mod fields;
 mod model;
 mod parse;
@@ -15,5 +16,6 @@ pub use emit::{
     session_signing_keys_env,
 };
 pub use model::{AwsKms, DriverJar, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
-pub use parse::{KmsValueError, MAX_VALUE_BYTES, parse_kms_value};
+pub use error::{KmsValueError, MAX_VALUE_BYTES};
+pub use parse::parse_kms_value;
 pub(crate) use validate::{FieldError, validate_provider};
