@@ -2,6 +2,7 @@
 
 mod backup;
 pub mod cel;
+pub mod field_validation;
 mod kms_spec;
 mod rotation;
 mod status;
