@@ -138,7 +138,9 @@ fn backup(command: cli::BackupCommand) -> anyhow::Result<ExitCode> {
                 .await?;
                 match output {
                     cli::OutputFormat::Text => emit(commands::to_table(&rows))?,
-                    cli::OutputFormat::Json => emit(format_args!("{}\n", serde_json::to_string_pretty(&rows)?))?,
+                    cli::OutputFormat::Json => {
+                        emit(format_args!("{}\n", serde_json::to_string_pretty(&rows)?))?
+                    }
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -216,10 +218,10 @@ async fn backup_identities(args: cli::IdentitiesArgs) -> ExitCode {
     };
     let line = result.to_line();
     // The result file below is what counts; a closed standard output must not stop it.
-    if let Err(e) = emit(format_args!("{line}\n")) {
-        if !e.is::<StdoutClosed>() {
-            eprintln!("warning: {e}");
-        }
+    if let Err(e) = emit(format_args!("{line}\n"))
+        && !e.is::<StdoutClosed>()
+    {
+        eprintln!("warning: {e}");
     }
     if let Err(e) = commands::write_result(&args.result_file, &result) {
         eprintln!("warning: {e}");
@@ -305,7 +307,9 @@ fn keys(
     })?;
     match output {
         cli::OutputFormat::Text => emit(keys::to_table(&rows))?,
-        cli::OutputFormat::Json => emit(format_args!("{}\n", serde_json::to_string_pretty(&rows)?))?,
+        cli::OutputFormat::Json => {
+            emit(format_args!("{}\n", serde_json::to_string_pretty(&rows)?))?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -372,7 +376,9 @@ fn verify(
     })?;
     match output {
         cli::OutputFormat::Text => emit(report.to_text())?,
-        cli::OutputFormat::Json => emit(format_args!("{}\n", serde_json::to_string_pretty(&report)?))?,
+        cli::OutputFormat::Json => {
+            emit(format_args!("{}\n", serde_json::to_string_pretty(&report)?))?
+        }
     }
     Ok(if report.passed {
         ExitCode::SUCCESS

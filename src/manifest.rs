@@ -143,8 +143,8 @@ pub fn render_yaml(text: &str, config: &OperatorConfig) -> Result<String, Manife
     let several = documents.len() > 1;
     let mut out = String::new();
     let mut rendered_any = false;
-    // (namespace, name) -> (document, line) of the first Validator so named.
-    let mut seen: std::collections::HashMap<(String, String), (usize, usize)> =
+    // The document and line of the first Validator of each (namespace, name).
+    let mut seen: std::collections::HashMap<ValidatorKey, (usize, usize)> =
         std::collections::HashMap::new();
     for (i, document) in documents.iter().enumerate() {
         let at = |e: ManifestError| match e {
@@ -212,12 +212,15 @@ fn document(text: &str, line: usize) -> Document {
     Document { text: padded, line }
 }
 
+/// A Validator's namespace and name.
+type ValidatorKey = (String, String);
+
 /// The Validator's (namespace, name) and its rendered objects, `None` for an empty document.
 fn render_document(
     document: &Document,
     index: usize,
     config: &OperatorConfig,
-) -> Result<Option<((String, String), String)>, ManifestError> {
+) -> Result<Option<(ValidatorKey, String)>, ManifestError> {
     let value: serde_json::Value =
         serde_saphyr::from_str(&document.text).map_err(|e| ManifestError::Decode(e.to_string()))?;
     if value.is_null() {

@@ -325,7 +325,14 @@ fn an_upgrade_is_allowed_across_minor_lines_and_numerically() {
 /// (0.8.0 -> "x" -> 0.7.0): once a release number, the version stays one.
 #[test]
 fn a_release_number_stays_one() {
-    for to in ["latest", "0.8.0-rc1", "0.8", "v0.8.0", "0.8.0.1", "1234567.0.0"] {
+    for to in [
+        "latest",
+        "0.8.0-rc1",
+        "0.8",
+        "v0.8.0",
+        "0.8.0.1",
+        "1234567.0.0",
+    ] {
         assert_update_refused(&at_version("0.8.0"), &at_version(to), DOWN);
     }
     // A version that was never a release number may become one (the operator renders nothing

@@ -426,8 +426,18 @@ fn render_refuses_unknown_fields_naming_the_field_and_its_line() {
     let aws = read("examples/validator-aws-external.yaml");
     for (text, after, inserted, field) in [
         (read(EXAMPLE), "version:", "  replicas: 3", "spec.replicas"),
-        (read(EXAMPLE), "participant:", "    postgress:", "spec.participant.postgress"),
-        (aws, "region:", "      regoin: eu-west-1", "spec.kms.aws.regoin"),
+        (
+            read(EXAMPLE),
+            "participant:",
+            "    postgress:",
+            "spec.participant.postgress",
+        ),
+        (
+            aws,
+            "region:",
+            "      regoin: eu-west-1",
+            "spec.kms.aws.regoin",
+        ),
     ] {
         let (bad, line) = with_line(&text, after, inserted);
         let stderr = refused("render", &bad);
@@ -437,7 +447,10 @@ fn render_refuses_unknown_fields_naming_the_field_and_its_line() {
         );
         // iam-policy reads the same file the same way.
         let stderr = refused("iam-policy", &bad);
-        assert!(stderr.contains(&format!("unknown field \"{field}\"")), "{stderr}");
+        assert!(
+            stderr.contains(&format!("unknown field \"{field}\"")),
+            "{stderr}"
+        );
     }
 }
 
@@ -456,8 +469,14 @@ fn render_refuses_a_wrong_api_version_or_kind() {
         )),
         "{stderr}"
     );
-    let stderr = refused("render", &example.replace("kind: Validator", "kind: Validators"));
-    assert!(stderr.contains("is a Validators, not a Validator"), "{stderr}");
+    let stderr = refused(
+        "render",
+        &example.replace("kind: Validator", "kind: Validators"),
+    );
+    assert!(
+        stderr.contains("is a Validators, not a Validator"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -494,7 +513,11 @@ fn an_error_is_printed_once() {
         "CANTON_TOPOLOGY_KMS_SERVICE_ACCOUNT is missing or empty",
         "CANTON_TOPOLOGY_KMS_VALUE is missing or empty",
     ] {
-        assert_eq!(stderr.matches(said_once).count(), 1, "{said_once}: {stderr}");
+        assert_eq!(
+            stderr.matches(said_once).count(),
+            1,
+            "{said_once}: {stderr}"
+        );
     }
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
@@ -503,7 +526,11 @@ fn an_error_is_printed_once() {
 /// ends quietly (exit 0, nothing on stderr) instead of panicking.
 #[test]
 fn a_closed_pipe_ends_quietly() {
-    for args in [&["crd"][..], &["crd", "--reference"], &["render", "-f", EXAMPLE]] {
+    for args in [
+        &["crd"][..],
+        &["crd", "--reference"],
+        &["render", "-f", EXAMPLE],
+    ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_canton-operator"))
             .args(args)
             .current_dir(crate_path(""))
@@ -514,7 +541,12 @@ fn a_closed_pipe_ends_quietly() {
             .unwrap();
         drop(child.stdout.take()); // the reader is gone before the first write
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
     }
 }

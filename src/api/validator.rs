@@ -24,8 +24,13 @@ macro_rules! release_number {
 macro_rules! release_ordinal {
     ($v:literal) => {
         concat!(
-            "(int(", $v, ".split('.')[0]) * 1000000000000 + int(", $v,
-            ".split('.')[1]) * 1000000 + int(", $v, ".split('.')[2]))"
+            "(int(",
+            $v,
+            ".split('.')[0]) * 1000000000000 + int(",
+            $v,
+            ".split('.')[1]) * 1000000 + int(",
+            $v,
+            ".split('.')[2]))"
         )
     };
 }
@@ -35,8 +40,15 @@ macro_rules! release_ordinal {
 /// the chart's floor (tests/cel_versions.rs). Once a release number, the version stays one, so a
 /// detour through a non-number cannot open a downgrade.
 const VERSION_FORWARD_RULE: &str = concat!(
-    "!oldSelf.version.matches(", release_number!(), ") || (self.version.matches(", release_number!(),
-    ") && ", release_ordinal!("self.version"), " >= ", release_ordinal!("oldSelf.version"), ")"
+    "!oldSelf.version.matches(",
+    release_number!(),
+    ") || (self.version.matches(",
+    release_number!(),
+    ") && ",
+    release_ordinal!("self.version"),
+    " >= ",
+    release_ordinal!("oldSelf.version"),
+    ")"
 );
 
 /// A list of env var names the operator sets, and the CEL rule refusing them in `additionalEnv`.
