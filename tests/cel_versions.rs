@@ -15,9 +15,12 @@
 //! `staging/src/k8s.io/apiserver/pkg/cel/environment/base.go` (Kubernetes 1.33), with the
 //! function names from `staging/src/k8s.io/apiserver/pkg/cel/library/*.go` and cel-go's `ext`
 //! (strings, sets, comprehensions) and `cel/library.go` (optional types), as vendored there; the
-//! standard functions and macros are CEL's own (all versions). Kubernetes 1.34 to 1.37 added no
-//! library to the CRD environment that this table knows of: a function it does not list fails
-//! the test as unknown, so the table errs on the side of refusing.
+//! standard functions and macros are CEL's own (all versions). Libraries Kubernetes added after
+//! the 1.33 tree are not in the table: a rule using a function it does not list fails as unknown,
+//! so the table errs on the side of refusing (add the library, with its `IntroducedVersion`, to
+//! use it). Functions are matched by name, not by type: a method two libraries share (`isLessThan`
+//! of quantity, 1.28, and of semver, 1.33) counts from the older one, and the constructor
+//! (`semver()`) is what gives the newer one away.
 
 use std::collections::BTreeSet;
 
