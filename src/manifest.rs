@@ -5,7 +5,7 @@ use kube::CustomResourceExt;
 use serde::Serialize;
 
 use crate::api::Validator;
-use crate::api::field_validation::{FieldValidationError, check_validator_document};
+use crate::api::field_validation::{FieldValidationError, check_validator_document, yaml_error};
 use crate::config::OperatorConfig;
 use crate::decision::{DecisionError, resolve};
 use crate::render::{RenderError, Rendered, Site, render_in};
@@ -78,7 +78,7 @@ pub fn crd_yaml() -> Result<String, ManifestError> {
 pub fn decode_validator(text: &str) -> Result<Validator, ManifestError> {
     check_validator_document(text)?;
     let mut validator: Validator =
-        serde_saphyr::from_str(text).map_err(|e| ManifestError::Decode(e.to_string()))?;
+        serde_saphyr::from_str(text).map_err(|e| ManifestError::Decode(yaml_error(&e)))?;
     if validator.metadata.namespace.is_none() {
         validator.metadata.namespace = Some("default".to_string());
     }
@@ -221,8 +221,8 @@ fn render_document(
     index: usize,
     config: &OperatorConfig,
 ) -> Result<Option<(ValidatorKey, String)>, ManifestError> {
-    let value: serde_json::Value =
-        serde_saphyr::from_str(&document.text).map_err(|e| ManifestError::Decode(e.to_string()))?;
+    let value: serde_json::Value = serde_saphyr::from_str(&document.text)
+        .map_err(|e| ManifestError::Decode(yaml_error(&e)))?;
     if value.is_null() {
         return Ok(None);
     }

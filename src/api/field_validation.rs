@@ -49,6 +49,12 @@ fn unknown_fields(fields: &[UnknownField]) -> String {
     )
 }
 
+/// serde-saphyr's message without its own leading `error: ` (the command prints one already).
+pub fn yaml_error(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    text.strip_prefix("error: ").unwrap_or(&text).to_string()
+}
+
 /// A YAML document as written: maps keep each key's line.
 enum Node {
     Map(Vec<(Spanned<String>, Node)>),
@@ -149,7 +155,7 @@ fn validator_schema() -> &'static Value {
 /// that lines count from the start of the whole file.
 pub fn check_validator_document(text: &str) -> Result<(), FieldValidationError> {
     let node: Node =
-        serde_saphyr::from_str(text).map_err(|e| FieldValidationError::Yaml(e.to_string()))?;
+        serde_saphyr::from_str(text).map_err(|e| FieldValidationError::Yaml(yaml_error(&e)))?;
     let Node::Map(entries) = &node else {
         return Ok(()); // not an object: the typed decode says what it is
     };
