@@ -376,12 +376,12 @@ fn refusals(rule: &str, compatibility: u32) -> Vec<String> {
             )),
             Some(l) if l.introduced > compatibility => Some(format!(
                 "`{f}` comes with the {} (introduced in Kubernetes 1.{}): a new CRD rule may use \
-                 it from Kubernetes 1.{} on (compatibility version 1.{} = that release − 1), \
-                 here the compatibility version is 1.{compatibility}",
+                 it from Kubernetes 1.{} on, whose compatibility version (the previous minor) has \
+                 it; here the compatibility version is 1.{compatibility} (Kubernetes 1.{})",
                 l.name,
                 l.introduced,
                 l.introduced + 1,
-                l.introduced
+                compatibility + 1
             )),
             Some(_) => None,
         })
