@@ -15,7 +15,7 @@ use serde_saphyr::Spanned;
 use super::Validator;
 
 /// The group/version a Validator is served under.
-pub const API_VERSION: &str = "canton-operator.dev/v1alpha1";
+pub(crate) const API_VERSION: &str = "canton-operator.dev/v1alpha1";
 
 /// Why a Validator document is not one the API server would accept as written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +50,7 @@ fn unknown_fields(fields: &[UnknownField]) -> String {
 }
 
 /// serde-saphyr's message without its own leading `error: ` (the command prints one already).
-pub fn yaml_error(e: &serde_saphyr::Error) -> String {
+pub(crate) fn yaml_error(e: &serde_saphyr::Error) -> String {
     let text = e.to_string();
     text.strip_prefix("error: ").unwrap_or(&text).to_string()
 }
@@ -153,7 +153,7 @@ fn validator_schema() -> &'static Value {
 /// Checks one YAML document that says it is a Validator (`kind: Validator`): its `apiVersion`, and
 /// that every field it writes is one the CRD declares. `text` may be padded with blank lines so
 /// that lines count from the start of the whole file.
-pub fn check_validator_document(text: &str) -> Result<(), FieldValidationError> {
+pub(crate) fn check_validator_document(text: &str) -> Result<(), FieldValidationError> {
     let node: Node =
         serde_saphyr::from_str(text).map_err(|e| FieldValidationError::Yaml(yaml_error(&e)))?;
     let Node::Map(entries) = &node else {
