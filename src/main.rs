@@ -2,7 +2,7 @@
 
 mod cli;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -16,10 +16,42 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(code) => code,
+        // `crd | head`: the reader has what it wanted; nothing to report.
+        Err(e) if e.chain().any(|c| c.is::<StdoutClosed>()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes, each said once: a cause whose text the message already holds (an
+/// error whose message includes its source, as thiserror's `{0}` with `#[from]` does) is not
+/// repeated.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+/// The reader of standard output went away (`| head`): the command ends quietly, exit 0.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+struct StdoutClosed;
+
+/// Writes to standard output; a closed pipe is [`StdoutClosed`] instead of `print!`'s panic.
+fn emit(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match write!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
     }
 }
 
@@ -27,19 +59,19 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Crd { reference } => {
             if reference {
-                print!("{}", canton_operator::reference::markdown());
+                emit(canton_operator::reference::markdown())?;
             } else {
-                print!("{}", manifest::crd_yaml()?);
+                emit(manifest::crd_yaml()?)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Render { file } => {
             let text = read_input(&file)?;
             let config = OperatorConfig::from_env();
-            print!("{}", manifest::render_yaml(&text, &config)?);
+            emit(manifest::render_yaml(&text, &config)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig => Ok(check_config()),
+        Command::CheckConfig => check_config(),
         Command::IamPolicy {
             file,
             account_id,
@@ -50,10 +82,10 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 aws_account_id: account_id,
                 oidc_provider,
             };
-            println!(
-                "{}",
+            emit(format_args!(
+                "{}\n",
                 manifest::iam_policy_json(&text, &OperatorConfig::from_env(), &facts)?
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run(args),
@@ -105,8 +137,10 @@ fn backup(command: cli::BackupCommand) -> anyhow::Result<ExitCode> {
                 )
                 .await?;
                 match output {
-                    cli::OutputFormat::Text => print!("{}", commands::to_table(&rows)),
-                    cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+                    cli::OutputFormat::Text => emit(commands::to_table(&rows))?,
+                    cli::OutputFormat::Json => {
+                        emit(format_args!("{}\n", serde_json::to_string_pretty(&rows)?))?
+                    }
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -141,7 +175,7 @@ fn backup(command: cli::BackupCommand) -> anyhow::Result<ExitCode> {
             cli::BackupCommand::Verify {
                 file,
                 participant_identifier,
-            } => Ok(backup_verify(&read_bytes(&file)?, &participant_identifier)),
+            } => backup_verify(&read_bytes(&file)?, &participant_identifier),
         }
     })
 }
@@ -183,7 +217,12 @@ async fn backup_identities(args: cli::IdentitiesArgs) -> ExitCode {
         (_, Err(e)) => run::invalid_config(e.to_string()),
     };
     let line = result.to_line();
-    println!("{line}");
+    // The result file below is what counts; a closed standard output must not stop it.
+    if let Err(e) = emit(format_args!("{line}\n"))
+        && !e.is::<StdoutClosed>()
+    {
+        eprintln!("warning: {e}");
+    }
     if let Err(e) = commands::write_result(&args.result_file, &result) {
         eprintln!("warning: {e}");
     }
@@ -194,20 +233,20 @@ async fn backup_identities(args: cli::IdentitiesArgs) -> ExitCode {
     }
 }
 
-fn backup_verify(bytes: &[u8], identifier: &str) -> ExitCode {
+fn backup_verify(bytes: &[u8], identifier: &str) -> anyhow::Result<ExitCode> {
     match canton_operator::backup::run::verify_alone(bytes, Some(identifier)) {
         Ok(dump) => {
-            println!(
-                "Verified: {} ({} keys, topology snapshot {} bytes)",
+            emit(format_args!(
+                "Verified: {} ({} keys, topology snapshot {} bytes)\n",
                 dump.id,
                 dump.keys.len(),
                 dump.snapshot_len
-            );
-            ExitCode::SUCCESS
+            ))?;
+            Ok(ExitCode::SUCCESS)
         }
         Err(r) => {
-            println!("{}: {}", r.reason.as_str(), r.message);
-            ExitCode::FAILURE
+            emit(format_args!("{}: {}\n", r.reason.as_str(), r.message))?;
+            Ok(ExitCode::FAILURE)
         }
     }
 }
@@ -267,8 +306,10 @@ fn keys(
         anyhow::Ok(keys::list(&target, Timeouts::default()).await?)
     })?;
     match output {
-        cli::OutputFormat::Text => print!("{}", keys::to_table(&rows)),
-        cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        cli::OutputFormat::Text => emit(keys::to_table(&rows))?,
+        cli::OutputFormat::Json => {
+            emit(format_args!("{}\n", serde_json::to_string_pretty(&rows)?))?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -284,16 +325,16 @@ fn read_input(path: &std::path::Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn check_config() -> ExitCode {
+fn check_config() -> anyhow::Result<ExitCode> {
     let config = OperatorConfig::from_env();
     if config.errors().is_empty() {
-        println!("{}", config.summary());
-        ExitCode::SUCCESS
+        emit(format_args!("{}\n", config.summary()))?;
+        Ok(ExitCode::SUCCESS)
     } else {
         for e in config.errors() {
             eprintln!("error: {e}");
         }
-        ExitCode::FAILURE
+        Ok(ExitCode::FAILURE)
     }
 }
 
@@ -334,8 +375,10 @@ fn verify(
         anyhow::Ok(canton_operator::verify::verify(client, &namespace, validator).await?)
     })?;
     match output {
-        cli::OutputFormat::Text => print!("{}", report.to_text()),
-        cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        cli::OutputFormat::Text => emit(report.to_text())?,
+        cli::OutputFormat::Json => {
+            emit(format_args!("{}\n", serde_json::to_string_pretty(&report)?))?
+        }
     }
     Ok(if report.passed {
         ExitCode::SUCCESS

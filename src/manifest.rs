@@ -5,6 +5,7 @@ use kube::CustomResourceExt;
 use serde::Serialize;
 
 use crate::api::Validator;
+use crate::api::field_validation::{FieldValidationError, check_validator_document, yaml_error};
 use crate::config::OperatorConfig;
 use crate::decision::{DecisionError, resolve};
 use crate::render::{RenderError, Rendered, Site, render_in};
@@ -32,6 +33,19 @@ pub enum ManifestError {
     Empty,
     #[error("the Validator would be refused by the API server: {0}")]
     Rejected(String),
+    #[error(transparent)]
+    Fields(#[from] FieldValidationError),
+    #[error(
+        "document {index} (line {line}) is Validator {namespace}/{name} again (first in document {first_index}, line {first_line}): one file names each Validator once, as kubectl apply needs"
+    )]
+    Duplicate {
+        index: usize,
+        line: usize,
+        namespace: String,
+        name: String,
+        first_index: usize,
+        first_line: usize,
+    },
     #[error("no KMS decision can be made: {0}")]
     Decision(#[from] DecisionError),
     #[error(transparent)]
@@ -59,9 +73,12 @@ pub fn crd_yaml() -> Result<String, ManifestError> {
 }
 
 /// Reads a Validator from YAML; a missing namespace means `default`, as with kubectl.
+/// Fields the CRD does not declare and a wrong `apiVersion` are refused, as `kubectl apply`'s
+/// default (strict) field validation does.
 pub fn decode_validator(text: &str) -> Result<Validator, ManifestError> {
+    check_validator_document(text)?;
     let mut validator: Validator =
-        serde_saphyr::from_str(text).map_err(|e| ManifestError::Decode(e.to_string()))?;
+        serde_saphyr::from_str(text).map_err(|e| ManifestError::Decode(yaml_error(&e)))?;
     if validator.metadata.namespace.is_none() {
         validator.metadata.namespace = Some("default".to_string());
     }
@@ -126,9 +143,12 @@ pub fn render_yaml(text: &str, config: &OperatorConfig) -> Result<String, Manife
     let several = documents.len() > 1;
     let mut out = String::new();
     let mut rendered_any = false;
+    // The document and line of the first Validator of each (namespace, name).
+    let mut seen: std::collections::HashMap<ValidatorKey, (usize, usize)> =
+        std::collections::HashMap::new();
     for (i, document) in documents.iter().enumerate() {
         let at = |e: ManifestError| match e {
-            e @ ManifestError::NotAValidator { .. } => e,
+            e @ (ManifestError::NotAValidator { .. } | ManifestError::Duplicate { .. }) => e,
             e if several => ManifestError::InDocument {
                 index: i + 1,
                 line: document.line,
@@ -136,7 +156,18 @@ pub fn render_yaml(text: &str, config: &OperatorConfig) -> Result<String, Manife
             },
             e => e,
         };
-        if let Some(yaml) = render_document(document, i + 1, config).map_err(at)? {
+        if let Some((key, yaml)) = render_document(document, i + 1, config).map_err(at)? {
+            if let Some(&(first_index, first_line)) = seen.get(&key) {
+                return Err(ManifestError::Duplicate {
+                    index: i + 1,
+                    line: document.line,
+                    namespace: key.0,
+                    name: key.1,
+                    first_index,
+                    first_line,
+                });
+            }
+            seen.insert(key, (i + 1, document.line));
             out.push_str(&yaml);
             rendered_any = true;
         }
@@ -181,14 +212,17 @@ fn document(text: &str, line: usize) -> Document {
     Document { text: padded, line }
 }
 
-/// The rendered objects of one document, `None` for an empty one.
+/// A Validator's namespace and name.
+type ValidatorKey = (String, String);
+
+/// The Validator's (namespace, name) and its rendered objects, `None` for an empty document.
 fn render_document(
     document: &Document,
     index: usize,
     config: &OperatorConfig,
-) -> Result<Option<String>, ManifestError> {
-    let value: serde_json::Value =
-        serde_saphyr::from_str(&document.text).map_err(|e| ManifestError::Decode(e.to_string()))?;
+) -> Result<Option<(ValidatorKey, String)>, ManifestError> {
+    let value: serde_json::Value = serde_saphyr::from_str(&document.text)
+        .map_err(|e| ManifestError::Decode(yaml_error(&e)))?;
     if value.is_null() {
         return Ok(None);
     }
@@ -211,7 +245,11 @@ fn render_document(
         operator_image: config.operator_image.as_deref(),
     };
     let rendered = render_in(&validator, &decision, &site)?;
-    rendered_yaml(&rendered).map(Some)
+    let key = (
+        validator.metadata.namespace.clone().unwrap_or_default(),
+        kube::ResourceExt::name_any(&validator),
+    );
+    rendered_yaml(&rendered).map(|yaml| Some((key, yaml)))
 }
 
 /// The rendered objects as one YAML stream, in apply order (the order of [`Rendered::to_json`]),

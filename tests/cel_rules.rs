@@ -281,3 +281,62 @@ fn a_rotation_s_synchronizer_timeout_is_longer_than_zero() {
         );
     }
 }
+
+// ---------------------------------------------------------------- spec.version only moves forward
+
+fn at_version(version: &str) -> Validator {
+    let mut v = validator(EXAMPLE);
+    v.spec.version = version.to_string();
+    v
+}
+
+const DOWN: &str = "spec.version cannot go down";
+
+#[test]
+fn a_downgrade_is_refused() {
+    for (from, to) in [
+        ("0.7.4", "0.7.3"),
+        ("0.8.0", "0.7.5"),
+        ("0.7.10", "0.7.9"),
+        ("1.0.0", "0.99.99"),
+        ("0.8.1", "0.8.0"),
+    ] {
+        assert_update_refused(&at_version(from), &at_version(to), DOWN);
+    }
+}
+
+#[test]
+fn an_upgrade_is_allowed_across_minor_lines_and_numerically() {
+    for (from, to) in [
+        ("0.7.3", "0.7.4"),
+        ("0.7.4", "0.7.5"),
+        ("0.7.4", "0.8.1"),
+        ("0.7.5", "0.8.0"),
+        // Numbers, not text: "0.7.10" < "0.7.9" as strings.
+        ("0.7.9", "0.7.10"),
+        ("0.9.0", "0.10.0"),
+        ("0.7.4", "0.7.4"),
+    ] {
+        assert_update_allowed(&at_version(from), &at_version(to));
+    }
+}
+
+/// A detour through something that is not a release number would otherwise open a downgrade
+/// (0.8.0 -> "x" -> 0.7.0): once a release number, the version stays one.
+#[test]
+fn a_release_number_stays_one() {
+    for to in [
+        "latest",
+        "0.8.0-rc1",
+        "0.8",
+        "v0.8.0",
+        "0.8.0.1",
+        "1234567.0.0",
+    ] {
+        assert_update_refused(&at_version("0.8.0"), &at_version(to), DOWN);
+    }
+    // A version that was never a release number may become one (the operator renders nothing
+    // for it, `UnsupportedVersion`).
+    assert_update_allowed(&at_version("latest"), &at_version("0.7.4"));
+    assert_update_allowed(&at_version("latest"), &at_version("0.7.0"));
+}

@@ -389,3 +389,164 @@ fn check_config_refuses_with_every_error_on_stderr() {
         assert!(stderr.lines().all(|l| l.starts_with("error: ")), "{stderr}");
     }
 }
+
+// ---------------------------------------------------------------- strict like kubectl apply
+
+/// `text` with `line` inserted after the first line that starts (after indentation) with `after`;
+/// and the inserted line's number.
+fn with_line(text: &str, after: &str, line: &str) -> (String, usize) {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for (i, l) in text.lines().enumerate() {
+        out.push(l.to_string());
+        if at == 0 && l.trim_start().starts_with(after) {
+            out.push(line.to_string());
+            at = i + 2;
+        }
+    }
+    assert!(at > 0, "{after} not found");
+    (out.join("\n") + "\n", at)
+}
+
+fn refused(command: &str, text: &str) -> String {
+    let out = operator(SEED_ENV)
+        .args([command, "-f", "-"])
+        .write_stdin(text.to_string())
+        .assert()
+        .failure()
+        .stdout("")
+        .get_output()
+        .stderr
+        .clone();
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[test]
+fn render_refuses_unknown_fields_naming_the_field_and_its_line() {
+    let aws = read("examples/validator-aws-external.yaml");
+    for (text, after, inserted, field) in [
+        (read(EXAMPLE), "version:", "  replicas: 3", "spec.replicas"),
+        (
+            read(EXAMPLE),
+            "participant:",
+            "    postgress:",
+            "spec.participant.postgress",
+        ),
+        (
+            aws,
+            "region:",
+            "      regoin: eu-west-1",
+            "spec.kms.aws.regoin",
+        ),
+    ] {
+        let (bad, line) = with_line(&text, after, inserted);
+        let stderr = refused("render", &bad);
+        assert!(
+            stderr.contains(&format!("line {line}: unknown field \"{field}\"")),
+            "{stderr}"
+        );
+        // iam-policy reads the same file the same way.
+        let stderr = refused("iam-policy", &bad);
+        assert!(
+            stderr.contains(&format!("unknown field \"{field}\"")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn render_refuses_a_wrong_api_version_or_kind() {
+    let example = read(EXAMPLE);
+    let line = example
+        .lines()
+        .position(|l| l.starts_with("apiVersion:"))
+        .unwrap()
+        + 1;
+    let stderr = refused("render", &example.replace("/v1alpha1", "/v1"));
+    assert!(
+        stderr.contains(&format!(
+            "line {line}: apiVersion is `canton-operator.dev/v1`; a Validator is canton-operator.dev/v1alpha1"
+        )),
+        "{stderr}"
+    );
+    let stderr = refused(
+        "render",
+        &example.replace("kind: Validator", "kind: Validators"),
+    );
+    assert!(
+        stderr.contains("is a Validators, not a Validator"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn render_refuses_two_validators_with_one_name() {
+    let twice = format!("{}---\n{}", read(EXAMPLE), read(EXAMPLE));
+    let stderr = refused("render", &twice);
+    assert!(
+        stderr.contains(&format!(
+            "document 2 (line {}) is Validator validators/acme again (first in document 1, line 1)",
+            second_document_line()
+        )),
+        "{stderr}"
+    );
+    // Another namespace is another Validator.
+    let other = read(EXAMPLE).replace("namespace: validators", "namespace: other");
+    render_stdin(SEED_ENV, &format!("{}---\n{other}", read(EXAMPLE)));
+}
+
+/// Each cause of an error is printed once (the KMS default's errors used to appear twice).
+#[test]
+fn an_error_is_printed_once() {
+    let stderr = String::from_utf8(
+        operator(&[(ENABLED_VAR, "true")])
+            .args(["render", "-f", EXAMPLE])
+            .assert()
+            .failure()
+            .get_output()
+            .stderr
+            .clone(),
+    )
+    .unwrap();
+    for said_once in [
+        "KMS default is unusable",
+        "CANTON_TOPOLOGY_KMS_SERVICE_ACCOUNT is missing or empty",
+        "CANTON_TOPOLOGY_KMS_VALUE is missing or empty",
+    ] {
+        assert_eq!(
+            stderr.matches(said_once).count(),
+            1,
+            "{said_once}: {stderr}"
+        );
+    }
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// `crd | head`, `render | head`: the reader closes the pipe before the command writes; the command
+/// ends quietly (exit 0, nothing on stderr) instead of panicking.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    for args in [
+        &["crd"][..],
+        &["crd", "--reference"],
+        &["render", "-f", EXAMPLE],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_canton-operator"))
+            .args(args)
+            .current_dir(crate_path(""))
+            .env_remove(ENABLED_VAR)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader is gone before the first write
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
+    }
+}

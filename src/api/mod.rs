@@ -3,6 +3,7 @@
 mod backup;
 pub mod cel;
 mod defaults;
+pub mod field_validation;
 mod kms_spec;
 mod rotation;
 mod status;

@@ -13,6 +13,45 @@ use super::validator_app::{
     PruningSchedule, ScanClient, SynchronizerConnection, TopupSettings, WalletSettings, WebUisSpec,
 };
 
+/// A release number as the downgrade rule compares it: three dot-separated numbers of at most six
+/// digits, so that `major * 10^12 + minor * 10^6 + patch` fits CEL's int.
+macro_rules! release_number {
+    () => {
+        "'^[0-9]{1,6}[.][0-9]{1,6}[.][0-9]{1,6}$'"
+    };
+}
+
+/// `major * 10^12 + minor * 10^6 + patch` of a release number (CEL, `$v` a string expression).
+macro_rules! release_ordinal {
+    ($v:literal) => {
+        concat!(
+            "(int(",
+            $v,
+            ".split('.')[0]) * 1000000000000 + int(",
+            $v,
+            ".split('.')[1]) * 1000000 + int(",
+            $v,
+            ".split('.')[2]))"
+        )
+    };
+}
+
+/// `spec.version` only moves forward, compared number by number (0.7.9 < 0.7.10), with base CEL
+/// and the strings library only: `semver()` is usable in CRD rules from Kubernetes 1.34 on, above
+/// the chart's floor (tests/cel_versions.rs). Once a release number, the version stays one, so a
+/// detour through a non-number cannot open a downgrade.
+const VERSION_FORWARD_RULE: &str = concat!(
+    "!oldSelf.version.matches(",
+    release_number!(),
+    ") || (self.version.matches(",
+    release_number!(),
+    ") && ",
+    release_ordinal!("self.version"),
+    " >= ",
+    release_ordinal!("oldSelf.version"),
+    ")"
+);
+
 /// A list of env var names the operator sets, and the CEL rule refusing them in `additionalEnv`.
 macro_rules! reserved_env {
     ($list:ident, $rule:ident, [$first:literal $(, $rest:literal)* $(,)?]) => {
@@ -111,8 +150,8 @@ reserved_env!(
 #[x_kube(
     validation = Rule::new("!has(oldSelf.kms) || has(self.kms)")
         .message("spec.kms cannot be removed once recorded: it says where the participant's keys live"),
-    validation = Rule::new("!isSemver(oldSelf.version) || !isSemver(self.version) || !semver(self.version).isLessThan(semver(oldSelf.version))")
-        .message("spec.version cannot go down: Splice does not support downgrades. Restore the previous release, or create a new validator"),
+    validation = Rule::new(VERSION_FORWARD_RULE)
+        .message("spec.version cannot go down, and once a release number such as 0.7.4 it stays one: Splice does not support downgrades. Restore the previous release, or create a new validator"),
     validation = Rule::new("!has(self.kms) || !has(self.kms.sessionSigningKeys) || !self.kms.sessionSigningKeys.enabled || (self.kms.enabled && self.kms.mode == 'external')")
         .message("kms.sessionSigningKeys works only with KMS in external mode (enabled: true, mode: external)"),
 )]

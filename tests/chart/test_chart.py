@@ -525,7 +525,16 @@ def test_rbac_can_be_disabled(render) -> None:
 # Manifests are valid Kubernetes objects (offline OpenAPI schemas, strict: unknown fields refused)
 
 
-@pytest.mark.parametrize("kube_version", ["1.28.0", "1.33.0"])
+def _chart_kube_floor() -> str:
+    """The oldest Kubernetes the chart declares (`kubeVersion: ">=1.N.0-0"`), as `1.N.0`."""
+    declared = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())["kubeVersion"]
+    match = re.fullmatch(r">=(\d+\.\d+\.\d+)-0", declared)
+    assert match, declared
+    return match.group(1)
+
+
+# The floor the chart declares, the release the project is checked on, and the newest.
+@pytest.mark.parametrize("kube_version", [_chart_kube_floor(), "1.33.0", "1.37.0"])
 @pytest.mark.parametrize("mode", MODES)
 def test_rendered_manifests_are_valid_kubernetes(render, mode: str, kube_version: str) -> None:
     for m in render(MODES[mode]):
