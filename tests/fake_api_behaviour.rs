@@ -1823,3 +1823,27 @@ async fn a_webhook_mutation_stays_the_appliers_and_a_repeated_apply_is_a_no_op()
         live["metadata"]["resourceVersion"]
     );
 }
+
+/// A ServiceAccount's `imagePullSecrets` is an atomic list (unlike a pod's, keyed by name):
+/// another manager's different list conflicts with the whole of it.
+#[tokio::test]
+async fn a_service_accounts_pull_secrets_are_one_atomic_field() {
+    let server = FakeApiServer::new();
+    let sa = |secret: &str| {
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "app", "namespace": "default"},
+            "imagePullSecrets": [{"name": secret}]})
+    };
+    server.apply(&sa("a"), "operator", false).expect("apply");
+    let err = server
+        .apply(&sa("b"), "other", false)
+        .expect_err("conflict");
+    assert!(err.message.contains(".imagePullSecrets"), "{}", err.message);
+    let live = server
+        .get("v1", "serviceaccounts", Some("default"), "app")
+        .expect("exists");
+    assert_eq!(
+        fields_of(&live, "operator"),
+        json!({"f:imagePullSecrets": {}}).to_string()
+    );
+}

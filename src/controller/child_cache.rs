@@ -47,6 +47,8 @@ pub(crate) struct Kept {
     owners: Box<[Box<str>]>,
     /// Labelled as part of a rollout that holds a slot.
     pub rollout_marked: bool,
+    /// Being deleted already (a `deletionTimestamp`): pruning does not ask again.
+    deleting: bool,
     /// Of a Deployment: what `conditions::is_available` reads.
     workload: Option<Box<Workload>>,
 }
@@ -119,6 +121,7 @@ impl Kept {
             instance,
             owners,
             rollout_marked: label(ROLLOUT_LABEL).is_some(),
+            deleting: meta.get("deletionTimestamp").is_some_and(|t| !t.is_null()),
             workload: deployment.then(|| Box::new(Workload::of(object, meta))),
         }
     }
@@ -307,13 +310,14 @@ impl<K> ChildCache<K> {
     }
 
     /// The names of the children in `namespace` labelled as managed by this operator for
-    /// `instance` and owned by the object with `uid` (what pruning may delete).
+    /// `instance` and owned by the object with `uid`, and not being deleted yet (what pruning may
+    /// delete).
     pub(crate) fn belonging_to(&self, namespace: &str, instance: &str, uid: &str) -> Vec<String> {
         let prefix = format!("{namespace}/");
         self.read()
             .entries
             .iter()
-            .filter(|(_, kept)| kept.belongs_to(instance, uid))
+            .filter(|(_, kept)| !kept.deleting && kept.belongs_to(instance, uid))
             .filter_map(|(key, _)| key.strip_prefix(&prefix).map(String::from))
             .collect()
     }
@@ -595,6 +599,9 @@ mod tests {
         let mut foreign = deployment("v1-foreign", "a", false);
         foreign["metadata"]["ownerReferences"][0]["uid"] = json!("u-2");
         writer.apply(&watcher::Event::Apply(seen(foreign)));
+        let mut going = deployment("v1-going", "a", false);
+        going["metadata"]["deletionTimestamp"] = json!("2026-12-06T05:00:00Z");
+        writer.apply(&watcher::Event::Apply(seen(going)));
         let mut names = cache.belonging_to("ns", "v1", "u-1");
         names.sort();
         assert_eq!(names, ["other", "v1-old-name", "v1-participant"]);
