@@ -261,7 +261,7 @@ impl Live {
 
 /// Reads a child whose cached fingerprint differs from the render's, to compare it field by
 /// field and say where it differs (a read, not a write: it happens only on a difference).
-pub(crate) async fn live<K: Child + Serialize>(
+async fn live<K: Child + Serialize>(
     ctx: &Context,
     namespace: &str,
     name: &str,
