@@ -1592,3 +1592,258 @@ async fn metadata_only_requests_and_discovery() {
         .expect("core resources");
     assert!(core.resources.iter().any(|r| r.name == "configmaps"));
 }
+
+/// The fieldsV1 of `manager`'s entry (any operation) in an object's managedFields, as JSON text.
+fn fields_of(object: &Value, manager: &str) -> String {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["manager"] == manager)
+        .map(|m| m["fieldsV1"].to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn applied_web(server: &FakeApiServer) -> Api<Deployment> {
+    let api: Api<Deployment> = Api::namespaced(server.client(), "default");
+    api.patch(
+        "web",
+        &PatchParams::apply("operator"),
+        &Patch::Apply(deployment("web", 1, "nginx:1")),
+    )
+    .await
+    .expect("apply");
+    api
+}
+
+fn web(server: &FakeApiServer) -> Value {
+    server
+        .get("apps/v1", "deployments", Some("default"), "web")
+        .expect("web exists")
+}
+
+/// `kubectl set env`, a sidecar and a volume added by a strategic merge patch: each added item of
+/// a keyed list (containers and env by name, volumes by name, volumeMounts by mountPath) and each
+/// added annotation is the writer's; the applier keeps its own items and fields, and applying
+/// the same configuration again changes nothing and takes nothing.
+#[tokio::test]
+async fn an_update_owns_the_items_it_adds_to_keyed_lists_and_the_applier_keeps_its_own() {
+    let server = FakeApiServer::new();
+    let api = applied_web(&server).await;
+    server
+        .strategic_patch(
+            "apps/v1",
+            "deployments",
+            Some("default"),
+            "web",
+            json!({"metadata": {"annotations": {"team": "payments"}},
+                "spec": {"template": {"spec": {
+                "containers": [
+                    {"name": "main", "env": [{"name": "EXTRA", "value": "x"}],
+                     "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]},
+                    {"name": "proxy", "image": "envoy:1", "ports": [{"containerPort": 9901}]}],
+                "volumes": [{"name": "cache", "emptyDir": {}}]}}}}),
+            "platform-tooling",
+        )
+        .expect("patch");
+    let live = web(&server);
+    let theirs = fields_of(&live, "platform-tooling");
+    for item in [
+        r#""k:{\"name\":\"EXTRA\"}""#,
+        r#""k:{\"name\":\"proxy\"}""#,
+        r#""k:{\"name\":\"cache\"}""#,
+        r#""k:{\"mountPath\":\"/cache\"}""#,
+        r#""k:{\"containerPort\":9901,\"protocol\":\"TCP\"}""#,
+        r#""f:team""#,
+    ] {
+        assert!(theirs.contains(item), "{item} in {theirs}");
+    }
+    let ours = fields_of(&live, "operator");
+    assert!(!ours.contains("EXTRA") && !ours.contains("proxy") && !ours.contains("team"));
+    assert!(ours.contains(r#""k:{\"name\":\"A\"}""#) && ours.contains(r#""f:image""#));
+
+    let version = live["metadata"]["resourceVersion"].clone();
+    let again = api
+        .patch(
+            "web",
+            &PatchParams::apply("operator"),
+            &Patch::Apply(deployment("web", 1, "nginx:1")),
+        )
+        .await
+        .expect("apply again");
+    assert_eq!(json!(again.metadata.resource_version), version);
+    let containers = &web(&server)["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers[0]["env"][1]["name"], "EXTRA");
+    assert_eq!(containers[1]["name"], "proxy");
+}
+
+/// An update that changes a field moves it to the writer; one that removes an item leaves it to
+/// nobody; `kubectl rollout restart` owns only its annotation.
+#[tokio::test]
+async fn an_update_takes_what_it_changes_and_removes_what_it_removes() {
+    let server = FakeApiServer::new();
+    applied_web(&server).await;
+    let mut edited = web(&server);
+    edited["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:2");
+    edited["spec"]["template"]["spec"]["containers"][0]["env"] = json!([]);
+    edited["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    server.update(&edited, "kubectl-edit").expect("edit");
+    let live = web(&server);
+    let ours = fields_of(&live, "operator");
+    assert!(!ours.contains("f:image"), "{ours}");
+    assert!(!ours.contains(r#""k:{\"name\":\"A\"}""#), "{ours}");
+    assert!(ours.contains(r#""k:{\"name\":\"main\"}""#), "{ours}");
+    let theirs = fields_of(&live, "kubectl-edit");
+    assert!(theirs.contains("f:image") && !theirs.contains("k:{\\\"name\\\":\\\"A\\\"}"));
+
+    server
+        .rollout_restart("default", "web", "2026-12-06T05:00:00Z")
+        .expect("restart");
+    let live = web(&server);
+    assert_eq!(
+        live["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"],
+        "2026-12-06T05:00:00Z"
+    );
+    assert_eq!(fields_of(&live, "operator"), ours);
+    let restart = fields_of(&live, "kubectl-rollout");
+    assert!(
+        restart.contains("f:kubectl.kubernetes.io/restartedAt")
+            && !restart.contains("f:containers"),
+        "{restart}"
+    );
+}
+
+/// A forced apply by another manager takes the fields it sets from the first applier; the first
+/// applier's forced apply takes them back.
+#[tokio::test]
+async fn a_forced_apply_takes_fields_and_gives_them_back() {
+    let server = FakeApiServer::new();
+    let api = applied_web(&server).await;
+    let mut other = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:9"}]}}}});
+    server
+        .apply(&other, "other-tool", false)
+        .expect_err("conflict");
+    server.apply(&other, "other-tool", true).expect("forced");
+    let live = web(&server);
+    assert!(!fields_of(&live, "operator").contains("f:image"));
+    assert!(fields_of(&live, "other-tool").contains("f:image"));
+    api.patch(
+        "web",
+        &PatchParams::apply("operator").force(),
+        &Patch::Apply(deployment("web", 1, "nginx:1")),
+    )
+    .await
+    .expect("taken back");
+    let live = web(&server);
+    assert!(fields_of(&live, "operator").contains("f:image"));
+    assert!(!fields_of(&live, "other-tool").contains("f:image"));
+    assert_eq!(
+        live["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1"
+    );
+    other["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1");
+    server
+        .apply(&other, "other-tool", false)
+        .expect("same value, shared");
+}
+
+/// Server-side apply merges keyed lists in the configuration's order (structured-merge-diff's
+/// `visitListItems`): an item inserted in the middle lands there; another manager's item keeps
+/// its place after the item it followed.
+#[tokio::test]
+async fn apply_orders_keyed_lists_as_the_configuration_does() {
+    let server = FakeApiServer::new();
+    let api = applied_web(&server).await;
+    server
+        .strategic_patch(
+            "apps/v1",
+            "deployments",
+            Some("default"),
+            "web",
+            json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "main", "env": [{"name": "THEIRS", "value": "t"}]}]}}}}),
+            "kubectl-set",
+        )
+        .expect("set env");
+    let mut config = serde_json::to_value(deployment("web", 1, "nginx:1")).unwrap();
+    config["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "Z", "value": "z"}, {"name": "A", "value": "1"}, {"name": "B", "value": "b"}]);
+    api.patch(
+        "web",
+        &PatchParams::apply("operator"),
+        &Patch::Apply(&config),
+    )
+    .await
+    .expect("apply");
+    let names: Vec<Value> = web(&server)["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("Z"), json!("A"), json!("THEIRS"), json!("B")]);
+}
+
+/// A mutating admission webhook changes what an apply wrote; the field stays the applier's, and
+/// the same apply again is answered unchanged (same resourceVersion).
+#[tokio::test]
+async fn a_webhook_mutation_stays_the_appliers_and_a_repeated_apply_is_a_no_op() {
+    let server = FakeApiServer::new();
+    server.mutating_webhook("deployments", |d| {
+        if let Some(image) = d.pointer_mut("/spec/template/spec/containers/0/image")
+            && let Some(name) = image
+                .as_str()
+                .filter(|i| !i.starts_with("mirror.example.com/"))
+        {
+            *image = json!(format!("mirror.example.com/{name}"));
+        }
+    });
+    let api = applied_web(&server).await;
+    let live = web(&server);
+    assert_eq!(
+        live["spec"]["template"]["spec"]["containers"][0]["image"],
+        "mirror.example.com/nginx:1"
+    );
+    assert!(fields_of(&live, "operator").contains("f:image"));
+    let again = api
+        .patch(
+            "web",
+            &PatchParams::apply("operator"),
+            &Patch::Apply(deployment("web", 1, "nginx:1")),
+        )
+        .await
+        .expect("apply again");
+    assert_eq!(
+        json!(again.metadata.resource_version),
+        live["metadata"]["resourceVersion"]
+    );
+}
+
+/// A ServiceAccount's `imagePullSecrets` is an atomic list (unlike a pod's, keyed by name):
+/// another manager's different list conflicts with the whole of it.
+#[tokio::test]
+async fn a_service_accounts_pull_secrets_are_one_atomic_field() {
+    let server = FakeApiServer::new();
+    let sa = |secret: &str| {
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "app", "namespace": "default"},
+            "imagePullSecrets": [{"name": secret}]})
+    };
+    server.apply(&sa("a"), "operator", false).expect("apply");
+    let err = server
+        .apply(&sa("b"), "other", false)
+        .expect_err("conflict");
+    assert!(err.message.contains(".imagePullSecrets"), "{}", err.message);
+    let live = server
+        .get("v1", "serviceaccounts", Some("default"), "app")
+        .expect("exists");
+    assert_eq!(
+        fields_of(&live, "operator"),
+        json!({"f:imagePullSecrets": {}}).to_string()
+    );
+}

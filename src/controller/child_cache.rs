@@ -36,17 +36,28 @@ use crate::render::{INSTANCE, MANAGED_BY, MANAGER};
 pub(crate) struct Kept {
     /// Of what this operator's apply owns of the child.
     pub fingerprint: Fingerprint,
-    /// A render whose fingerprint differs but that was compared field by field with this very
-    /// object and found the same (a spelling the fingerprint does not normalise).
-    accepted: Option<Fingerprint>,
+    /// A render whose fingerprint differs but that is known to say what the child says: it was
+    /// compared field by field with the child, or applied and answered with it (a spelling the
+    /// fingerprint does not normalise, a value a mutating webhook sets). It holds while the
+    /// child's owned fields are the ones it was known for, whatever else changes.
+    accepted: Option<Accepted>,
     /// `app.kubernetes.io/instance`, when the child is labelled managed by this operator.
     instance: Option<Box<str>>,
     /// The uids of its owners.
     owners: Box<[Box<str>]>,
     /// Labelled as part of a rollout that holds a slot.
     pub rollout_marked: bool,
+    /// Being deleted already (a `deletionTimestamp`): pruning does not ask again.
+    deleting: bool,
     /// Of a Deployment: what `conditions::is_available` reads.
     workload: Option<Box<Workload>>,
+}
+
+/// A render's fingerprint known to say what the child with fingerprint `live` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Accepted {
+    live: Fingerprint,
+    rendered: Fingerprint,
 }
 
 /// A Deployment's generation, wanted replicas and replica counts.
@@ -60,7 +71,12 @@ struct Workload {
 impl Kept {
     /// Whether a render with this fingerprint says what the child says.
     pub(crate) fn matches(&self, rendered: Fingerprint) -> bool {
-        self.fingerprint == rendered || self.accepted == Some(rendered)
+        self.fingerprint == rendered
+            || self.accepted
+                == Some(Accepted {
+                    live: self.fingerprint,
+                    rendered,
+                })
     }
 
     /// Labelled as managed by this operator for `instance`, and owned by the object with `uid`.
@@ -105,6 +121,7 @@ impl Kept {
             instance,
             owners,
             rollout_marked: label(ROLLOUT_LABEL).is_some(),
+            deleting: meta.get("deletionTimestamp").is_some_and(|t| !t.is_null()),
             workload: deployment.then(|| Box::new(Workload::of(object, meta))),
         }
     }
@@ -142,6 +159,11 @@ pub(crate) struct Seen<K> {
 }
 
 impl<K: Resource<DynamicType = ()>> Seen<K> {
+    /// The fingerprint of what this operator's apply owns of the object.
+    pub(crate) fn fingerprint(&self) -> Fingerprint {
+        self.kept.fingerprint
+    }
+
     /// A Deployment with its name and what the cache keeps of it; `None` for other kinds.
     pub(crate) fn deployment(&self) -> Option<Deployment> {
         let mut deployment = self.kept.deployment()?;
@@ -209,9 +231,17 @@ super::cached::same_resource_as_kind!(Seen);
 
 type Entries = HashMap<Box<str>, Kept>;
 
+/// The kept children, and the renders accepted for children the watch has not shown yet (a
+/// child just created: its memo waits for its first event).
+#[derive(Default)]
+struct Inner {
+    entries: Entries,
+    unseen: HashMap<Box<str>, Accepted>,
+}
+
 /// The cache of one child kind: [`Kept`] by `namespace/name`. Cheap to clone.
 pub(crate) struct ChildCache<K> {
-    entries: Arc<RwLock<Entries>>,
+    inner: Arc<RwLock<Inner>>,
     ready: watch::Receiver<bool>,
     kind: PhantomData<fn() -> K>,
 }
@@ -219,7 +249,7 @@ pub(crate) struct ChildCache<K> {
 impl<K> Clone for ChildCache<K> {
     fn clone(&self) -> Self {
         Self {
-            entries: self.entries.clone(),
+            inner: self.inner.clone(),
             ready: self.ready.clone(),
             kind: PhantomData,
         }
@@ -233,15 +263,15 @@ fn key(namespace: &str, name: &str) -> Box<str> {
 impl<K> ChildCache<K> {
     /// An empty cache and the writer that fills it from a watch.
     pub(crate) fn new() -> (Self, ChildCacheWriter<K>) {
-        let entries = Arc::new(RwLock::new(HashMap::new()));
+        let inner = Arc::new(RwLock::new(Inner::default()));
         let (ready_tx, ready) = watch::channel(false);
         let cache = Self {
-            entries: entries.clone(),
+            inner: inner.clone(),
             ready,
             kind: PhantomData,
         };
         let writer = ChildCacheWriter {
-            entries,
+            inner,
             listing: None,
             ready: ready_tx,
             kind: PhantomData,
@@ -249,14 +279,18 @@ impl<K> ChildCache<K> {
         (cache, writer)
     }
 
-    /// What the cache has of `namespace/name`.
-    pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Kept> {
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        entries.get(&key(namespace, name)).cloned()
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Notes that a render with fingerprint `rendered` was compared field by field with the child
-    /// whose fingerprint is `live` and found the same, so the next reconcile need not read it.
+    /// What the cache has of `namespace/name`.
+    pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Kept> {
+        self.read().entries.get(&key(namespace, name)).cloned()
+    }
+
+    /// Notes that a render with fingerprint `rendered` says what the child whose fingerprint is
+    /// `live` says (compared field by field, or the server's answer to applying it), so no later
+    /// reconcile reads or writes it while its owned fields stay so.
     pub(crate) fn accept(
         &self,
         namespace: &str,
@@ -264,18 +298,34 @@ impl<K> ChildCache<K> {
         live: Fingerprint,
         rendered: Fingerprint,
     ) {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(kept) = entries.get_mut(&key(namespace, name))
-            && kept.fingerprint == live
-        {
-            kept.accepted = Some(rendered);
+        let memo = Accepted { live, rendered };
+        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let k = key(namespace, name);
+        match inner.entries.get_mut(&k) {
+            Some(kept) => kept.accepted = Some(memo),
+            None => {
+                inner.unseen.insert(k, memo);
+            }
         }
+    }
+
+    /// The names of the children in `namespace` labelled as managed by this operator for
+    /// `instance` and owned by the object with `uid`, and not being deleted yet (what pruning may
+    /// delete).
+    pub(crate) fn belonging_to(&self, namespace: &str, instance: &str, uid: &str) -> Vec<String> {
+        let prefix = format!("{namespace}/");
+        self.read()
+            .entries
+            .iter()
+            .filter(|(_, kept)| !kept.deleting && kept.belongs_to(instance, uid))
+            .filter_map(|(key, _)| key.strip_prefix(&prefix).map(String::from))
+            .collect()
     }
 
     /// `(namespace, instance)` of every child labelled as part of a rollout.
     pub(crate) fn marked_instances(&self) -> Vec<(String, String)> {
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        entries
+        self.read()
+            .entries
             .iter()
             .filter(|(_, kept)| kept.rollout_marked)
             .filter_map(|(key, kept)| {
@@ -293,9 +343,10 @@ impl<K> ChildCache<K> {
 }
 
 /// Fills a [`ChildCache`] from its watch, as kube's reflector fills a store: a (re)list is
-/// gathered apart and replaces the cache when complete.
+/// gathered apart and replaces the cache when complete. A child's accepted render is carried
+/// from one version of it to the next (it holds only while the owned fields are the same).
 pub(crate) struct ChildCacheWriter<K> {
-    entries: Arc<RwLock<Entries>>,
+    inner: Arc<RwLock<Inner>>,
     listing: Option<Entries>,
     ready: watch::Sender<bool>,
     kind: PhantomData<fn() -> K>,
@@ -307,12 +358,17 @@ impl<K: Resource<DynamicType = ()>> ChildCacheWriter<K> {
         match event {
             watcher::Event::Apply(seen) => {
                 if let Some(k) = entry_key(seen) {
-                    self.write().insert(k, seen.kept.clone());
+                    let mut inner = self.write();
+                    let mut kept = seen.kept.clone();
+                    kept.accepted = inner.memo(&k);
+                    inner.entries.insert(k, kept);
                 }
             }
             watcher::Event::Delete(seen) => {
                 if let Some(k) = entry_key(seen) {
-                    self.write().remove(&k);
+                    let mut inner = self.write();
+                    inner.entries.remove(&k);
+                    inner.unseen.remove(&k);
                 }
             }
             watcher::Event::Init => self.listing = Some(HashMap::new()),
@@ -323,16 +379,30 @@ impl<K: Resource<DynamicType = ()>> ChildCacheWriter<K> {
             }
             watcher::Event::InitDone => {
                 if let Some(mut listing) = self.listing.take() {
+                    let mut inner = self.write();
+                    for (k, kept) in &mut listing {
+                        kept.accepted = inner.memo(k);
+                    }
                     listing.shrink_to_fit();
-                    *self.write() = listing;
+                    inner.entries = listing;
+                    inner.unseen = HashMap::new();
                 }
                 self.ready.send_replace(true);
             }
         }
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
-        self.entries.write().unwrap_or_else(PoisonError::into_inner)
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    /// The accepted render to keep for the next version of child `k`.
+    fn memo(&mut self, k: &str) -> Option<Accepted> {
+        self.unseen
+            .remove(k)
+            .or_else(|| self.entries.get(k).and_then(|kept| kept.accepted))
     }
 }
 
@@ -472,25 +542,70 @@ mod tests {
     }
 
     #[test]
-    fn an_accepted_render_holds_until_the_child_changes() {
+    fn an_accepted_render_holds_until_the_owned_fields_change() {
         let (cache, mut writer) = ChildCache::<Deployment>::new();
         let first = seen(deployment("v1-participant", "a", false));
         let live = first.kept.fingerprint;
         writer.apply(&watcher::Event::Apply(first));
         let other = rendered("b");
-        assert!(!cache.get("ns", "v1-participant").unwrap().matches(other));
-        // Accepted against another version of the child: ignored.
+        let matches = |r| cache.get("ns", "v1-participant").unwrap().matches(r);
+        assert!(!matches(other));
+        // Accepted against another version of the child: no match for this one.
         cache.accept("ns", "v1-participant", rendered("zzz"), other);
-        assert!(!cache.get("ns", "v1-participant").unwrap().matches(other));
+        assert!(!matches(other));
         cache.accept("ns", "v1-participant", live, other);
-        assert!(cache.get("ns", "v1-participant").unwrap().matches(other));
-        // A new version of the child is compared afresh.
-        writer.apply(&watcher::Event::Apply(seen(deployment(
+        assert!(matches(other));
+        // A new version with the same owned fields (a status change, say) keeps the memo, a
+        // relist too; one whose owned fields changed is compared afresh.
+        let mut status = deployment("v1-participant", "a", false);
+        status["status"]["readyReplicas"] = json!(0);
+        writer.apply(&watcher::Event::Apply(seen(status)));
+        assert!(matches(other));
+        writer.apply(&watcher::Event::Init);
+        writer.apply(&watcher::Event::InitApply(seen(deployment(
             "v1-participant",
             "a",
             false,
         ))));
-        assert!(!cache.get("ns", "v1-participant").unwrap().matches(other));
+        writer.apply(&watcher::Event::InitDone);
+        assert!(matches(other));
+        writer.apply(&watcher::Event::Apply(seen(deployment(
+            "v1-participant",
+            "c",
+            false,
+        ))));
+        assert!(!matches(other));
+    }
+
+    #[test]
+    fn a_render_accepted_before_the_child_is_seen_waits_for_it() {
+        let (cache, mut writer) = ChildCache::<Deployment>::new();
+        let created = seen(deployment("v1-participant", "a", false));
+        let other = rendered("b");
+        cache.accept("ns", "v1-participant", created.kept.fingerprint, other);
+        writer.apply(&watcher::Event::Apply(created));
+        assert!(cache.get("ns", "v1-participant").unwrap().matches(other));
+    }
+
+    #[test]
+    fn children_belonging_to_a_validator_whatever_their_names() {
+        let (cache, mut writer) = ChildCache::<Deployment>::new();
+        for name in ["v1-participant", "v1-old-name", "other"] {
+            writer.apply(&watcher::Event::Apply(seen(deployment(name, "a", false))));
+        }
+        let mut unlabelled = deployment("v1-unlabelled", "a", false);
+        unlabelled["metadata"]["labels"] = json!({});
+        writer.apply(&watcher::Event::Apply(seen(unlabelled)));
+        let mut foreign = deployment("v1-foreign", "a", false);
+        foreign["metadata"]["ownerReferences"][0]["uid"] = json!("u-2");
+        writer.apply(&watcher::Event::Apply(seen(foreign)));
+        let mut going = deployment("v1-going", "a", false);
+        going["metadata"]["deletionTimestamp"] = json!("2026-12-06T05:00:00Z");
+        writer.apply(&watcher::Event::Apply(seen(going)));
+        let mut names = cache.belonging_to("ns", "v1", "u-1");
+        names.sort();
+        assert_eq!(names, ["other", "v1-old-name", "v1-participant"]);
+        assert!(cache.belonging_to("elsewhere", "v1", "u-1").is_empty());
     }
 
     #[test]

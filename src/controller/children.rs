@@ -3,8 +3,6 @@
 use std::fmt::Debug;
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Service, ServiceAccount};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -18,8 +16,7 @@ use super::error::{Error, Result};
 use super::projection::{self, Fingerprint};
 use super::rollout::{Plan, Workloads};
 use crate::api::Validator;
-use crate::decision::created_service_account_name;
-use crate::render::{self, Rendered, Ui, backup_name, web_ui_name};
+use crate::render::{self, Rendered};
 
 /// A namespaced child kind this operator caches, compares and deletes.
 pub(crate) trait Child:
@@ -56,51 +53,46 @@ pub(crate) struct ApplyReport {
 }
 
 /// Applies every rendered child that differs from the cache; identical ones cost no request.
-/// The Deployments `plan` leaves as they are (waiting for a rollout slot, or found unchanged) are
-/// not looked at again, and those it read are compared with what it read.
+/// The Deployments `plan` leaves as they are (waiting for a rollout slot, or found current) are
+/// not looked at again, and the others are applied on what the plan found of them. The render is
+/// taken apart whole, so a child kind added to it cannot be left out here.
 pub(crate) async fn apply(
     rendered: &Rendered,
     plan: &Plan,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<()> {
-    if let Some(sa) = &rendered.service_account {
-        apply_one(sa, &ctx.stores.service_accounts, ctx, report).await?;
+    let Rendered {
+        participant,
+        participant_service,
+        validator_app,
+        validator_app_service,
+        web_uis,
+        service_account,
+        network_policy,
+        identity_backup,
+        backup_service_account,
+    } = rendered;
+    let stores = &ctx.stores;
+    if let Some(sa) = service_account {
+        apply_one(sa, &stores.service_accounts, ctx, report).await?;
     }
-    apply_deployment(&rendered.participant, plan, ctx, report).await?;
-    apply_one(
-        &rendered.participant_service,
-        &ctx.stores.services,
-        ctx,
-        report,
-    )
-    .await?;
+    apply_deployment(participant, plan, ctx, report).await?;
+    apply_one(participant_service, &stores.services, ctx, report).await?;
     // The Admin API is closed to all but the validator app and the operator before the app starts.
-    apply_one(
-        &rendered.network_policy,
-        &ctx.stores.network_policies,
-        ctx,
-        report,
-    )
-    .await?;
-    apply_deployment(&rendered.validator_app, plan, ctx, report).await?;
-    apply_one(
-        &rendered.validator_app_service,
-        &ctx.stores.services,
-        ctx,
-        report,
-    )
-    .await?;
-    for (deployment, service) in &rendered.web_uis {
+    apply_one(network_policy, &stores.network_policies, ctx, report).await?;
+    apply_deployment(validator_app, plan, ctx, report).await?;
+    apply_one(validator_app_service, &stores.services, ctx, report).await?;
+    for (deployment, service) in web_uis {
         apply_deployment(deployment, plan, ctx, report).await?;
-        apply_one(service, &ctx.stores.services, ctx, report).await?;
+        apply_one(service, &stores.services, ctx, report).await?;
     }
     // The backup Job's ServiceAccount before the CronJob whose pods run as it.
-    if let Some(sa) = &rendered.backup_service_account {
-        apply_one(sa, &ctx.stores.service_accounts, ctx, report).await?;
+    if let Some(sa) = backup_service_account {
+        apply_one(sa, &stores.service_accounts, ctx, report).await?;
     }
-    if let Some(cron_job) = &rendered.identity_backup {
-        apply_one(cron_job, &ctx.stores.cron_jobs, ctx, report).await?;
+    if let Some(cron_job) = identity_backup {
+        apply_one(cron_job, &stores.cron_jobs, ctx, report).await?;
     }
     Ok(())
 }
@@ -117,7 +109,7 @@ async fn apply_deployment(
         return Ok(());
     }
     let cache = &ctx.stores.deployments;
-    let answer = compare_and_apply(deployment, cache, plan.read(&name), ctx, report).await?;
+    let answer = compare_and_apply(deployment, cache, plan.found(&name), ctx, report).await?;
     report
         .written_deployments
         .extend(answer.as_ref().and_then(Seen::deployment));
@@ -138,12 +130,49 @@ where
     compare_and_apply(desired, cache, None, ctx, report).await
 }
 
-/// [`apply_one`], comparing with `read` (the child as just read from the API server) when the
-/// cache's fingerprint differs, instead of reading it again.
+/// Whether a child says what its render says: the one answer the apply, the rollout plan and
+/// drift correction use.
+pub(crate) enum Current {
+    /// Not there: to be created.
+    Absent,
+    /// Says what the render says, by the cache's fingerprint or accepted render, or read and
+    /// compared field by field (and then remembered, so it is not read again).
+    Yes,
+    /// Read, and a field the operator's apply owns differs (or was taken by another manager).
+    No(Live),
+}
+
+/// Answers [`Current`] for one rendered child (`desired_json` is `desired` encoded): from the
+/// cache when it can, else by reading the child once.
+pub(crate) async fn current<K: Child + Serialize>(
+    desired: &K,
+    desired_json: &Value,
+    cache: &ChildCache<K>,
+    ctx: &Context,
+) -> Result<Current> {
+    let namespace = desired.namespace().ok_or(Error::MissingNamespace)?;
+    let name = desired.name_any();
+    let rendered = projection::of_rendered(desired_json);
+    Ok(match cache.get(&namespace, &name) {
+        None => Current::Absent,
+        Some(kept) if kept.matches(rendered) => Current::Yes,
+        Some(_) => match live::<K>(ctx, &namespace, &name).await? {
+            None => Current::Absent,
+            Some(live) if !differs(desired, desired_json, &live) => {
+                cache.accept(&namespace, &name, live.fingerprint, rendered);
+                Current::Yes
+            }
+            Some(live) => Current::No(live),
+        },
+    })
+}
+
+/// [`apply_one`] on what is `found` of the child already (by the rollout plan), or on what
+/// [`current`] finds.
 async fn compare_and_apply<K>(
     desired: &K,
     cache: &ChildCache<K>,
-    read: Option<&Live>,
+    found: Option<&Current>,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<Option<Seen<K>>>
@@ -156,24 +185,18 @@ where
         what: "a child object",
         source,
     })?;
-    let rendered = projection::of_rendered(&desired_json);
-    let exists = match cache.get(&namespace, &name) {
-        None => false,
-        Some(kept) if kept.matches(rendered) => return Ok(None),
-        Some(_) => {
-            let fetched = match read {
-                Some(_) => None,
-                None => live::<K>(ctx, &namespace, &name).await?,
-            };
-            match read.or(fetched.as_ref()) {
-                None => false,
-                Some(live) if !differs(desired, &desired_json, live) => {
-                    cache.accept(&namespace, &name, live.fingerprint, rendered);
-                    return Ok(None);
-                }
-                Some(_) => true,
-            }
+    let asked;
+    let found = match found {
+        Some(found) => found,
+        None => {
+            asked = current(desired, &desired_json, cache, ctx).await?;
+            &asked
         }
+    };
+    let read = match found {
+        Current::Yes => return Ok(None),
+        Current::Absent => None,
+        Current::No(live) => Some(live),
     };
     if !ctx.is_leading() {
         return Err(Error::NotLeader);
@@ -188,11 +211,18 @@ where
         )
         .await?;
     sending.answered(&answer);
+    // What the server made of this render is what applying it again would make: remembered, so
+    // an answer whose owned fields still differ (a value a mutating webhook sets) is not
+    // applied again and again.
+    let rendered = projection::of_rendered(&desired_json);
+    cache.accept(&namespace, &name, answer.fingerprint(), rendered);
     let what = render::describe(desired);
-    if exists {
-        report.updated.push(what);
-    } else {
-        report.created.push(what);
+    match read {
+        None => report.created.push(what),
+        Some(live) if live.resource_version() == answer.meta().resource_version.as_deref() => {
+            tracing::info!(child = %what, "the server answered the apply unchanged: its answer is taken as the render's");
+        }
+        Some(_) => report.updated.push(what),
     }
     Ok(Some(answer))
 }
@@ -221,9 +251,17 @@ pub(crate) struct Live {
     pub fingerprint: Fingerprint,
 }
 
+impl Live {
+    fn resource_version(&self) -> Option<&str> {
+        self.value
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+    }
+}
+
 /// Reads a child whose cached fingerprint differs from the render's, to compare it field by
 /// field and say where it differs (a read, not a write: it happens only on a difference).
-pub(crate) async fn live<K: Child + Serialize>(
+async fn live<K: Child + Serialize>(
     ctx: &Context,
     namespace: &str,
     name: &str,
@@ -243,84 +281,130 @@ pub(crate) async fn live<K: Child + Serialize>(
     Ok(Some(Live { value, fingerprint }))
 }
 
-/// Deletes children this validator may have had but its spec no longer wants: the operator-created
-/// ServiceAccounts, the web UIs that were turned off and the backup CronJob. One goes only when it is labelled as ours
-/// and owned by this Validator. Looking candidates up by name keeps this O(1).
+/// Deletes every child of this Validator that the render does not contain, of every kind the
+/// operator creates and whatever its name (an earlier release's name, a web UI turned off): one
+/// labelled as managed by this operator for this instance and owned by this Validator. A
+/// look-alike owned by another object, or not labelled as ours, is never touched.
 pub(crate) async fn prune(
     validator: &Validator,
     rendered: &Rendered,
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<()> {
-    let name = validator.name_any();
-    if rendered.service_account.is_none() {
-        let candidate = created_service_account_name(&name);
-        prune_one::<ServiceAccount>(
-            validator,
-            &candidate,
-            &ctx.stores.service_accounts,
-            ctx,
-            report,
-        )
-        .await?;
-    }
-    let backup = backup_name(&name);
-    if rendered.identity_backup.is_none() {
-        prune_one::<CronJob>(validator, &backup, &ctx.stores.cron_jobs, ctx, report).await?;
-    }
-    if rendered.backup_service_account.is_none() {
-        prune_one::<ServiceAccount>(
-            validator,
-            &backup,
-            &ctx.stores.service_accounts,
-            ctx,
-            report,
-        )
-        .await?;
-    }
-    for ui in Ui::ALL {
-        let candidate = web_ui_name(&name, ui);
-        let wanted = rendered
-            .web_uis
-            .iter()
-            .any(|(d, _)| d.metadata.name.as_deref() == Some(candidate.as_str()));
-        if !wanted {
-            prune_one::<Deployment>(validator, &candidate, &ctx.stores.deployments, ctx, report)
-                .await?;
-            prune_one::<Service>(validator, &candidate, &ctx.stores.services, ctx, report).await?;
-        }
-    }
-    Ok(())
+    let Some(uid) = validator.meta().uid.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(());
+    };
+    let owner = Owner {
+        namespace: validator.namespace().ok_or(Error::MissingNamespace)?,
+        instance: validator.name_any(),
+        uid,
+    };
+    let wanted = Wanted::of(rendered);
+    let stores = &ctx.stores;
+    prune_kind(
+        &owner,
+        &wanted.deployments,
+        &stores.deployments,
+        ctx,
+        report,
+    )
+    .await?;
+    prune_kind(&owner, &wanted.services, &stores.services, ctx, report).await?;
+    prune_kind(
+        &owner,
+        &wanted.service_accounts,
+        &stores.service_accounts,
+        ctx,
+        report,
+    )
+    .await?;
+    prune_kind(
+        &owner,
+        &wanted.network_policies,
+        &stores.network_policies,
+        ctx,
+        report,
+    )
+    .await?;
+    prune_kind(&owner, &wanted.cron_jobs, &stores.cron_jobs, ctx, report).await
 }
 
-async fn prune_one<K>(
-    validator: &Validator,
-    name: &str,
+/// The Validator whose children are pruned.
+struct Owner<'a> {
+    namespace: String,
+    /// Its name, the `app.kubernetes.io/instance` label of its children.
+    instance: String,
+    uid: &'a str,
+}
+
+/// The names of the rendered children, by kind.
+struct Wanted<'a> {
+    deployments: Vec<&'a str>,
+    services: Vec<&'a str>,
+    service_accounts: Vec<&'a str>,
+    network_policies: Vec<&'a str>,
+    cron_jobs: Vec<&'a str>,
+}
+
+impl<'a> Wanted<'a> {
+    /// Takes the render apart whole, so a child kind added to it must be named here.
+    fn of(rendered: &'a Rendered) -> Self {
+        let Rendered {
+            participant,
+            participant_service,
+            validator_app,
+            validator_app_service,
+            web_uis,
+            service_account,
+            network_policy,
+            identity_backup,
+            backup_service_account,
+        } = rendered;
+        fn names<'a, K: Resource + 'a>(children: impl IntoIterator<Item = &'a K>) -> Vec<&'a str> {
+            children
+                .into_iter()
+                .filter_map(|child| child.meta().name.as_deref())
+                .collect()
+        }
+        let deployments = [participant, validator_app]
+            .into_iter()
+            .chain(web_uis.iter().map(|(d, _)| d));
+        let services = [participant_service, validator_app_service]
+            .into_iter()
+            .chain(web_uis.iter().map(|(_, s)| s));
+        Self {
+            deployments: names(deployments),
+            services: names(services),
+            service_accounts: names(service_account.iter().chain(backup_service_account)),
+            network_policies: names([network_policy]),
+            cron_jobs: names(identity_backup),
+        }
+    }
+}
+
+/// Deletes the children of one kind that belong to `owner` and are not `wanted`.
+async fn prune_kind<K: Child>(
+    owner: &Owner<'_>,
+    wanted: &[&str],
     cache: &ChildCache<K>,
     ctx: &Context,
     report: &mut ApplyReport,
-) -> Result<()>
-where
-    K: Child,
-{
-    let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
-    let Some(kept) = cache.get(&namespace, name) else {
-        return Ok(());
-    };
-    let uid = validator.meta().uid.as_deref().unwrap_or_default();
-    // Labelled as managed by this operator for this instance, and owned by this Validator.
-    if uid.is_empty() || !kept.belongs_to(&validator.name_any(), uid) {
-        return Ok(());
+) -> Result<()> {
+    let unwanted = cache
+        .belonging_to(&owner.namespace, &owner.instance, owner.uid)
+        .into_iter()
+        .filter(|name| !wanted.contains(&name.as_str()));
+    for name in unwanted {
+        if !ctx.is_leading() {
+            return Err(Error::NotLeader);
+        }
+        let api: Api<K> = Api::namespaced(ctx.client.clone(), &owner.namespace);
+        match api.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+        report.deleted.push(format!("{}/{name}", K::kind(&())));
     }
-    if !ctx.is_leading() {
-        return Err(Error::NotLeader);
-    }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    match api.delete(name, &DeleteParams::background()).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 404 => {}
-        Err(e) => return Err(e.into()),
-    }
-    report.deleted.push(format!("{}/{name}", K::kind(&())));
     Ok(())
 }

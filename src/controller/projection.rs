@@ -3,9 +3,11 @@
 //! exactly the fields it rendered and last applied), and a fingerprint of that.
 //!
 //! Server defaults, other managers' fields, `managedFields` and server-set metadata are left out:
-//! on a real server they are more than half of an object. A field someone else changed has moved to
-//! their manager, so it is missing from the projection and the comparison still sees it; an item
-//! someone added to a list the operator renders is kept whole, so the list no longer matches either.
+//! on a real server they are more than half of an object. So are the items of keyed lists and sets
+//! the operator does not own (another manager's env var, sidecar container or volume): they are
+//! someone else's, never drift. A field someone else changed or took has moved to their manager, so
+//! it is missing from the projection and the comparison sees that; atomic lists and maps are owned
+//! whole and compared whole.
 //!
 //! The child caches keep only the [`Fingerprint`] of the projection: equal fingerprints mean the
 //! child says what the render says. When they differ, the live object is read and compared field
@@ -188,8 +190,8 @@ fn operator_fields(meta: &Map<String, Value>) -> Option<&Map<String, Value>> {
 }
 
 /// `value` cut to the fields `owned` names (fieldsV1: `f:<field>`, list items by `k:<key>`,
-/// `v:<value>` or `i:<index>`; an empty node owns the whole value). List items nobody gave this
-/// operator are kept whole: the list no longer matches the rendered one, and that is drift.
+/// `v:<value>` or `i:<index>`; an empty node owns the whole value, as for an atomic list). List
+/// items this operator does not own are left out, in the order the others have.
 fn project(value: &Value, owned: &Map<String, Value>) -> Value {
     if owned.is_empty() {
         return value.clone();
@@ -200,10 +202,7 @@ fn project(value: &Value, owned: &Map<String, Value>) -> Value {
             items
                 .iter()
                 .enumerate()
-                .map(|(i, item)| match owned_item(owned, i, item) {
-                    Some(fields) => project(item, fields),
-                    None => item.clone(),
-                })
+                .filter_map(|(i, item)| owned_item(owned, i, item).map(|f| project(item, f)))
                 .collect(),
         ),
         other => other.clone(),
@@ -505,14 +504,54 @@ mod tests {
     }
 
     #[test]
-    fn an_item_someone_added_to_a_rendered_list_is_drift() {
+    fn another_managers_items_annotations_and_containers_are_not_drift() {
+        // `kubectl set env`, a sidecar injector and a platform team's annotation: their items are
+        // in the lists and maps the operator renders, owned by their managers.
         let mut added = live();
-        added["spec"]["template"]["spec"]["containers"][0]["env"]
+        let pod = &mut added["spec"]["template"]["spec"];
+        pod["containers"][0]["env"]
             .as_array_mut()
             .unwrap()
-            .push(json!({"name": "B", "value": "x"}));
+            .insert(0, json!({"name": "B", "value": "x"}));
+        pod["containers"]
+            .as_array_mut()
+            .unwrap()
+            .insert(0, json!({"name": "proxy", "image": "envoy:1", "ports": [{"containerPort": 9901, "protocol": "TCP"}]}));
+        pod["volumes"] = json!([{"name": "proxy-config", "emptyDir": {}}]);
+        added["spec"]["template"]["metadata"]["annotations"] =
+            json!({"kubectl.kubernetes.io/restartedAt": "2026-12-06T04:00:00Z"});
+        added["metadata"]["annotations"]["example.com/team"] = json!("payments");
+        added["metadata"]["labels"]["example.com/cost-centre"] = json!("42");
+        added["metadata"]["ownerReferences"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "c-9"}));
+        added["metadata"]["managedFields"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({
+            "manager": "kubectl-set", "operation": "Update", "apiVersion": "apps/v1",
+            "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {
+                "f:containers": {"k:{\"name\":\"participant\"}": {"f:env": {
+                    "k:{\"name\":\"B\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}}));
         assert_eq!(
-            compare::<Deployment>(&rendered(), added),
+            compare::<Deployment>(&rendered(), added.clone()),
+            (true, None)
+        );
+        assert_eq!(
+            projected::<Deployment>(&map(added)),
+            projected::<Deployment>(&map(live()))
+        );
+    }
+
+    #[test]
+    fn an_owned_item_someone_removed_is_drift() {
+        let mut removed = live();
+        removed["spec"]["template"]["spec"]["containers"][0]["env"] = json!([]);
+        // The operator's only env item went, and with it the node of the list.
+        disown(&mut removed, CONTAINER, "f:env");
+        assert_eq!(
+            compare::<Deployment>(&rendered(), removed),
             (false, Some("/spec/template/spec/containers/0/env".into()))
         );
     }

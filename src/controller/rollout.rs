@@ -21,12 +21,11 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
 use super::child_cache::Kept;
-use super::children::{self, ApplyReport, Live};
+use super::children::{self, ApplyReport, Current};
 use super::conditions::is_available;
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
-use super::projection;
 use crate::api::Validator;
 use crate::render::{self, Rendered, Ui, participant_name, validator_app_name, web_ui_name};
 
@@ -48,9 +47,9 @@ struct Entry {
     marked: bool,
     /// What the cache has of it, read again only to see whether a rollout is done.
     cached: Option<Deployment>,
-    /// The live object, when its fingerprint differed from the render's and it was read to tell
-    /// the change apart; the apply compares with it instead of reading it again.
-    read: Option<Live>,
+    /// Whether it says what the render says, as `children::current` answered (with the live
+    /// object when it was read); the apply goes by it instead of asking again.
+    found: Current,
 }
 
 impl Entry {
@@ -82,12 +81,12 @@ impl Plan {
                 .any(|e| e.name == name && e.change == Change::Unchanged)
     }
 
-    /// Deployment `name` as this plan read it from the API server, if it did.
-    pub(crate) fn read(&self, name: &str) -> Option<&Live> {
+    /// Whether Deployment `name` says what its render says, as this plan found.
+    pub(crate) fn found(&self, name: &str) -> Option<&Current> {
         self.entries
             .iter()
             .find(|e| e.name == name)
-            .and_then(|e| e.read.as_ref())
+            .map(|e| &e.found)
     }
 }
 
@@ -289,8 +288,8 @@ async fn unmark(ctx: &Context, namespace: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Stamps one rendered Deployment (keeping the rollout label the live one has) and compares it
-/// with the cache, and with the live object when their fingerprints differ.
+/// Stamps one rendered Deployment (keeping the rollout label the live one has), asks whether the
+/// live one is current, and tells a difference apart.
 async fn inspect(
     deployment: &mut Deployment,
     generation: i64,
@@ -310,14 +309,11 @@ async fn inspect(
         stamp::mark(deployment);
     }
     let desired = serde_json::to_value(&*deployment).map_err(encode)?;
-    let (change, read) = match &kept {
-        None => (Change::Create, None),
-        Some(kept) if kept.matches(projection::of_rendered(&desired)) => (Change::Unchanged, None),
-        Some(_) => {
-            let live = children::live::<Deployment>(ctx, &namespace, &name).await?;
-            let change = stamp::classify(&desired, live.as_ref().map(|l| &l.value), observed);
-            (change, live)
-        }
+    let found = children::current(&*deployment, &desired, &ctx.stores.deployments, ctx).await?;
+    let change = match &found {
+        Current::Absent => Change::Create,
+        Current::Yes => Change::Unchanged,
+        Current::No(live) => stamp::classify(&desired, Some(&live.value), observed),
     };
     Ok(Entry {
         what: render::describe(&*deployment),
@@ -325,7 +321,7 @@ async fn inspect(
         name,
         marked,
         cached: kept.as_ref().and_then(Kept::deployment),
-        read,
+        found,
     })
 }
 

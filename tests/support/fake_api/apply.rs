@@ -272,41 +272,69 @@ pub(crate) fn merge_value(
 fn merge_list(live: &[Value], config: &[Value], path: &[PathElement], typing: Typing) -> Value {
     match typing.list_kind(path) {
         ListKind::Atomic => Value::Array(config.to_vec()),
-        ListKind::Set => {
-            let mut out = live.to_vec();
-            for item in config {
-                if !out.contains(item) {
-                    out.push(item.clone());
-                }
-            }
-            Value::Array(out)
-        }
-        ListKind::Map(keys) => merge_keyed(live, config, &keys, path, typing),
+        ListKind::Set => merge_items(live, config, Typing::value_element, |l, _| l.clone()),
+        ListKind::Map(keys) => merge_items(
+            live,
+            config,
+            |v| Typing::item_key(&keys, v),
+            |l, c| merge_value(l, c, &child(path, Typing::item_key(&keys, c)), typing),
+        ),
     }
 }
 
-/// Associative lists: items correlate by key; live order is kept and new
-/// items are appended in configuration order.
-fn merge_keyed(
+/// Associative lists and sets, as structured-merge-diff's `visitListItems` merges them: the
+/// items both have come in the configuration's order, merged; items only the live list has keep
+/// their place among them; items only the configuration has come where it puts them.
+fn merge_items(
     live: &[Value],
     config: &[Value],
-    keys: &[String],
-    path: &[PathElement],
-    typing: Typing,
+    element: impl Fn(&Value) -> PathElement,
+    merge: impl Fn(&Value, &Value) -> Value,
 ) -> Value {
-    let key_of = |v: &Value| Typing::item_key(keys, v);
-    let mut out: Vec<Value> = Vec::with_capacity(live.len() + config.len());
-    for item in live {
-        let k = key_of(item);
-        match config.iter().find(|c| key_of(c) == k) {
-            Some(c) => out.push(merge_value(item, c, &child(path, k), typing)),
-            None => out.push(item.clone()),
+    let lhs: Vec<PathElement> = live.iter().map(&element).collect();
+    let rhs: Vec<PathElement> = config.iter().map(&element).collect();
+    let live_item = |pe: &PathElement| lhs.iter().position(|l| l == pe).map(|i| &live[i]);
+    let in_config = |pe: &PathElement| rhs.contains(pe);
+    let mut shared = rhs.iter().filter(|pe| lhs.contains(pe));
+    let mut next_shared = shared.next();
+    let mut merged_rhs: Vec<&PathElement> = Vec::new();
+    let mut out = Vec::with_capacity(live.len() + config.len());
+    let (mut l, mut r) = (0, 0);
+    let take = |r: usize, out: &mut Vec<Value>| match live_item(&rhs[r]) {
+        Some(lv) => out.push(merge(lv, &config[r])),
+        None => out.push(config[r].clone()),
+    };
+    while l < lhs.len() || r < rhs.len() {
+        if l < lhs.len() && r < rhs.len() {
+            if lhs[l] == rhs[r] {
+                merged_rhs.push(&rhs[r]);
+                take(r, &mut out);
+                l += 1;
+                r += 1;
+                next_shared = shared.next();
+                continue;
+            }
+            if in_config(&lhs[l]) && next_shared.is_some_and(|n| n != &lhs[l]) {
+                l += 1;
+                continue;
+            }
         }
-    }
-    for c in config {
-        let k = key_of(c);
-        if !live.iter().any(|l| key_of(l) == k) {
-            out.push(c.clone());
+        if l < lhs.len() {
+            if !in_config(&lhs[l]) {
+                out.push(live[l].clone());
+                l += 1;
+                continue;
+            } else if merged_rhs.contains(&&lhs[l]) {
+                l += 1;
+            }
+        }
+        if r < rhs.len() {
+            merged_rhs.push(&rhs[r]);
+            take(r, &mut out);
+            if next_shared == Some(&rhs[r]) {
+                next_shared = shared.next();
+            }
+            r += 1;
         }
     }
     Value::Array(out)

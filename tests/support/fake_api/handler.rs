@@ -36,7 +36,19 @@ pub(crate) struct State {
     pub(crate) gc_dangling: bool,
     /// Act as the Deployment controller after each Deployment spec change (`deployments.rs`).
     pub(crate) deployment_controller: bool,
+    /// Mutating admission webhooks: run on every create and update of their resource, after
+    /// defaulting and after the field manager has recorded the write, so what they change stays
+    /// owned by the writer's manager (as on a real apiserver, whose webhooks run after the patch
+    /// is applied).
+    pub(crate) webhooks: Vec<Webhook>,
     next_ip: u32,
+}
+
+/// A mutating admission webhook (a policy engine's mutation), for one resource plural.
+#[derive(Clone)]
+pub(crate) struct Webhook {
+    pub(crate) plural: String,
+    pub(crate) mutate: Arc<dyn Fn(&mut Value) + Send + Sync>,
 }
 
 /// Deletion propagation.
@@ -96,6 +108,7 @@ impl State {
             changes,
             gc_dangling: true,
             deployment_controller: false,
+            webhooks: Vec::new(),
             next_ip: 1,
         };
         for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
@@ -244,8 +257,9 @@ impl State {
         if self.store.get(&ctx.key()).is_some() {
             return Err(ApiError::already_exists(&ctx.rt, &ctx.name));
         }
-        let obj = self.admit(&ctx, body, None)?;
+        let obj = self.prepare(&ctx, body, None)?;
         let managed = self.updated_managed(&ctx, None, &obj);
+        let obj = self.mutate_and_validate(&ctx, obj, None)?;
         self.commit(&ctx, None, obj, managed)
     }
 
@@ -284,8 +298,9 @@ impl State {
         check_namespace_matches(&body, ctx)?;
         let old = self.existing(ctx)?;
         check_preconditions(&body, &old.obj, ctx)?;
-        let obj = self.admit(ctx, body, Some(&old.obj))?;
+        let obj = self.prepare(ctx, body, Some(&old.obj))?;
         let managed = self.updated_managed(ctx, Some(&old), &obj);
+        let obj = self.mutate_and_validate(ctx, obj, Some(&old.obj))?;
         self.commit(ctx, Some(&old), obj, managed)
     }
 
@@ -325,8 +340,9 @@ impl State {
         target["kind"] = Value::from(ctx.rt.kind.clone());
         check_name_matches(&target, ctx)?;
         check_preconditions(&target, &old.obj, ctx)?;
-        let obj = self.admit(ctx, target, Some(&old.obj))?;
+        let obj = self.prepare(ctx, target, Some(&old.obj))?;
         let managed = self.updated_managed(ctx, Some(&old), &obj);
+        let obj = self.mutate_and_validate(ctx, obj, Some(&old.obj))?;
         Ok((200, self.commit(ctx, Some(&old), obj, managed)?))
     }
 
@@ -376,7 +392,9 @@ impl State {
                     .collect();
                 ApiError::conflict(&ctx.rt, &ctx.name, conflict_message(&conflicts), causes)
             })?;
-        let obj = self.admit(ctx, applied.object, old.as_ref().map(|o| &*o.obj))?;
+        let old_obj = old.as_ref().map(|o| &*o.obj);
+        let obj = self.prepare(ctx, applied.object, old_obj)?;
+        let obj = self.mutate_and_validate(ctx, obj, old_obj)?;
         let mut managed = applied.managed;
         retain_existing(&mut managed, &obj, typing);
         let code = if old.is_some() { 200 } else { 201 };
@@ -429,9 +447,9 @@ impl State {
         }
     }
 
-    /// Scope, decoding/pruning, defaulting and validation of a candidate
-    /// object. `old` is the live object on updates.
-    fn admit(&mut self, ctx: &WriteCtx, candidate: Value, old: Option<&Value>) -> Result<Value> {
+    /// Scope, decoding/pruning and defaulting of a candidate object: what
+    /// the field manager records. `old` is the live object on updates.
+    fn prepare(&mut self, ctx: &WriteCtx, candidate: Value, old: Option<&Value>) -> Result<Value> {
         let mut obj = scope_to_endpoint(ctx, candidate, old)?;
         obj["apiVersion"] = Value::from(ctx.api_version());
         obj["kind"] = Value::from(ctx.rt.kind.clone());
@@ -439,6 +457,21 @@ impl State {
         obj = self.decode(ctx, obj)?;
         meta::drop_empty_collections(&mut obj);
         self.default(ctx, &mut obj, old);
+        Ok(obj)
+    }
+
+    /// Mutating admission, then validation. Like the apiserver's patch and
+    /// update handlers, the field manager has recorded the write before the
+    /// webhooks run: what they change is attributed to nobody new.
+    fn mutate_and_validate(
+        &mut self,
+        ctx: &WriteCtx,
+        mut obj: Value,
+        old: Option<&Value>,
+    ) -> Result<Value> {
+        for webhook in self.webhooks.iter().filter(|w| w.plural == ctx.rt.plural) {
+            (webhook.mutate)(&mut obj);
+        }
         self.validate(ctx, &obj, old)?;
         Ok(obj)
     }

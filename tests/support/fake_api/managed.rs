@@ -344,8 +344,10 @@ fn decode_into(v: &Value, prefix: &mut Path, out: &mut FieldSet) {
     }
 }
 
-/// Records an Update operation by `manager`: it takes ownership of every
-/// changed field (away from everyone else) and loses what it removed.
+/// Records an Update operation by `manager` (a PUT, or a JSON, merge or strategic merge patch), as
+/// structured-merge-diff's `Updater.Update` does: the writer takes every field it added or changed
+/// away from everyone else, and a field it removed is nobody's any more. Items it added to a keyed
+/// list are its own; the other items and their owners stay as they were.
 pub(crate) fn record_update(
     entries: &mut Vec<ManagedEntry>,
     identity: (&str, &str, Option<String>),
@@ -356,6 +358,7 @@ pub(crate) fn record_update(
     let (manager, api_version, subresource) = identity;
     let (changed, removed) = diff(old, new);
     for e in entries.iter_mut() {
+        e.fields.retain(|p| !removed.contains(p));
         if !e.is(manager, Operation::Update, api_version, &subresource) {
             e.fields.retain(|p| !changed.contains(p));
         }

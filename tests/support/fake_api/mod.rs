@@ -337,6 +337,60 @@ impl FakeApiServer {
             .map_err(to_status)
     }
 
+    /// Strategic merge patch as `manager`: what `kubectl set env`, `kubectl patch` and
+    /// `kubectl rollout restart` send (an update: the fields it adds or changes become
+    /// `manager`'s).
+    pub fn strategic_patch(
+        &self,
+        api_version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+        patch: Value,
+        manager: &str,
+    ) -> Result<Value, Box<Status>> {
+        let ctx = self.ctx_for(api_version, plural, namespace, name, manager)?;
+        let body = patch.to_string();
+        let mut state = lock(&self.inner.state);
+        state
+            .patch(&ctx, PatchType::Strategic, body.as_bytes())
+            .map(|(_, v)| v)
+            .map_err(to_status)
+    }
+
+    /// `kubectl rollout restart deployment/<name>` at `at`: a strategic merge patch by manager
+    /// `kubectl-rollout` that sets the pod template's `kubectl.kubernetes.io/restartedAt`.
+    pub fn rollout_restart(
+        &self,
+        namespace: &str,
+        name: &str,
+        at: &str,
+    ) -> Result<Value, Box<Status>> {
+        let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": at}}}}});
+        self.strategic_patch(
+            "apps/v1",
+            "deployments",
+            Some(namespace),
+            name,
+            patch,
+            "kubectl-rollout",
+        )
+    }
+
+    /// Installs a mutating admission webhook on `plural` (a policy engine rewriting what is
+    /// written): it sees every created or updated object after defaulting.
+    pub fn mutating_webhook(
+        &self,
+        plural: &str,
+        mutate: impl Fn(&mut Value) + Send + Sync + 'static,
+    ) {
+        lock(&self.inner.state).webhooks.push(handler::Webhook {
+            plural: plural.to_string(),
+            mutate: Arc::new(mutate),
+        });
+    }
+
     /// Server-side apply as `manager` (like `kubectl apply --server-side`).
     pub fn apply<T: Serialize>(
         &self,

@@ -191,11 +191,16 @@ fn metadata_list_kind(path: &[PathElement]) -> ListKind {
     }
 }
 
-/// Table of `+listType=map` / `+patchMergeKey` markers of built-in types.
+/// Table of `+listType=map` / `+patchMergeKey` markers of built-in types, as the apiserver's
+/// typed schema has them (client-go `applyconfigurations/internal/internal.go`: every list of
+/// the kinds an operator writes that is `associative`, with its keys; all others are atomic).
 fn builtin_list_kind(path: &[PathElement]) -> ListKind {
     let names = field_names(path);
     let keyed = |keys: &[&str]| ListKind::Map(keys.iter().map(|k| k.to_string()).collect());
     match names.last().copied() {
+        // A ServiceAccount's pull secrets are atomic, its `secrets` keyed by name.
+        Some("imagePullSecrets") if names.len() == 1 => ListKind::Atomic,
+        Some("secrets") if names.len() == 1 => keyed(&["name"]),
         Some(
             "containers"
             | "initContainers"
@@ -203,7 +208,9 @@ fn builtin_list_kind(path: &[PathElement]) -> ListKind {
             | "env"
             | "volumes"
             | "imagePullSecrets"
-            | "resourceClaims",
+            | "resourceClaims"
+            | "schedulingGates"
+            | "claims",
         ) => keyed(&["name"]),
         Some("volumeMounts") => keyed(&["mountPath"]),
         Some("volumeDevices") => keyed(&["devicePath"]),
