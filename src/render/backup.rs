@@ -51,7 +51,7 @@ pub(super) fn cron_job(ctx: &Context, operator_image: &str) -> Option<CronJob> {
         labels: Some(labels::labels(
             ctx.name,
             BACKUP_COMPONENT,
-            ctx.release.version,
+            ctx.version,
         )),
         ..ObjectMeta::default()
     };

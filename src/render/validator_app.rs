@@ -44,7 +44,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
         image: Some(image(
             app.image.as_ref(),
             "validator-app",
-            ctx.release.version,
+            ctx.version,
         )),
         env: Some(env_vars(ctx)),
         // The chart declares only the HTTP port; metrics (10013) is reached through the Service.

@@ -68,7 +68,7 @@ pub(super) fn objects(ctx: &Context, ui: Ui) -> Option<(Deployment, Service)> {
         image: Some(image(
             settings.image.as_ref(),
             ui.component(),
-            ctx.release.version,
+            ctx.version,
         )),
         env: Some(env_vars(ctx, ui, settings)),
         ports: Some(vec![port("http", 8080)]),
