@@ -358,13 +358,50 @@ async fn a_deleted_validator_below_the_minimum_is_no_longer_counted() {
                 .encode()
                 .contains(&format!("canton_operator_validators_below_minimum_release {n}\n"))
         };
-        eventually("counted", || counted(&op, "1")).await;
+        eventually("counted and shown", || {
+            counted(&op, "1") && condition(&server, "old", "MinimumReleaseMet").is_some()
+        })
+        .await;
         let reason = condition(&server, "old", "MinimumReleaseMet").unwrap()["reason"].clone();
         assert_eq!(reason, "MinimumReleaseOverdue");
         server
             .delete("canton-operator.dev/v1alpha1", "validators", Some(NS), "old")
             .unwrap();
         eventually("forgotten", || counted(&op, "0")).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn releases_below_lists_a_namespace_or_the_whole_cluster() {
+    use canton_operator::minimum_release::{below, in_cluster};
+    within(30, async {
+        let server = server();
+        for (name, namespace, version) in [
+            ("old", NS, "0.7.4"),
+            ("new", NS, "0.8.1"),
+            ("elsewhere", "team-b", "0.7.5"),
+        ] {
+            let mut v = validator(name);
+            v.metadata.namespace = Some(namespace.to_string());
+            v.spec.version = version.to_string();
+            server.insert(&v).unwrap();
+        }
+        let minimum = "0.8.0".parse().unwrap();
+        let names = |fleet: &[canton_operator::minimum_release::ValidatorRelease]| {
+            let mut names: Vec<String> = below(fleet, minimum)
+                .iter()
+                .map(|v| format!("{}/{}", v.namespace, v.name))
+                .collect();
+            names.sort();
+            names
+        };
+        let one = in_cluster(server.client(), Some(NS)).await.unwrap();
+        assert_eq!(one.len(), 2);
+        assert_eq!(names(&one), [format!("{NS}/old")]);
+        let all = in_cluster(server.client(), None).await.unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(names(&all), ["team-b/elsewhere".to_string(), format!("{NS}/old")]);
     })
     .await;
 }
