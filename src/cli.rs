@@ -313,13 +313,24 @@ mod tests {
             Some("0.8.0@2026-12-15T00:00:00Z")
         );
         let bad = Cli::try_parse_from(["canton-operator", "run", "--minimum-release", "0.8"]);
-        assert!(bad.unwrap_err().to_string().contains("not a release number"));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("not a release number")
+        );
     }
 
     #[test]
     fn releases_below_reads_a_file_or_a_namespace_but_not_both() {
         let both = Cli::try_parse_from([
-            "canton-operator", "releases", "below", "0.8.0", "-f", "x.yaml", "-n", "ns",
+            "canton-operator",
+            "releases",
+            "below",
+            "0.8.0",
+            "-f",
+            "x.yaml",
+            "-n",
+            "ns",
         ]);
         assert!(both.is_err());
         let cluster =

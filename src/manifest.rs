@@ -189,19 +189,20 @@ pub fn validator_releases(
 ) -> Result<Vec<crate::minimum_release::ValidatorRelease>, ManifestError> {
     let mut out = Vec::new();
     for (i, document) in documents(text).iter().enumerate() {
-        let value: serde_json::Value = serde_saphyr::from_str(&document.text).map_err(|e| {
-            ManifestError::InDocument {
+        let value: serde_json::Value =
+            serde_saphyr::from_str(&document.text).map_err(|e| ManifestError::InDocument {
                 index: i + 1,
                 line: document.line,
                 error: Box::new(ManifestError::Decode(e.to_string())),
-            }
-        })?;
+            })?;
         if value.get("kind").and_then(|k| k.as_str()) != Some("Validator") {
             continue;
         }
         let text_at = |pointer: &str| value.pointer(pointer).and_then(|v| v.as_str());
         out.push(crate::minimum_release::ValidatorRelease {
-            namespace: text_at("/metadata/namespace").unwrap_or("default").to_string(),
+            namespace: text_at("/metadata/namespace")
+                .unwrap_or("default")
+                .to_string(),
             name: text_at("/metadata/name").unwrap_or_default().to_string(),
             version: text_at("/spec/version").unwrap_or_default().to_string(),
         });

@@ -221,7 +221,11 @@ mod tests {
         let m: MinimumRelease = "0.8.0@2026-12-15".parse().unwrap();
         let before = m.standing("0.7.4", at("2026-12-01T00:00:00Z")).unwrap();
         assert_eq!((before.met, before.reason), (false, BELOW));
-        assert!(before.message.contains("0.8.0 or later from 2026-12-15T00:00:00Z"));
+        assert!(
+            before
+                .message
+                .contains("0.8.0 or later from 2026-12-15T00:00:00Z")
+        );
         let after = m.standing("0.7.4", at("2026-12-15T00:00:00Z")).unwrap();
         assert_eq!((after.met, after.reason), (false, OVERDUE));
         let upgraded = m.standing("0.8.1", at("2026-12-01T00:00:00Z")).unwrap();
@@ -230,7 +234,9 @@ mod tests {
         let now: MinimumRelease = "0.8.0".parse().unwrap();
         assert!(now.from.is_none());
         assert_eq!(
-            now.standing("0.7.5", at("2026-01-01T00:00:00Z")).unwrap().reason,
+            now.standing("0.7.5", at("2026-01-01T00:00:00Z"))
+                .unwrap()
+                .reason,
             OVERDUE
         );
     }
@@ -250,9 +256,17 @@ mod listing_tests {
 
     #[test]
     fn below_lists_older_and_unreadable_releases_in_order() {
-        let fleet = [v("a", "0.7.4"), v("b", "0.8.0"), v("c", "latest"), v("d", "0.7.10")];
+        let fleet = [
+            v("a", "0.7.4"),
+            v("b", "0.8.0"),
+            v("c", "latest"),
+            v("d", "0.7.10"),
+        ];
         let minimum: Version = "0.8.0".parse().unwrap();
-        let names: Vec<&str> = below(&fleet, minimum).iter().map(|r| r.name.as_str()).collect();
+        let names: Vec<&str> = below(&fleet, minimum)
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
         assert_eq!(names, ["a", "c", "d"]);
         assert_eq!(
             table(&below(&fleet, minimum)[..1]),

@@ -326,9 +326,16 @@ mod tests {
     #[test]
     fn the_table_is_ordered_and_ends_at_the_network_release() {
         assert_eq!(newest().version, "0.8.1");
-        let parsed: Vec<Version> = SUPPORTED.iter().map(|r| r.version.parse().unwrap()).collect();
+        let parsed: Vec<Version> = SUPPORTED
+            .iter()
+            .map(|r| r.version.parse().unwrap())
+            .collect();
         assert!(parsed.windows(2).all(|w| w[0] < w[1]), "{parsed:?}");
-        assert!(SUPPORTED.iter().all(|r| r.number().to_string() == r.version));
+        assert!(
+            SUPPORTED
+                .iter()
+                .all(|r| r.number().to_string() == r.version)
+        );
     }
 
     #[test]
@@ -345,7 +352,15 @@ mod tests {
                 .contains("supported: 0.7.0 to 0.8.1, and later patches of 0.7 and 0.8"),
             "{err}"
         );
-        for refused in ["0.7.4-rc1", "0.9.0", "1.0.0", "0.6.7", "0.8", "0.8.01", "latest"] {
+        for refused in [
+            "0.7.4-rc1",
+            "0.9.0",
+            "1.0.0",
+            "0.6.7",
+            "0.8",
+            "0.8.01",
+            "latest",
+        ] {
             assert!(resolve(refused).is_err(), "{refused}");
         }
     }
@@ -373,7 +388,9 @@ mod tests {
     #[test]
     fn the_deprecated_transfer_command_key_is_removed_from_0_8_on() {
         for r in &SUPPORTED {
-            let removed = r.removed_config_keys.contains(&DEPRECATED_TRANSFER_COMMAND_SUPPORT);
+            let removed = r
+                .removed_config_keys
+                .contains(&DEPRECATED_TRANSFER_COMMAND_SUPPORT);
             assert_eq!(removed, r.number().minor >= 8, "{}", r.version);
         }
     }

@@ -406,7 +406,10 @@ fn releases_below_lists_the_validators_of_a_file_under_a_release() {
     let out = String::from_utf8(out).unwrap();
     let v = common::validator(EXAMPLE);
     let (ns, name) = (v.metadata.namespace.unwrap(), v.metadata.name.unwrap());
-    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(
         rows,
         [

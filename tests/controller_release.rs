@@ -187,9 +187,10 @@ async fn a_new_minor_line_is_refused_before_any_write() {
         .await;
         let ready = condition(&server, "next", "Ready").unwrap();
         assert!(
-            ready["message"].as_str().unwrap().contains(
-                "supported: 0.7.0 to 0.8.1, and later patches of 0.7 and 0.8"
-            ),
+            ready["message"]
+                .as_str()
+                .unwrap()
+                .contains("supported: 0.7.0 to 0.8.1, and later patches of 0.7 and 0.8"),
             "{ready}"
         );
         assert!(condition(&server, "next", "ReleaseKnown").is_none());
@@ -301,13 +302,10 @@ async fn validators_below_the_minimum_release_are_shown_counted_and_cleared_by_a
         cfg.minimum_release = Some("0.8.0@2099-12-15".parse().unwrap());
         let op = start(&server, cfg);
         let below = |op: &Operator| {
-            op.metrics
-                .encode()
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("canton_operator_validators_below_minimum_release ")
-                        .map(str::to_string)
-                })
+            op.metrics.encode().lines().find_map(|l| {
+                l.strip_prefix("canton_operator_validators_below_minimum_release ")
+                    .map(str::to_string)
+            })
         };
         eventually("old is below the minimum", || {
             condition(&server, "old", "MinimumReleaseMet").is_some_and(|c| c["status"] == "False")
@@ -324,7 +322,10 @@ async fn validators_below_the_minimum_release_are_shown_counted_and_cleared_by_a
             "{old}"
         );
         let new = condition(&server, "new", "MinimumReleaseMet").unwrap();
-        assert_eq!((&new["status"], &new["reason"]), (&json!("True"), &json!("AtOrAboveMinimum")));
+        assert_eq!(
+            (&new["status"], &new["reason"]),
+            (&json!("True"), &json!("AtOrAboveMinimum"))
+        );
         assert_eq!(below(&op).as_deref(), Some("1"));
         settle(&server, std::time::Duration::from_millis(300)).await;
         let warnings = events(&server, "BelowMinimumRelease");
@@ -354,9 +355,9 @@ async fn a_deleted_validator_below_the_minimum_is_no_longer_counted() {
         cfg.minimum_release = Some("0.8.0".parse().unwrap());
         let op = start(&server, cfg);
         let counted = |op: &Operator, n: &str| {
-            op.metrics
-                .encode()
-                .contains(&format!("canton_operator_validators_below_minimum_release {n}\n"))
+            op.metrics.encode().contains(&format!(
+                "canton_operator_validators_below_minimum_release {n}\n"
+            ))
         };
         eventually("counted and shown", || {
             counted(&op, "1") && condition(&server, "old", "MinimumReleaseMet").is_some()
@@ -365,7 +366,12 @@ async fn a_deleted_validator_below_the_minimum_is_no_longer_counted() {
         let reason = condition(&server, "old", "MinimumReleaseMet").unwrap()["reason"].clone();
         assert_eq!(reason, "MinimumReleaseOverdue");
         server
-            .delete("canton-operator.dev/v1alpha1", "validators", Some(NS), "old")
+            .delete(
+                "canton-operator.dev/v1alpha1",
+                "validators",
+                Some(NS),
+                "old",
+            )
             .unwrap();
         eventually("forgotten", || counted(&op, "0")).await;
     })
@@ -401,7 +407,10 @@ async fn releases_below_lists_a_namespace_or_the_whole_cluster() {
         assert_eq!(names(&one), [format!("{NS}/old")]);
         let all = in_cluster(server.client(), None).await.unwrap();
         assert_eq!(all.len(), 3);
-        assert_eq!(names(&all), ["team-b/elsewhere".to_string(), format!("{NS}/old")]);
+        assert_eq!(
+            names(&all),
+            ["team-b/elsewhere".to_string(), format!("{NS}/old")]
+        );
     })
     .await;
 }

@@ -115,7 +115,10 @@ fn check_workload(
     let mut problems = check_release(model, image, container);
     let tag = container["image"].as_str().unwrap_or_default();
     if !tag.ends_with(&format!("/{}:{release}", image.image_name())) {
-        problems.push(format!("runs image {tag}, not {}:{release}", image.image_name()));
+        problems.push(format!(
+            "runs image {tag}, not {}:{release}",
+            image.image_name()
+        ));
     }
     let database = startup::database(image, container);
     let expect = PodExpectations {
@@ -155,8 +158,7 @@ fn check_rendered(
         .map(|(image, deployment, overridden)| {
             let name = deployment.metadata.name.clone().unwrap_or_default();
             let heading = format!("{} (Deployment {name})", image.folder());
-            let problems =
-                check_workload(release, image, deployment, overridden, creates_database);
+            let problems = check_workload(release, image, deployment, overridden, creates_database);
             (heading, problems)
         })
         .collect()

@@ -57,7 +57,13 @@ fn every_supported_release_renders_its_own_images() {
 fn an_unsupported_release_is_refused_with_the_supported_range() {
     // A new minor line, a major, releases before the table, pre-releases: refused.
     for version in [
-        "0.4.15", "0.6.7", "0.9.0", "1.0.0", "0.8.1-rc1", "0.8", "latest",
+        "0.4.15",
+        "0.6.7",
+        "0.9.0",
+        "1.0.0",
+        "0.8.1-rc1",
+        "0.8",
+        "latest",
     ] {
         let v = patched(NO_KMS_EXAMPLE, json!({"version": version}));
         let err = render_with_decision(&v, NO_KMS_EXAMPLE).unwrap_err();
@@ -97,7 +103,12 @@ fn a_newer_patch_runs_its_own_images_with_its_lines_newest_facts() {
 #[test]
 fn a_downgrade_is_refused_at_admission_and_an_upgrade_allowed() {
     // Whatever the rule's wording, these pairs are what it must decide.
-    for (from, to) in [("0.7.3", "0.7.4"), ("0.7.4", "0.8.1"), ("0.7.5", "0.8.0"), ("0.8.1", "0.8.4")] {
+    for (from, to) in [
+        ("0.7.3", "0.7.4"),
+        ("0.7.4", "0.8.1"),
+        ("0.7.5", "0.8.0"),
+        ("0.8.1", "0.8.4"),
+    ] {
         let old = patched(NO_KMS_EXAMPLE, json!({"version": from}));
         let up = patched(NO_KMS_EXAMPLE, json!({"version": to}));
         assert_eq!(up.validate_cel_update(&old), Ok(()), "{from} -> {to}");
@@ -115,8 +126,15 @@ fn no_release_is_given_a_key_it_removed() {
         let path = entry.unwrap().path();
         let relative = format!("examples/{}", path.file_name().unwrap().to_string_lossy());
         let example = validator(&relative);
-        let signing_keys = example.spec.kms.as_ref().is_some_and(|k| k.session_signing_keys());
-        for release in SUPPORTED.iter().filter(|r| !r.removed_config_keys.is_empty()) {
+        let signing_keys = example
+            .spec
+            .kms
+            .as_ref()
+            .is_some_and(|k| k.session_signing_keys());
+        for release in SUPPORTED
+            .iter()
+            .filter(|r| !r.removed_config_keys.is_empty())
+        {
             assert!(!signing_keys || release.session_signing_keys);
             let mut v = example.clone();
             v.spec.version = release.version.to_string();
@@ -124,7 +142,11 @@ fn no_release_is_given_a_key_it_removed() {
             let text = serde_json::to_string(&r.to_json().unwrap()).unwrap();
             for key in release.removed_config_keys {
                 let last = key.rsplit('.').next().unwrap();
-                assert!(!text.contains(last), "{relative} on {}: {key}", release.version);
+                assert!(
+                    !text.contains(last),
+                    "{relative} on {}: {key}",
+                    release.version
+                );
             }
             checked += 1;
         }

@@ -112,7 +112,13 @@ pub(crate) fn desired_status(
         .zip([RELEASE_KNOWN, MINIMUM_RELEASE_MET])
         .filter_map(|(parts, type_)| {
             let (ok, reason, message) = parts.as_ref()?;
-            Some(condition(type_, *ok, reason, message.clone(), obs.generation))
+            Some(condition(
+                type_,
+                *ok,
+                reason,
+                message.clone(),
+                obs.generation,
+            ))
         });
     let conditions = [ready, kms, participant, app]
         .into_iter()

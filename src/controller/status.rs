@@ -272,7 +272,14 @@ async fn publish_release_changes(
         }
         let warning = after.status != "True";
         if warning || before.is_some_and(|b| b.status != "True") {
-            events::publish(ctx, validator, warning, &after.reason, after.message.clone()).await;
+            events::publish(
+                ctx,
+                validator,
+                warning,
+                &after.reason,
+                after.message.clone(),
+            )
+            .await;
         }
     }
 }

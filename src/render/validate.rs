@@ -36,8 +36,14 @@ pub fn validate(spec: &ValidatorSpec) -> Result<Resolved, RenderError> {
         VALIDATOR_APP_OPERATOR_ENV,
     )?;
     for (field, vars) in [
-        ("spec.participant.additionalEnv", &spec.participant.additional_env),
-        ("spec.validatorApp.additionalEnv", &spec.validator_app.additional_env),
+        (
+            "spec.participant.additionalEnv",
+            &spec.participant.additional_env,
+        ),
+        (
+            "spec.validatorApp.additionalEnv",
+            &spec.validator_app.additional_env,
+        ),
     ] {
         removed_keys(field, vars, release.removed_config_keys, &spec.version)?;
     }
