@@ -7,7 +7,7 @@ mod common;
 use canton_operator::api::{PARTICIPANT_OPERATOR_ENV, VALIDATOR_APP_OPERATOR_ENV, Validator};
 use canton_operator::decision::KmsDecision;
 use canton_operator::kms::{KMS_ENV_VAR, SESSION_SIGNING_KEYS_ENV_VAR};
-use canton_operator::release::{DEPRECATED_TRANSFER_COMMAND_SUPPORT, SUPPORTED};
+use canton_operator::release::{DEPRECATED_TRANSFER_COMMAND_SUPPORT, SUPPORTED, VERIFIED};
 use canton_operator::render::{RenderError, Rendered, render};
 use common::{
     EXAMPLE, SEED_ENV, SEED_PARTICIPANT_VALUE, container, decision, env_value, pod_spec, validator,
@@ -115,6 +115,16 @@ fn a_downgrade_is_refused_at_admission_and_an_upgrade_allowed() {
         let errors = old.validate_cel_update(&up).unwrap_err().into_vec();
         assert_eq!(errors.len(), 1, "{to} -> {from}: {errors:?}");
         assert!(errors[0].message.contains("cannot go down"), "{errors:?}");
+    }
+}
+
+#[test]
+fn the_examples_name_the_newest_verified_release() {
+    assert!(SUPPORTED.iter().any(|r| r.version == VERIFIED));
+    for entry in std::fs::read_dir(common::crate_path("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let relative = format!("examples/{}", path.file_name().unwrap().to_string_lossy());
+        assert_eq!(validator(&relative).spec.version, VERIFIED, "{relative}");
     }
 }
 

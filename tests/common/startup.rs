@@ -274,6 +274,9 @@ pub struct ReleaseModel {
     pub chart_0_8: bool,
 }
 
+/// The one skeleton set under `tests/images/` (written from 0.7.4's images).
+pub const SKELETONS: &str = "0.7.4";
+
 /// Removed from the validator app's config class in 0.8.0 (facts: releases after 0.7.4).
 pub const DEPRECATED_TRANSFER_COMMANDS: &str =
     "canton.validator-apps.validator_backend.enable-deprecated-transfer-command-support";
@@ -281,7 +284,7 @@ pub const DEPRECATED_TRANSFER_COMMANDS: &str =
 const fn model_0_7(release: &'static str) -> ReleaseModel {
     ReleaseModel {
         release,
-        skeletons: "0.7.4",
+        skeletons: SKELETONS,
         removed_keys: &[],
         chart_0_8: false,
     }
@@ -290,7 +293,7 @@ const fn model_0_7(release: &'static str) -> ReleaseModel {
 const fn model_0_8(release: &'static str) -> ReleaseModel {
     ReleaseModel {
         release,
-        skeletons: "0.7.4",
+        skeletons: SKELETONS,
         removed_keys: &[DEPRECATED_TRANSFER_COMMANDS],
         chart_0_8: true,
     }
@@ -339,6 +342,12 @@ pub fn check_container(image: Image, container: &Value) -> Vec<String> {
 /// [`check_container`] for a release: also the keys its readers no longer have, and what its
 /// chart renders on the container.
 pub fn check_release(model: &ReleaseModel, image: Image, container: &Value) -> Vec<String> {
+    if model.skeletons != SKELETONS {
+        return vec![format!(
+            "release {} needs the {} skeletons, which tests/images/ does not have",
+            model.release, model.skeletons
+        )];
+    }
     let mut problems = check_with(model, image, container, OptionalSecrets::Present);
     if model.chart_0_8 && image == Image::Participant {
         let has_user = array(container, "env")
