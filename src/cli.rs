@@ -94,7 +94,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ReleasesCommand {
     /// List the Validators whose spec.version is below RELEASE (or is not a release number), from
-    /// a file or a cluster; exit 1 when there is any, 0 when there is none.
+    /// a file or a cluster; exit 0 when there is none, 1 when there is any (or on an error).
     Below {
         /// The release the network requires, such as 0.8.0.
         release: canton_operator::release::Version,

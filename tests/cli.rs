@@ -456,3 +456,23 @@ fn releases_below_reads_a_stream_skips_other_kinds_and_prints_json() {
         .code(2)
         .stderr(predicate::str::contains("not a release number"));
 }
+
+#[test]
+fn releases_below_against_a_cluster_says_when_it_cannot_reach_one() {
+    // README: `releases below VERSION -n NS` / `--all-namespaces` (the listing itself is tested
+    // against the fake API server in tests/controller_release.rs).
+    for scope in [&["-n", "validators"][..], &["--all-namespaces"][..]] {
+        operator(&[])
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
+            .args(["releases", "below", "0.8.0"])
+            .args(scope)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::starts_with(
+                "error: connecting to the cluster",
+            ));
+    }
+}
