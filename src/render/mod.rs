@@ -81,7 +81,7 @@ pub enum RenderError {
     #[error("{field}: {message}")]
     InvalidField { field: String, message: String },
     #[error(
-        "{field} sets `{key}`, which Splice {version} no longer has (the configuration would not load): remove it from the variable before moving to {version}"
+        "{field} sets `{key}`, which Splice {version} removed (a leftover key would likely stop the app from starting): remove it from the variable before moving to {version}"
     )]
     RemovedConfigKey {
         field: String,
