@@ -108,6 +108,7 @@ fn a_downgrade_is_refused_at_admission_and_an_upgrade_allowed() {
         ("0.7.4", "0.8.1"),
         ("0.7.5", "0.8.0"),
         ("0.8.1", "0.8.4"),
+        ("0.7.9", "0.7.10"),
     ] {
         let old = patched(NO_KMS_EXAMPLE, json!({"version": from}));
         let up = patched(NO_KMS_EXAMPLE, json!({"version": to}));
