@@ -240,11 +240,6 @@ mod tests {
             OVERDUE
         );
     }
-}
-
-#[cfg(test)]
-mod listing_tests {
-    use super::*;
 
     fn v(name: &str, version: &str) -> ValidatorRelease {
         ValidatorRelease {

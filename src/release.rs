@@ -328,7 +328,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_is_ordered_and_ends_at_the_network_release() {
+    fn the_table_is_ordered_and_ends_at_0_8_1() {
         assert_eq!(newest().version, "0.8.1");
         let parsed: Vec<Version> = SUPPORTED
             .iter()
