@@ -83,6 +83,34 @@ pub enum Command {
         #[command(subcommand)]
         command: BackupCommand,
     },
+    /// Splice releases of a fleet of Validators.
+    Releases {
+        #[command(subcommand)]
+        command: ReleasesCommand,
+    },
+}
+
+/// `releases` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReleasesCommand {
+    /// List the Validators whose spec.version is below RELEASE (or is not a release number), from
+    /// a file or a cluster; exit 0 when there is none, 1 when there is any (or on an error).
+    Below {
+        /// The release the network requires, such as 0.8.0.
+        release: canton_operator::release::Version,
+        /// YAML file of Validators (`-` for standard input); other kinds are skipped.
+        #[arg(short = 'f', long = "file", conflicts_with_all = ["namespace", "all_namespaces"])]
+        file: Option<PathBuf>,
+        /// Namespace in the cluster (default: the kubeconfig's).
+        #[arg(short = 'n', long, conflicts_with = "all_namespaces")]
+        namespace: Option<String>,
+        /// Every namespace of the cluster.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
 }
 
 /// `backup` subcommands.
@@ -241,6 +269,13 @@ pub struct RunArgs {
     /// made to a Validator and drift are applied at once whatever this says.
     #[arg(long, env = "CANTON_OPERATOR_MAX_CONCURRENT_ROLLOUTS", default_value_t = canton_operator::controller::DEFAULT_MAX_CONCURRENT_ROLLOUTS)]
     pub max_concurrent_rollouts: u32,
+    /// The Splice release the network requires of its validators, and from when:
+    /// `VERSION[@DATE]`, such as `0.8.0@2026-12-15` (midnight UTC) or
+    /// `0.8.0@2026-12-15T12:00:00Z`; without a date, required now. Validators below it get
+    /// `MinimumReleaseMet=False` and a Warning Event, ahead of the date and after it, and count in
+    /// `canton_operator_validators_below_minimum_release` (docs/releases.md).
+    #[arg(long, env = "CANTON_OPERATOR_MINIMUM_RELEASE")]
+    pub minimum_release: Option<canton_operator::minimum_release::MinimumRelease>,
 }
 
 /// Log output format.
@@ -255,4 +290,59 @@ pub enum LogFormat {
 pub enum OutputFormat {
     Text,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_minimum_release_flag_reads_a_version_and_a_date() {
+        let cli = Cli::try_parse_from([
+            "canton-operator",
+            "run",
+            "--minimum-release",
+            "0.8.0@2026-12-15",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(
+            args.minimum_release.map(|m| m.to_string()).as_deref(),
+            Some("0.8.0@2026-12-15T00:00:00Z")
+        );
+        let bad = Cli::try_parse_from(["canton-operator", "run", "--minimum-release", "0.8"]);
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("not a release number")
+        );
+    }
+
+    #[test]
+    fn releases_below_reads_a_file_or_a_namespace_but_not_both() {
+        let both = Cli::try_parse_from([
+            "canton-operator",
+            "releases",
+            "below",
+            "0.8.0",
+            "-f",
+            "x.yaml",
+            "-n",
+            "ns",
+        ]);
+        assert!(both.is_err());
+        let cluster =
+            Cli::try_parse_from(["canton-operator", "releases", "below", "0.8.0", "-A"]).unwrap();
+        assert!(matches!(
+            cluster.command,
+            Command::Releases {
+                command: ReleasesCommand::Below {
+                    all_namespaces: true,
+                    ..
+                }
+            }
+        ));
+    }
 }

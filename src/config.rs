@@ -75,6 +75,8 @@ pub struct OperatorConfig {
     /// The operator's own image (`CANTON_OPERATOR_IMAGE`, set by the chart), which the identity
     /// backup CronJobs run; unset: the published image of this release.
     pub operator_image: Option<String>,
+    /// The release the network requires of its validators (`run --minimum-release`), if given.
+    pub minimum_release: Option<crate::minimum_release::MinimumRelease>,
 }
 
 impl OperatorConfig {
@@ -89,6 +91,7 @@ impl OperatorConfig {
             kms_default: kms_default(&lookup),
             operator_namespace: read(&lookup, "POD_NAMESPACE").ok().flatten(),
             operator_image: read(&lookup, OPERATOR_IMAGE_VAR).ok().flatten(),
+            minimum_release: None,
         }
     }
 

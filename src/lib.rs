@@ -13,6 +13,7 @@ pub mod iam;
 pub mod kms;
 pub mod manifest;
 pub mod metrics;
+pub mod minimum_release;
 pub mod names;
 pub mod operator;
 pub mod reference;

@@ -110,6 +110,16 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             keys(&validator, namespace, target, output)
         }
         Command::Backup { command } => backup(command),
+        Command::Releases {
+            command:
+                cli::ReleasesCommand::Below {
+                    release,
+                    file,
+                    namespace,
+                    all_namespaces,
+                    output,
+                },
+        } => releases_below(release, file, namespace, all_namespaces, output),
     }
 }
 
@@ -355,6 +365,7 @@ fn run(args: cli::RunArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         debounce: std::time::Duration::from_millis(args.debounce_ms),
         max_concurrent_rollouts: args.max_concurrent_rollouts,
+        minimum_release: args.minimum_release,
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(operator::run(settings))?;
@@ -381,6 +392,55 @@ fn verify(
         }
     }
     Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `releases below`: the Validators of a file or a cluster below `release`; exit 1 if any.
+fn releases_below(
+    release: canton_operator::release::Version,
+    file: Option<std::path::PathBuf>,
+    namespace: Option<String>,
+    all_namespaces: bool,
+    output: cli::OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    use canton_operator::minimum_release::{below, in_cluster, table};
+    let fleet = match file {
+        Some(file) => manifest::validator_releases(&read_input(&file)?)?,
+        None => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(async {
+                let client = kube::Client::try_default()
+                    .await
+                    .context("connecting to the cluster")?;
+                let namespace = match (all_namespaces, namespace) {
+                    (true, _) => None,
+                    (false, Some(ns)) => Some(ns),
+                    (false, None) => Some(client.default_namespace().to_string()),
+                };
+                anyhow::Ok(
+                    in_cluster(client, namespace.as_deref())
+                        .await
+                        .context("listing Validators")?,
+                )
+            })?
+        }
+    };
+    let found = below(&fleet, release);
+    match output {
+        cli::OutputFormat::Text => {
+            print!("{}", table(&found));
+            eprintln!(
+                "{} of {} Validators below {release}",
+                found.len(),
+                fleet.len()
+            );
+        }
+        cli::OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&found)?),
+    }
+    Ok(if found.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -215,6 +215,38 @@ fn document(text: &str, line: usize) -> Document {
 /// A Validator's namespace and name.
 type ValidatorKey = (String, String);
 
+/// Every Validator of a YAML stream with its `spec.version`, in file order, read leniently (other
+/// kinds and empty documents are skipped; a Validator the operator would refuse is still listed),
+/// so a fleet's manifests can be checked against a release (`releases below -f`).
+pub fn validator_releases(
+    text: &str,
+) -> Result<Vec<crate::minimum_release::ValidatorRelease>, ManifestError> {
+    let mut out = Vec::new();
+    for (i, document) in documents(text).iter().enumerate() {
+        let value: serde_json::Value =
+            serde_saphyr::from_str(&document.text).map_err(|e| ManifestError::InDocument {
+                index: i + 1,
+                line: document.line,
+                error: Box::new(ManifestError::Decode(e.to_string())),
+            })?;
+        if value.get("kind").and_then(|k| k.as_str()) != Some("Validator") {
+            continue;
+        }
+        let text_at = |pointer: &str| value.pointer(pointer).and_then(|v| v.as_str());
+        out.push(crate::minimum_release::ValidatorRelease {
+            namespace: text_at("/metadata/namespace")
+                .unwrap_or("default")
+                .to_string(),
+            name: text_at("/metadata/name").unwrap_or_default().to_string(),
+            version: text_at("/spec/version").unwrap_or_default().to_string(),
+        });
+    }
+    if out.is_empty() {
+        return Err(ManifestError::Empty);
+    }
+    Ok(out)
+}
+
 /// The Validator's (namespace, name) and its rendered objects, `None` for an empty document.
 fn render_document(
     document: &Document,

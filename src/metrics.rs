@@ -55,6 +55,9 @@ pub struct Metrics {
     backups: Mutex<HashMap<String, i64>>,
     rollout_pending: Gauge,
     rolling_out: Gauge,
+    below_minimum: Gauge,
+    /// The validators (`namespace/name`) below the network's minimum release.
+    below: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for Metrics {
@@ -74,6 +77,7 @@ impl Metrics {
         let failing = Gauge::default();
         let rollout_pending = Gauge::default();
         let rolling_out = Gauge::default();
+        let below_minimum = Gauge::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_failures",
@@ -117,6 +121,11 @@ impl Metrics {
             "Validators holding a rollout slot: an operator-caused change applied, Deployments not yet available",
             rolling_out.clone(),
         );
+        registry.register(
+            "validators_below_minimum_release",
+            "Validators running a Splice release below the one the network requires (run --minimum-release)",
+            below_minimum.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -130,7 +139,24 @@ impl Metrics {
             backups: Mutex::new(HashMap::new()),
             rollout_pending,
             rolling_out,
+            below_minimum,
+            below: Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// Records whether a validator (`namespace/name`) is below the minimum release (`false` also
+    /// when it is gone, or no minimum is set).
+    pub(crate) fn set_below_minimum(&self, validator: &str, below: bool) {
+        let Ok(mut set) = self.below.lock() else {
+            return;
+        };
+        if below {
+            set.insert(validator.to_string());
+        } else {
+            set.remove(validator);
+        }
+        self.below_minimum
+            .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
     }
 
     /// Records the newest verified identity backup of a validator (`None`: none, or the validator
@@ -232,6 +258,14 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// The validators (`namespace/name`) counted as below the minimum release.
+    pub(crate) fn validators_below_minimum(&self) -> Vec<String> {
+        self.below
+            .lock()
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         self.refresh_backup_ages();
@@ -263,5 +297,23 @@ mod tests {
         assert!((3600..3700).contains(&age), "{age_line}");
         metrics.set_backup_success("validators/acme", None);
         assert!(!metrics.encode().contains(r#"validator="acme""#));
+    }
+
+    #[test]
+    fn validators_below_the_minimum_are_counted_once_and_forgotten() {
+        let metrics = Metrics::new();
+        let count = |m: &Metrics| {
+            m.encode()
+                .lines()
+                .find_map(|l| l.strip_prefix("canton_operator_validators_below_minimum_release "))
+                .map(str::to_string)
+        };
+        assert_eq!(count(&metrics).as_deref(), Some("0"));
+        metrics.set_below_minimum("a/one", true);
+        metrics.set_below_minimum("a/one", true);
+        metrics.set_below_minimum("b/two", true);
+        assert_eq!(count(&metrics).as_deref(), Some("2"));
+        metrics.set_below_minimum("a/one", false);
+        assert_eq!(count(&metrics).as_deref(), Some("1"));
     }
 }

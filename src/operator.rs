@@ -24,6 +24,8 @@ pub struct RunSettings {
     pub debounce: std::time::Duration,
     /// Validators rolled at once for an operator-caused change (0: no limit).
     pub max_concurrent_rollouts: u32,
+    /// The release the network requires of its validators (`--minimum-release`).
+    pub minimum_release: Option<crate::minimum_release::MinimumRelease>,
 }
 
 /// Why the operator could not start.
@@ -40,7 +42,10 @@ pub enum RunError {
 
 /// Runs until SIGTERM or Ctrl-C.
 pub async fn run(settings: RunSettings) -> Result<(), RunError> {
-    let config = OperatorConfig::from_env();
+    let config = OperatorConfig {
+        minimum_release: settings.minimum_release,
+        ..OperatorConfig::from_env()
+    };
     log_config(&config);
     let client = Client::try_default().await?;
     let metrics = Arc::new(Metrics::new());
@@ -105,6 +110,9 @@ fn log_config(config: &OperatorConfig) {
         tracing::error!(error = %e, "KMS configuration error: validators that need the environment default will not be provisioned");
     }
     tracing::info!(config = %config.summary(), "operator configuration");
+    if let Some(minimum) = &config.minimum_release {
+        tracing::info!(%minimum, "validators below this release are reported (MinimumReleaseMet)");
+    }
 }
 
 async fn wait_for_signal() {

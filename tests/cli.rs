@@ -550,3 +550,90 @@ fn a_closed_pipe_ends_quietly() {
         assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{args:?}");
     }
 }
+
+// ---------------------------------------------------------------- releases below
+
+#[test]
+fn releases_below_lists_the_validators_of_a_file_under_a_release() {
+    // README: `releases below VERSION -f FILE`.
+    let out = operator(&[])
+        .args(["releases", "below", "0.8.0", "-f", EXAMPLE])
+        .assert()
+        .code(1)
+        .stderr("1 of 1 Validators below 0.8.0\n")
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    let v = common::validator(EXAMPLE);
+    let (ns, name) = (v.metadata.namespace.unwrap(), v.metadata.name.unwrap());
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["NAMESPACE", "NAME", "VERSION"],
+            vec![ns.as_str(), name.as_str(), v.spec.version.as_str()]
+        ]
+    );
+    operator(&[])
+        .args(["releases", "below", "0.7.4", "-f", EXAMPLE])
+        .assert()
+        .success()
+        .stdout("NAMESPACE  NAME  VERSION\n")
+        .stderr("0 of 1 Validators below 0.7.4\n");
+}
+
+#[test]
+fn releases_below_reads_a_stream_skips_other_kinds_and_prints_json() {
+    let stream = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x}}\n---\n{}---\n{}",
+        read(EXAMPLE),
+        read(EXAMPLE)
+            .replace("version: \"0.7.4\"", "version: \"0.8.1\"")
+            .replace("name: acme", "name: newer")
+    );
+    let out = operator(&[])
+        .args(["releases", "below", "0.8.0", "-f", "-", "-o", "json"])
+        .write_stdin(stream)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let listed: Value = serde_json::from_slice(&out).unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["acme"], "{listed}");
+    operator(&[])
+        .args(["releases", "below", "0.8", "-f", EXAMPLE])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a release number"));
+}
+
+#[test]
+fn releases_below_against_a_cluster_says_when_it_cannot_reach_one() {
+    // README: `releases below VERSION -n NS` / `--all-namespaces` (the listing itself is tested
+    // against the fake API server in tests/controller_release.rs).
+    for scope in [&["-n", "validators"][..], &["--all-namespaces"][..]] {
+        operator(&[])
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
+            .args(["releases", "below", "0.8.0"])
+            .args(scope)
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::starts_with(
+                "error: connecting to the cluster",
+            ));
+    }
+}

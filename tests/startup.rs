@@ -18,30 +18,39 @@ use canton_operator::decision::resolve;
 use canton_operator::manifest::{decode_validator, render_yaml, rendered_yaml};
 use canton_operator::render::{Rendered, render_with};
 use common::startup::{
-    self, BACKEND, Env, Image, OptionalSecrets, PodExpectations, additional_config_file,
-    check_container, check_pod, to_json,
+    self, BACKEND, DEPRECATED_TRANSFER_COMMANDS, Env, Image, OptionalSecrets, PodExpectations,
+    ReleaseModel, additional_config_file, check_container, check_pod, check_release, to_json,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::{Value, json};
 
 /// The Splice releases an example is checked for: every release the operator supports that has
 /// the features the example uses (session signing keys need 0.7.2; that refusal is tested in
-/// `tests/workloads.rs`).
+/// `tests/workloads.rs`), and a patch newer than the table on each of its minor lines (rendered
+/// with that line's newest facts).
 fn releases(example: &Validator) -> Vec<String> {
     let signing_keys = example
         .spec
         .kms
         .as_ref()
         .is_some_and(|k| k.session_signing_keys());
-    canton_operator::release::SUPPORTED
+    let table = &canton_operator::release::SUPPORTED;
+    let mut out: Vec<String> = table
         .iter()
         .filter(|r| r.session_signing_keys || !signing_keys)
         .map(|r| r.version.to_string())
-        .collect()
+        .collect();
+    for (i, r) in table.iter().enumerate() {
+        let last_of_line = table
+            .get(i + 1)
+            .is_none_or(|next| next.number().minor != r.number().minor);
+        if last_of_line {
+            let n = r.number();
+            out.push(format!("{}.{}.{}", n.major, n.minor, n.patch + 3));
+        }
+    }
+    out
 }
-
-/// The release line the skeletons under `tests/images/` describe (written from 0.7.4's images).
-const SKELETON_LINE: &str = "0.7.";
 
 /// An operator environment: its name in messages and its variables.
 type Environment = (&'static str, &'static [(&'static str, &'static str)]);
@@ -91,8 +100,9 @@ fn render_as_cli(
         .map_err(|e| e.to_string())
 }
 
-/// Every start-up problem of one Deployment, for one workload.
+/// Every start-up problem of one Deployment, for one workload of `release`.
 fn check_workload(
+    (release, model): (&str, &ReleaseModel),
     image: Image,
     deployment: &Deployment,
     resources_overridden: bool,
@@ -102,7 +112,14 @@ fn check_workload(
     let Some(container) = deployment.pointer("/spec/template/spec/containers/0") else {
         return vec!["the Deployment has no container".into()];
     };
-    let mut problems = check_container(image, container);
+    let mut problems = check_release(model, image, container);
+    let tag = container["image"].as_str().unwrap_or_default();
+    if !tag.ends_with(&format!("/{}:{release}", image.image_name())) {
+        problems.push(format!(
+            "runs image {tag}, not {}:{release}",
+            image.image_name()
+        ));
+    }
     let database = startup::database(image, container);
     let expect = PodExpectations {
         image,
@@ -110,13 +127,18 @@ fn check_workload(
         resources_overridden,
         init_image: startup::INIT_IMAGE,
         creates_database,
+        no_token: model.chart_0_8,
     };
     problems.extend(check_pod(&deployment, &expect));
     problems
 }
 
 /// The problems of both workloads of one render, each under its heading.
-fn check_rendered(validator: &Validator, rendered: &Rendered) -> Vec<(String, Vec<String>)> {
+fn check_rendered(
+    release: (&str, &ReleaseModel),
+    validator: &Validator,
+    rendered: &Rendered,
+) -> Vec<(String, Vec<String>)> {
     let spec = &validator.spec;
     let creates_database = spec.database_init.as_ref().is_none_or(|d| d.enabled);
     let workloads = [
@@ -136,7 +158,7 @@ fn check_rendered(validator: &Validator, rendered: &Rendered) -> Vec<(String, Ve
         .map(|(image, deployment, overridden)| {
             let name = deployment.metadata.name.clone().unwrap_or_default();
             let heading = format!("{} (Deployment {name})", image.folder());
-            let problems = check_workload(image, deployment, overridden, creates_database);
+            let problems = check_workload(release, image, deployment, overridden, creates_database);
             (heading, problems)
         })
         .collect()
@@ -152,11 +174,8 @@ fn render_problems(
     rendered: &Rendered,
 ) -> Vec<String> {
     let mut problems = Vec::new();
-    if !release.starts_with(SKELETON_LINE) {
-        problems.push(format!(
-            "release {release} is not a {SKELETON_LINE}x release, the only line tests/images \
-             describes (checked against the 0.7.4 skeletons anyway)"
-        ));
+    if let Err(e) = startup::model(release) {
+        problems.push(e);
     }
     if release == example.spec.version {
         let cli = render_yaml(text, &common::config(env)).map_err(|e| e.to_string());
@@ -215,7 +234,11 @@ fn check_case(
         format!("{case}, render"),
         render_problems(text, example, release, env, &rendered),
     )];
-    let workloads = check_rendered(example, &rendered);
+    let model = match startup::model(release) {
+        Ok(model) => model,
+        Err(e) => return vec![(case.to_string(), vec![e])],
+    };
+    let workloads = check_rendered((release, &model), example, &rendered);
     out.extend(
         workloads
             .into_iter()
@@ -422,6 +445,7 @@ fn pod_problems(image: Image, container: &Value, database: &str) -> Vec<String> 
         resources_overridden: false,
         init_image: startup::INIT_IMAGE,
         creates_database: true,
+        no_token: false,
     };
     check_pod(&chart_deployment(container, database), &expect)
 }
@@ -766,6 +790,7 @@ fn pod_differences_from_the_chart_are_reported() {
         resources_overridden: true,
         init_image: startup::INIT_IMAGE,
         creates_database: true,
+        no_token: false,
     };
     let deployment = chart_deployment(&chart_validator_app(), "cantonnet_validator");
     assert_eq!(
@@ -784,5 +809,74 @@ fn includes_are_inlined_from_the_image_folder() {
             "{}: storage.conf not inlined",
             image.folder()
         );
+    }
+}
+
+// ---- Per release: what 0.8 changed is modelled, so a render that ignores it fails. ----
+
+fn model(release: &str) -> ReleaseModel {
+    startup::model(release).unwrap()
+}
+
+#[test]
+fn a_removed_key_fails_the_releases_that_removed_it() {
+    let app = with(
+        chart_validator_app(),
+        var(
+            "ADDITIONAL_CONFIG_LEFTOVER",
+            &format!("{DEPRECATED_TRANSFER_COMMANDS} = true"),
+        ),
+    );
+    assert_eq!(
+        check_release(&model("0.7.5"), Image::ValidatorApp, &app),
+        Vec::<String>::new()
+    );
+    for release in ["0.8.0", "0.8.1", "0.8.4"] {
+        let problems = check_release(&model(release), Image::ValidatorApp, &app);
+        assert_eq!(problems.len(), 1, "{release}: {problems:#?}");
+        assert!(
+            problems[0].contains("enable-deprecated-transfer-command-support` is set"),
+            "{problems:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_0_8_chart_sets_the_participant_user_and_turns_the_token_off() {
+    // The 0.7.4 chart's participant has no CANTON_PARTICIPANT_POSTGRES_USER.
+    let participant = chart_participant(None);
+    assert!(check_release(&model("0.7.4"), Image::Participant, &participant).is_empty());
+    let problems = check_release(&model("0.8.0"), Image::Participant, &participant);
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(problems[0].contains("CANTON_PARTICIPANT_POSTGRES_USER"));
+    let participant = with(
+        participant,
+        var("CANTON_PARTICIPANT_POSTGRES_USER", "cnadmin"),
+    );
+    assert!(check_release(&model("0.8.0"), Image::Participant, &participant).is_empty());
+    let app = chart_validator_app();
+    let expect = |no_token| PodExpectations {
+        image: Image::ValidatorApp,
+        database: Some("cantonnet_validator"),
+        resources_overridden: false,
+        init_image: startup::INIT_IMAGE,
+        creates_database: true,
+        no_token,
+    };
+    let mut deployment = chart_deployment(&app, "cantonnet_validator");
+    assert!(check_pod(&deployment, &expect(false)).is_empty());
+    let problems = check_pod(&deployment, &expect(true));
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(problems[0].contains("automountServiceAccountToken"));
+    deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] = json!(false);
+    assert!(check_pod(&deployment, &expect(true)).is_empty());
+}
+
+#[test]
+fn a_release_without_facts_has_no_model() {
+    assert_eq!(model("0.8.4").release, "0.8.1");
+    assert_eq!(model("0.7.9").release, "0.7.5");
+    for unknown in ["0.9.0", "0.6.7", "latest"] {
+        assert!(startup::model(unknown).is_err(), "{unknown}");
     }
 }

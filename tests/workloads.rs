@@ -7,7 +7,7 @@ mod common;
 use canton_operator::api::{PARTICIPANT_OPERATOR_ENV, VALIDATOR_APP_OPERATOR_ENV, Validator};
 use canton_operator::decision::KmsDecision;
 use canton_operator::kms::{KMS_ENV_VAR, SESSION_SIGNING_KEYS_ENV_VAR};
-use canton_operator::release::SUPPORTED;
+use canton_operator::release::{DEPRECATED_TRANSFER_COMMAND_SUPPORT, SUPPORTED, VERIFIED};
 use canton_operator::render::{RenderError, Rendered, render};
 use common::{
     EXAMPLE, SEED_ENV, SEED_PARTICIPANT_VALUE, container, decision, env_value, pod_spec, validator,
@@ -55,22 +55,139 @@ fn every_supported_release_renders_its_own_images() {
 
 #[test]
 fn an_unsupported_release_is_refused_with_the_supported_range() {
-    for version in ["0.4.15", "0.6.7", "0.8.0", "latest"] {
+    // A new minor line, a major, releases before the table, pre-releases: refused.
+    for version in [
+        "0.4.15",
+        "0.6.7",
+        "0.9.0",
+        "1.0.0",
+        "0.8.1-rc1",
+        "0.8",
+        "latest",
+    ] {
         let v = patched(NO_KMS_EXAMPLE, json!({"version": version}));
         let err = render_with_decision(&v, NO_KMS_EXAMPLE).unwrap_err();
         assert_eq!(err.reason(), "UnsupportedVersion", "{version}");
-        assert!(err.to_string().contains("0.7.0 to 0.7.4"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("0.7.0 to 0.8.1, and later patches of 0.7 and 0.8"),
+            "{err}"
+        );
     }
 }
 
 #[test]
+fn a_newer_patch_runs_its_own_images_with_its_lines_newest_facts() {
+    let newer = patched(NO_KMS_EXAMPLE, json!({"version": "0.8.4"}));
+    let r = render_with_decision(&newer, NO_KMS_EXAMPLE).unwrap();
+    for (deployment, image) in [
+        (&r.participant, "canton-participant"),
+        (&r.validator_app, "validator-app"),
+    ] {
+        let tag = container(deployment).image.clone().unwrap();
+        assert!(tag.ends_with(&format!("/{image}:0.8.4")), "{tag}");
+        let labels = deployment.metadata.labels.as_ref().unwrap();
+        assert_eq!(labels["app.kubernetes.io/version"], "0.8.4");
+    }
+    // Everything else is 0.8.1's render.
+    let known = patched(NO_KMS_EXAMPLE, json!({"version": "0.8.1"}));
+    let known = render_with_decision(&known, NO_KMS_EXAMPLE).unwrap();
+    let strip = |r: &Rendered| {
+        serde_json::to_string(&r.to_json().unwrap())
+            .unwrap()
+            .replace("0.8.4", "0.8.1")
+    };
+    assert_eq!(strip(&r), strip(&known));
+}
+
+#[test]
 fn a_downgrade_is_refused_at_admission_and_an_upgrade_allowed() {
-    let old = patched(NO_KMS_EXAMPLE, json!({"version": "0.7.3"}));
-    let up = patched(NO_KMS_EXAMPLE, json!({"version": "0.7.4"}));
-    assert_eq!(up.validate_cel_update(&old), Ok(()));
-    let errors = old.validate_cel_update(&up).unwrap_err().into_vec();
-    assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].message.contains("cannot go down"), "{errors:?}");
+    // Whatever the rule's wording, these pairs are what it must decide.
+    for (from, to) in [
+        ("0.7.3", "0.7.4"),
+        ("0.7.4", "0.8.1"),
+        ("0.7.5", "0.8.0"),
+        ("0.8.1", "0.8.4"),
+        ("0.7.9", "0.7.10"),
+    ] {
+        let old = patched(NO_KMS_EXAMPLE, json!({"version": from}));
+        let up = patched(NO_KMS_EXAMPLE, json!({"version": to}));
+        assert_eq!(up.validate_cel_update(&old), Ok(()), "{from} -> {to}");
+        let errors = old.validate_cel_update(&up).unwrap_err().into_vec();
+        assert_eq!(errors.len(), 1, "{to} -> {from}: {errors:?}");
+        assert!(errors[0].message.contains("cannot go down"), "{errors:?}");
+    }
+}
+
+#[test]
+fn the_examples_name_the_newest_verified_release() {
+    assert!(SUPPORTED.iter().any(|r| r.version == VERIFIED));
+    for entry in std::fs::read_dir(common::crate_path("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let relative = format!("examples/{}", path.file_name().unwrap().to_string_lossy());
+        assert_eq!(validator(&relative).spec.version, VERIFIED, "{relative}");
+    }
+}
+
+#[test]
+fn no_release_is_given_a_key_it_removed() {
+    let examples = std::fs::read_dir(common::crate_path("examples")).unwrap();
+    let mut checked = 0;
+    for entry in examples {
+        let path = entry.unwrap().path();
+        let relative = format!("examples/{}", path.file_name().unwrap().to_string_lossy());
+        let example = validator(&relative);
+        let signing_keys = example
+            .spec
+            .kms
+            .as_ref()
+            .is_some_and(|k| k.session_signing_keys());
+        for release in SUPPORTED
+            .iter()
+            .filter(|r| !r.removed_config_keys.is_empty())
+        {
+            assert!(!signing_keys || release.session_signing_keys);
+            let mut v = example.clone();
+            v.spec.version = release.version.to_string();
+            let r = render(&v, &decision(&relative, &[])).unwrap();
+            let text = serde_json::to_string(&r.to_json().unwrap()).unwrap();
+            for key in release.removed_config_keys {
+                let last = key.rsplit('.').next().unwrap();
+                assert!(
+                    !text.contains(last),
+                    "{relative} on {}: {key}",
+                    release.version
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2 * 3, "{checked}");
+}
+
+#[test]
+fn additional_env_setting_a_removed_key_is_refused_for_the_releases_that_removed_it() {
+    let leftover = json!({"validatorApp": {"additionalEnv": [{
+        "name": "ADDITIONAL_CONFIG_LEFTOVER",
+        "value": "canton.validator-apps.validator_backend { enable-deprecated-transfer-command-support = true }"
+    }]}});
+    let on = |version: &str| {
+        let mut spec = leftover.clone();
+        spec["version"] = json!(version);
+        render_with_decision(&patched(NO_KMS_EXAMPLE, spec), NO_KMS_EXAMPLE)
+    };
+    assert!(on("0.7.5").is_ok());
+    for version in ["0.8.0", "0.8.1", "0.8.4"] {
+        let err = on(version).unwrap_err();
+        assert_eq!(err.reason(), "RemovedConfigKey", "{version}");
+        let message = err.to_string();
+        assert!(
+            message.contains("spec.validatorApp.additionalEnv[0].value")
+                && message.contains(DEPRECATED_TRANSFER_COMMAND_SUPPORT)
+                && message.contains(version),
+            "{message}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- the validator app

@@ -157,7 +157,8 @@ reserved_env!(
 )]
 pub struct ValidatorSpec {
     /// Splice release the validator runs, such as `0.7.4`: the default image tag of every workload.
-    /// Supported: 0.7.0 to 0.7.4 (`docs/releases.md`). Changing it rolls the workloads to the new
+    /// Supported: 0.7.0 to 0.8.1, and later patches of 0.7 and 0.8 (run with their line's newest
+    /// facts, `ReleaseKnown=False`; `docs/releases.md`). Changing it rolls the workloads to the new
     /// release; going down is refused (Splice does not support downgrades).
     #[schemars(length(min = 1, max = 64))]
     pub version: String,

@@ -17,6 +17,30 @@ pub(crate) const VALIDATOR_APP_READY: &str = "ValidatorAppReady";
 /// Present when identity backups are configured; not part of `Ready` (a validator without a
 /// fresh backup still runs), watched on its own.
 pub(crate) const IDENTITY_BACKED_UP: &str = "IdentityBackedUp";
+/// Present only when `spec.version` is a patch newer than the operator's release table, rendered
+/// with its line's newest facts (`False`, `NewerPatch`); not part of `Ready`: the validator runs.
+pub(crate) const RELEASE_KNOWN: &str = "ReleaseKnown";
+/// Its reason.
+pub(crate) const NEWER_PATCH: &str = "NewerPatch";
+pub(crate) use crate::minimum_release::MINIMUM_RELEASE_MET;
+
+/// A condition that is not part of `Ready`: status, reason, message.
+pub(crate) type SideCondition = (bool, &'static str, String);
+
+/// `ReleaseKnown=False` for a patch newer than the table, naming the release the facts come from.
+pub(crate) fn release_known(version: &str) -> Option<SideCondition> {
+    let resolved = crate::release::resolve(version).ok()?;
+    resolved.newer_patch.then(|| {
+        let facts = resolved.release.version;
+        (
+            false,
+            NEWER_PATCH,
+            format!(
+                "{version} is newer than the releases this operator knows: its workloads are rendered with the facts of {facts}, the newest known release of its line; upgrade the operator for {version}'s own (docs/releases.md)"
+            ),
+        )
+    })
+}
 
 /// What one reconcile concluded about the KMS decision.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +60,10 @@ pub(crate) struct Observation<'a> {
     pub validator_name: &'a str,
     /// The identity backups, when the spec asks for them.
     pub backup: Option<BackupObservation>,
+    /// `ReleaseKnown`, when `spec.version` is a newer patch than the table knows.
+    pub release_known: Option<SideCondition>,
+    /// `MinimumReleaseMet`, when the operator is given a minimum release.
+    pub minimum_release: Option<SideCondition>,
 }
 
 /// What the backup runs add up to (see `backup_status`).
@@ -79,9 +107,23 @@ pub(crate) fn desired_status(
             obs.generation,
         )
     });
+    let side = [&obs.release_known, &obs.minimum_release]
+        .into_iter()
+        .zip([RELEASE_KNOWN, MINIMUM_RELEASE_MET])
+        .filter_map(|(parts, type_)| {
+            let (ok, reason, message) = parts.as_ref()?;
+            Some(condition(
+                type_,
+                *ok,
+                reason,
+                message.clone(),
+                obs.generation,
+            ))
+        });
     let conditions = [ready, kms, participant, app]
         .into_iter()
         .chain(backup)
+        .chain(side)
         .map(|c| keep_transition_time(c, old, now))
         .collect();
     ValidatorStatus {

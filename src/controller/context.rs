@@ -160,6 +160,8 @@ impl Context {
         self.metrics.set_mode(&metrics_key(validator), None);
         self.metrics
             .set_backup_success(&metrics_key(validator), None);
+        self.metrics
+            .set_below_minimum(&metrics_key(validator), false);
         self.rollouts.forget(validator);
     }
 
@@ -177,7 +179,8 @@ impl Context {
         let known: Vec<ObjectRef<Cached<Validator>>> = self
             .with_failures(|failures| failures.keys().cloned().collect())
             .unwrap_or_default();
-        let modes = self.metrics.validators_with_mode();
+        let mut modes = self.metrics.validators_with_mode();
+        modes.extend(self.metrics.validators_below_minimum());
         for validator in known.into_iter().chain(self.rollouts.known()) {
             self.forget_if_deleted(&validator);
         }

@@ -9,8 +9,8 @@ use serde_json::json;
 use super::backup_status::{condition as backup_condition, last_success_time, next_status, run_of};
 use super::children::ApplyReport;
 use super::conditions::{
-    self, BackupObservation, IDENTITY_BACKED_UP, KMS_CONFIGURED, KmsOutcome, Observation,
-    desired_status,
+    self, BackupObservation, IDENTITY_BACKED_UP, KMS_CONFIGURED, KmsOutcome, MINIMUM_RELEASE_MET,
+    Observation, RELEASE_KNOWN, desired_status,
 };
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
@@ -40,6 +40,17 @@ pub(crate) async fn update(
             .as_ref()
             .and_then(|b| last_success_time(Some(&b.status))),
     );
+    let version = &validator.spec.version;
+    let minimum_release = ctx
+        .config
+        .minimum_release
+        .as_ref()
+        .and_then(|m| m.standing(version, now.0))
+        .map(|s| (s.met, s.reason, s.message));
+    ctx.metrics.set_below_minimum(
+        &format!("{namespace}/{name}"),
+        minimum_release.as_ref().is_some_and(|m| !m.0),
+    );
     let obs = Observation {
         generation: validator.metadata.generation,
         outcome,
@@ -47,6 +58,8 @@ pub(crate) async fn update(
         validator_app: app.as_ref(),
         validator_name: &name,
         backup,
+        release_known: conditions::release_known(version),
+        minimum_release,
     };
     let mut status = desired_status(&obs, previous, &now);
     rollout::set_condition(
@@ -178,6 +191,7 @@ async fn publish_changes(
         }
     }
     publish_backup_change(validator, ctx, previous, status).await;
+    publish_release_changes(validator, ctx, previous, status).await;
     if !report.created.is_empty() {
         let note = format!("created {}", report.created.join(", "));
         events::publish(ctx, validator, false, "Provisioned", note).await;
@@ -231,5 +245,41 @@ async fn publish_backup_change(
             "IdentityBackedUp"
         };
         events::publish(ctx, validator, warning, reason, after.message.clone()).await;
+    }
+}
+
+/// One Warning when a newer patch is run with older facts (again if the version changes while it
+/// is), and when a validator falls below the network's minimum release or the date passes with it
+/// still below; a Normal Event when it meets the minimum again.
+async fn publish_release_changes(
+    validator: &Validator,
+    ctx: &Context,
+    previous: Option<&ValidatorStatus>,
+    status: &ValidatorStatus,
+) {
+    for type_ in [RELEASE_KNOWN, MINIMUM_RELEASE_MET] {
+        let before = conditions::find(previous, type_);
+        let Some(after) = conditions::find(Some(status), type_) else {
+            continue;
+        };
+        let changed = before.is_none_or(|b| {
+            b.status != after.status
+                || b.reason != after.reason
+                || (type_ == RELEASE_KNOWN && b.message != after.message)
+        });
+        if !changed {
+            continue;
+        }
+        let warning = after.status != "True";
+        if warning || before.is_some_and(|b| b.status != "True") {
+            events::publish(
+                ctx,
+                validator,
+                warning,
+                &after.reason,
+                after.message.clone(),
+            )
+            .await;
+        }
     }
 }

@@ -48,11 +48,7 @@ pub(super) fn cron_job(ctx: &Context, operator_image: &str) -> Option<CronJob> {
     let backup = settings(ctx)?;
     let name = backup_name(ctx.name);
     let template_meta = ObjectMeta {
-        labels: Some(labels::labels(
-            ctx.name,
-            BACKUP_COMPONENT,
-            ctx.release.version,
-        )),
+        labels: Some(labels::labels(ctx.name, BACKUP_COMPONENT, ctx.version)),
         ..ObjectMeta::default()
     };
     let pod = PodSpec {

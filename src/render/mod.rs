@@ -80,6 +80,14 @@ pub enum RenderError {
     SessionSigningKeysUnsupported { version: String },
     #[error("{field}: {message}")]
     InvalidField { field: String, message: String },
+    #[error(
+        "{field} sets `{key}`, which Splice {version} removed (a leftover key would likely stop the app from starting): remove it from the variable before moving to {version}"
+    )]
+    RemovedConfigKey {
+        field: String,
+        key: String,
+        version: String,
+    },
 }
 
 impl RenderError {
@@ -92,6 +100,7 @@ impl RenderError {
             RenderError::ReservedEnvName { .. } => "ReservedEnvName",
             RenderError::SessionSigningKeysUnsupported { .. } => "UnsupportedFeature",
             RenderError::InvalidField { .. } => "InvalidSpec",
+            RenderError::RemovedConfigKey { .. } => "RemovedConfigKey",
         }
     }
 }
@@ -161,11 +170,12 @@ pub(crate) fn render_in(
     if name.len() > MAX_NAME_LEN || !is_dns1123_label(&name) {
         return Err(RenderError::InvalidName(name));
     }
-    let release = validate(&validator.spec)?;
+    let release = validate(&validator.spec)?.release;
     let ctx = Context {
         validator,
         decision,
         release,
+        version: &validator.spec.version,
         name: &name,
         namespace: validator.namespace().ok_or(RenderError::MissingNamespace)?,
     };
@@ -199,6 +209,9 @@ pub(crate) struct Context<'a> {
     pub decision: &'a KmsDecision,
     /// The supported release `spec.version` names: every version-dependent fact comes from here.
     pub release: &'static Release,
+    /// `spec.version`: the image tag and version label. The same as `release.version` unless it
+    /// is a patch newer than the table, rendered with its line's newest facts.
+    pub version: &'a str,
     pub name: &'a str,
     pub namespace: String,
 }
@@ -210,7 +223,7 @@ impl Context<'_> {
         ObjectMeta {
             name: Some(name),
             namespace: Some(self.namespace.clone()),
-            labels: Some(labels::labels(self.name, component, self.release.version)),
+            labels: Some(labels::labels(self.name, component, self.version)),
             owner_references: owner_reference(self.validator).map(|o| vec![o]),
             ..ObjectMeta::default()
         }

@@ -48,7 +48,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
         image: Some(image(
             spec.participant.image.as_ref(),
             "canton-participant",
-            ctx.release.version,
+            ctx.version,
         )),
         env: Some(env_vars(ctx)),
         ports: Some(PORTS.iter().map(|(n, p)| port(n, *p)).collect()),

@@ -9,15 +9,16 @@ use super::RenderError;
 use crate::api::{
     AdditionalEnvVar, PARTICIPANT_OPERATOR_ENV, VALIDATOR_APP_OPERATOR_ENV, ValidatorSpec,
 };
-use crate::release::{Release, lookup};
+use crate::release::{Resolved, resolve};
 
 /// The smallest top-up interval: the validator app's automation polls every 30 seconds and
 /// refuses a shorter interval at start.
 const MIN_TOPUP_SECONDS: u64 = 30;
 
-/// The release of `spec.version`, if the spec can be rendered for it.
-pub fn validate(spec: &ValidatorSpec) -> Result<&'static Release, RenderError> {
-    let release = lookup(&spec.version)?;
+/// The release facts `spec.version` renders with, if the spec can be rendered for it.
+pub fn validate(spec: &ValidatorSpec) -> Result<Resolved, RenderError> {
+    let resolved = resolve(&spec.version)?;
+    let release = resolved.release;
     let signing_keys = spec.kms.as_ref().is_some_and(|k| k.session_signing_keys());
     if signing_keys && !release.session_signing_keys {
         return Err(RenderError::SessionSigningKeysUnsupported {
@@ -34,9 +35,45 @@ pub fn validate(spec: &ValidatorSpec) -> Result<&'static Release, RenderError> {
         &spec.validator_app.additional_env,
         VALIDATOR_APP_OPERATOR_ENV,
     )?;
+    for (field, vars) in [
+        (
+            "spec.participant.additionalEnv",
+            &spec.participant.additional_env,
+        ),
+        (
+            "spec.validatorApp.additionalEnv",
+            &spec.validator_app.additional_env,
+        ),
+    ] {
+        removed_keys(field, vars, release.removed_config_keys, &spec.version)?;
+    }
     topup_interval(spec)?;
     sweeps(spec)?;
-    Ok(release)
+    Ok(resolved)
+}
+
+/// A literal `additionalEnv` value naming a key the release removed. Matched on the key's last
+/// segment, so `validator_backend { enable-… = true }` is caught as well as the dotted path.
+fn removed_keys(
+    field: &str,
+    vars: &[AdditionalEnvVar],
+    removed: &[&str],
+    version: &str,
+) -> Result<(), RenderError> {
+    for (i, var) in vars.iter().enumerate() {
+        let Some(value) = &var.value else { continue };
+        let hit = removed
+            .iter()
+            .find(|key| value.contains(key.rsplit('.').next().unwrap_or(key)));
+        if let Some(key) = hit {
+            return Err(RenderError::RemovedConfigKey {
+                field: format!("{field}[{i}].value"),
+                key: (*key).to_string(),
+                version: version.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn reserved(field: &str, vars: &[AdditionalEnvVar], names: &[&str]) -> Result<(), RenderError> {

@@ -41,11 +41,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
     let workload = &ctx.release.workloads.validator_app;
     let container = Container {
         name: "validator-app".to_string(),
-        image: Some(image(
-            app.image.as_ref(),
-            "validator-app",
-            ctx.release.version,
-        )),
+        image: Some(image(app.image.as_ref(), "validator-app", ctx.version)),
         env: Some(env_vars(ctx)),
         // The chart declares only the HTTP port; metrics (10013) is reached through the Service.
         ports: Some(vec![port("val-http", HTTP_PORT)]),

@@ -65,11 +65,7 @@ pub(super) fn objects(ctx: &Context, ui: Ui) -> Option<(Deployment, Service)> {
     }
     let container = Container {
         name: ui.component().to_string(),
-        image: Some(image(
-            settings.image.as_ref(),
-            ui.component(),
-            ctx.release.version,
-        )),
+        image: Some(image(settings.image.as_ref(), ui.component(), ctx.version)),
         env: Some(env_vars(ctx, ui, settings)),
         ports: Some(vec![port("http", 8080)]),
         resources: Some(pod::resources(

@@ -275,6 +275,32 @@ def test_values_are_applied(render) -> None:
     )
 
 
+def test_minimum_release_becomes_one_flag(render) -> None:
+    assert render().flag("--minimum-release") is None
+    only = render({"minimumRelease": {"version": "0.8.0"}})
+    assert only.flag("--minimum-release") == "0.8.0"
+    dated = render({"minimumRelease": {"version": "0.8.0", "from": "2026-12-15"}})
+    assert dated.flag("--minimum-release") == "0.8.0@2026-12-15"
+    timed = render({"minimumRelease": {"version": "0.8.0", "from": "2026-12-15T12:00:00Z"}})
+    assert timed.flag("--minimum-release") == "0.8.0@2026-12-15T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("minimum", "field"),
+    [
+        ({"version": "0.8"}, "/minimumRelease/version"),
+        ({"version": "v0.8.0"}, "/minimumRelease/version"),
+        ({"version": "0.8.0", "from": "15.12.2026"}, "/minimumRelease/from"),
+        ({"from": "2026-12-15"}, "/minimumRelease/version"),
+        ({"version": "0.8.0", "when": "2026-12-15"}, "when"),
+    ],
+    ids=["two-parts", "v-prefix", "bad-date", "date-without-version", "unknown-key"],
+)
+def test_schema_refuses_a_bad_minimum_release(chart, minimum: dict[str, Any], field: str) -> None:
+    message = refusal(chart, {"minimumRelease": minimum})
+    assert field in message, message
+
+
 def test_image_digest_wins_over_tag(render) -> None:
     digest = "sha256:" + "a" * 64
     rendered = render({"image": {"tag": "ignored", "digest": digest}})

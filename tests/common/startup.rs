@@ -1,4 +1,5 @@
-//! Would a rendered workload start on the Splice 0.7.4 images? A start-up harness.
+//! Would a rendered workload start on the Splice images (0.7.x and 0.8.x, [`MODELS`])? A start-up
+//! harness.
 //!
 //! It does what the images' entrypoints do with a container (facts file
 //! `shared/reference/splice-0.7.4-workloads.md` §4 "Entrypoints", steps 7–9): take the image's
@@ -45,6 +46,14 @@ impl Image {
         match self {
             Image::ValidatorApp => "validator-app",
             Image::Participant => "participant",
+        }
+    }
+
+    /// The image's name in the registry.
+    pub fn image_name(self) -> &'static str {
+        match self {
+            Image::ValidatorApp => "validator-app",
+            Image::Participant => "canton-participant",
         }
     }
 
@@ -248,12 +257,111 @@ fn is_env_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// What the harness knows of one Splice release, written from the facts files (independently of
+/// the operator's table in `src/release.rs`, so a wrong entry there shows here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReleaseModel {
+    pub release: &'static str,
+    /// The skeleton set under `tests/images/` its images are checked against. Only 0.7.4's
+    /// exists: the facts show no difference in the images' files for 0.7.5 (pre-release tree)
+    /// and none for 0.8.x (their image files were not read: the nearest known set is used).
+    pub skeletons: &'static str,
+    /// Keys its config readers no longer have: a configuration setting one would not load
+    /// (inferred in the facts file: "would likely fail start-up").
+    pub removed_keys: &'static [&'static str],
+    /// The 0.8 charts: the participant gets `CANTON_PARTICIPANT_POSTGRES_USER` and every pod
+    /// `automountServiceAccountToken: false`.
+    pub chart_0_8: bool,
+}
+
+/// The one skeleton set under `tests/images/` (written from 0.7.4's images).
+pub const SKELETONS: &str = "0.7.4";
+
+/// Removed from the validator app's config class in 0.8.0 (facts: releases after 0.7.4).
+pub const DEPRECATED_TRANSFER_COMMANDS: &str =
+    "canton.validator-apps.validator_backend.enable-deprecated-transfer-command-support";
+
+const fn model_0_7(release: &'static str) -> ReleaseModel {
+    ReleaseModel {
+        release,
+        skeletons: SKELETONS,
+        removed_keys: &[],
+        chart_0_8: false,
+    }
+}
+
+const fn model_0_8(release: &'static str) -> ReleaseModel {
+    ReleaseModel {
+        release,
+        skeletons: SKELETONS,
+        removed_keys: &[DEPRECATED_TRANSFER_COMMANDS],
+        chart_0_8: true,
+    }
+}
+
+/// Every release the facts files describe.
+pub const MODELS: [ReleaseModel; 8] = [
+    model_0_7("0.7.0"),
+    model_0_7("0.7.1"),
+    model_0_7("0.7.2"),
+    model_0_7("0.7.3"),
+    model_0_7("0.7.4"),
+    model_0_7("0.7.5"),
+    model_0_8("0.8.0"),
+    model_0_8("0.8.1"),
+];
+
+/// The model of `release`: its own, or for a later patch of a known line that line's newest
+/// (nothing is known of it beyond; the operator renders it so too).
+pub fn model(release: &str) -> Result<ReleaseModel, String> {
+    if let Some(m) = MODELS.iter().find(|m| m.release == release) {
+        return Ok(*m);
+    }
+    let numbers = |v: &str| -> Option<(u32, u32, u32)> {
+        let mut it = v.split('.').map(|p| p.parse::<u32>().ok());
+        Some((it.next()??, it.next()??, it.next()??))
+    };
+    let (major, minor, patch) =
+        numbers(release).ok_or(format!("`{release}` is not a release number"))?;
+    MODELS
+        .iter()
+        .rev()
+        .find(|m| numbers(m.release).is_some_and(|(a, b, c)| (a, b) == (major, minor) && c < patch))
+        .copied()
+        .ok_or(format!(
+            "no facts describe release {release} or its minor line: tests/common/startup.rs MODELS"
+        ))
+}
+
 /// Everything that would stop this container's configuration from loading; empty = it loads.
 /// When a `secretKeyRef` is optional both ways are checked, each problem saying which.
 pub fn check_container(image: Image, container: &Value) -> Vec<String> {
-    let mut problems = check_with(image, container, OptionalSecrets::Present);
+    check_release(&model_0_7("0.7.4"), image, container)
+}
+
+/// [`check_container`] for a release: also the keys its readers no longer have, and what its
+/// chart renders on the container.
+pub fn check_release(model: &ReleaseModel, image: Image, container: &Value) -> Vec<String> {
+    if model.skeletons != SKELETONS {
+        return vec![format!(
+            "release {} needs the {} skeletons, which tests/images/ does not have",
+            model.release, model.skeletons
+        )];
+    }
+    let mut problems = check_with(model, image, container, OptionalSecrets::Present);
+    if model.chart_0_8 && image == Image::Participant {
+        let has_user = array(container, "env")
+            .iter()
+            .any(|v| v["name"] == json!("CANTON_PARTICIPANT_POSTGRES_USER"));
+        if !has_user {
+            problems.push(format!(
+                "the {} chart sets CANTON_PARTICIPANT_POSTGRES_USER (persistence.user); the container does not",
+                model.release
+            ));
+        }
+    }
     if has_optional_secrets(container) {
-        let absent = check_with(image, container, OptionalSecrets::Absent);
+        let absent = check_with(model, image, container, OptionalSecrets::Absent);
         let new: Vec<String> = absent
             .into_iter()
             .filter(|p| !problems.contains(p))
@@ -264,8 +372,13 @@ pub fn check_container(image: Image, container: &Value) -> Vec<String> {
     problems
 }
 
-/// [`check_container`] for one reading of the optional Secret keys.
-pub fn check_with(image: Image, container: &Value, optional: OptionalSecrets) -> Vec<String> {
+/// [`check_release`] for one reading of the optional Secret keys.
+fn check_with(
+    model: &ReleaseModel,
+    image: Image,
+    container: &Value,
+    optional: OptionalSecrets,
+) -> Vec<String> {
     let env = match environment(container, optional) {
         Ok(env) => env,
         Err(e) => return vec![e],
@@ -273,6 +386,18 @@ pub fn check_with(image: Image, container: &Value, optional: OptionalSecrets) ->
     let Resolution { tree, mut problems } = resolve(image, &env);
     if let Some(tree) = tree {
         problems.extend(check_tree(image, &tree));
+        problems.extend(
+            model
+                .removed_keys
+                .iter()
+                .filter(|key| at(&tree, key).is_some())
+                .map(|key| {
+                    format!(
+                        "`{key}` is set, but Splice {} removed it: the configuration would not load",
+                        model.release
+                    )
+                }),
+        );
     }
     problems
 }
@@ -555,6 +680,8 @@ pub struct PodExpectations<'a> {
     /// Whether the databases are created by an init container (`false`: managed Postgres, where
     /// someone else creates them).
     pub creates_database: bool,
+    /// The chart turns off the pod's service account token (0.8 on).
+    pub no_token: bool,
 }
 
 /// Everything about the pod around the container that differs from the 0.7.4 charts in a way
@@ -564,6 +691,12 @@ pub fn check_pod(deployment: &Value, expect: &PodExpectations) -> Vec<String> {
         return vec!["the Deployment has no pod template".into()];
     };
     let mut problems = pod_security(pod);
+    if expect.no_token && pod["automountServiceAccountToken"] != json!(false) {
+        problems.push(
+            "the chart sets automountServiceAccountToken: false on the pod; this pod mounts the token"
+                .into(),
+        );
+    }
     for (kind, container) in containers(pod) {
         problems.extend(container_security(pod, kind, container));
     }
