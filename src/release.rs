@@ -119,7 +119,7 @@ static WORKLOADS_0_7: Workloads = Workloads {
         memory_request: "240Mi",
         memory_limit: "1536Mi",
     },
-    database_init_image: "postgres:14",
+    database_init_image: "postgres:17",
 };
 
 /// Every supported release, oldest first.

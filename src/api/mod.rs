@@ -3,6 +3,7 @@
 mod backup;
 pub mod cel;
 mod kms_spec;
+mod pods;
 mod rotation;
 mod status;
 mod validator;
@@ -11,6 +12,10 @@ mod validator_app;
 pub use backup::{
     BackupAttempt, BackupDestination, BackupSpec, BackupStatus, BackupSuccess, GcsDestination,
     IdentityBackup, S3Destination, SecretDestination,
+};
+pub use pods::{
+    ImagePullPolicy, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS, OPERATOR_VOLUMES, PARTICIPANT_CONTAINERS,
+    PodSettings, VALIDATOR_APP_CONTAINERS,
 };
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
 pub use rotation::{

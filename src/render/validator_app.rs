@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::database::{self, App};
 use super::participant::participant_name;
 use super::pod::{self, Pod, env, env_from_ref, env_secret, env_secret_optional, port};
-use super::{Context, image};
+use super::Context;
 use crate::api::{
     ScanClientType, SynchronizerConnection, TopupSettings, ValidatorAppSpec, WalletSettings,
 };
@@ -41,11 +41,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
     let workload = &ctx.release.workloads.validator_app;
     let container = Container {
         name: "validator-app".to_string(),
-        image: Some(image(
-            app.image.as_ref(),
-            "validator-app",
-            ctx.release.version,
-        )),
+        image: Some(ctx.image(app.image.as_ref(), "validator-app")),
         env: Some(env_vars(ctx)),
         // The chart declares only the HTTP port; metrics (10013) is reached through the Service.
         ports: Some(vec![port("val-http", HTTP_PORT)]),
@@ -61,6 +57,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
         &database_name(app),
         App::ValidatorApp,
         ctx.release,
+        ctx.registry,
     );
     // Deliberately no ServiceAccount: the app keeps the namespace default, never the KMS identity.
     pod::deployment(

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Container, EnvVar, SecurityContext, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::pod::{self, Pod, env, env_secret, port};
-use super::{Context, image};
+use super::Context;
 use crate::api::{InstanceNames, WebUi, WebUisSpec};
 
 /// Which UI.
@@ -65,11 +65,7 @@ pub(super) fn objects(ctx: &Context, ui: Ui) -> Option<(Deployment, Service)> {
     }
     let container = Container {
         name: ui.component().to_string(),
-        image: Some(image(
-            settings.image.as_ref(),
-            ui.component(),
-            ctx.release.version,
-        )),
+        image: Some(ctx.image(settings.image.as_ref(), ui.component())),
         env: Some(env_vars(ctx, ui, settings)),
         ports: Some(vec![port("http", 8080)]),
         resources: Some(pod::resources(
