@@ -14,7 +14,7 @@ pub use backup::{
     IdentityBackup, S3Destination, SecretDestination,
 };
 pub use pods::{
-    ImagePullPolicy, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS, OPERATOR_VOLUMES, PARTICIPANT_CONTAINERS,
+    ImagePullPolicy, KUBERNETES_TYPED_FIELDS, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS, OPERATOR_VOLUMES, PARTICIPANT_CONTAINERS,
     PodSettings, VALIDATOR_APP_CONTAINERS,
 };
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};

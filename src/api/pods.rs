@@ -71,6 +71,18 @@ const LABELS_RULE: &str = concat!(
 /// CEL: no key of the map starts with [`OPERATOR_KEY_PREFIX`].
 const ANNOTATIONS_RULE: &str = "self.all(k, !k.startsWith('canton-operator.dev/'))";
 
+/// The fields whose type is Kubernetes' own pod spec type (their schemas go through
+/// [`kubernetes_type`]); the CRD reference lists them without their inner fields.
+pub const KUBERNETES_TYPED_FIELDS: &[&str] = &[
+    "affinity",
+    "tolerations",
+    "topologySpreadConstraints",
+    "imagePullSecrets",
+    "extraVolumes",
+    "extraVolumeMounts",
+    "extraInitContainers",
+];
+
 /// Leaves out the descriptions inside an embedded Kubernetes type, keeping its fields, types and
 /// the field's own description: they are Kubernetes' own (`kubectl explain pod.spec.affinity`),
 /// and with them the five copies of these types would take the CRD past the 256 KiB annotation

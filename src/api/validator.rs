@@ -149,8 +149,12 @@ pub struct ValidatorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
     /// Scheduling and metadata every pod of the validator gets (participant, validator app,
-    /// web UIs, identity backup Job); each workload's `pod` overrides it (merge rule: see
-    /// `PodSettings`, docs/crd-reference.md).
+    /// web UIs, identity backup Job). Each workload's `pod` (`participant.pod`,
+    /// `validatorApp.pod`, `webUis.pod`, `backup.identities.pod`) overrides it: `nodeSelector`,
+    /// `annotations` and `labels` are merged key by key, the workload's value winning; any other
+    /// field the workload sets replaces the shared one whole (`tolerations: []` clears them).
+    /// `affinity`, `tolerations`, `topologySpreadConstraints` and `imagePullSecrets` are the pod
+    /// spec's own types (`kubectl explain pod.spec.affinity` describes their fields).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pods: Option<PodSettings>,
     /// Registry and path that replace everything before the image name in every image the
@@ -159,7 +163,7 @@ pub struct ValidatorSpec {
     /// `mirror.example.com/canton`, the participant runs
     /// `mirror.example.com/canton/canton-participant:<version>`. An image written out in full
     /// (a workload's `image`, `databaseInit.image`, a KMS driver's image, your init containers)
-    /// is used as written.
+    /// is used as written: a per-image override wins over the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 255),
