@@ -66,7 +66,14 @@ fn templates(r: &Rendered) -> Vec<(String, &PodTemplateSpec)> {
         out.push((d.metadata.name.clone().unwrap(), of(d)));
     }
     if let Some(cron) = &r.identity_backup {
-        let job = cron.spec.as_ref().unwrap().job_template.spec.as_ref().unwrap();
+        let job = cron
+            .spec
+            .as_ref()
+            .unwrap()
+            .job_template
+            .spec
+            .as_ref()
+            .unwrap();
         out.push(("backup".to_string(), &job.template));
     }
     out
@@ -81,11 +88,21 @@ fn json_of<T: serde::Serialize>(value: &T) -> Value {
 }
 
 fn label<'a>(t: &'a PodTemplateSpec, key: &str) -> Option<&'a str> {
-    t.metadata.as_ref()?.labels.as_ref()?.get(key).map(String::as_str)
+    t.metadata
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
 }
 
 fn annotation<'a>(t: &'a PodTemplateSpec, key: &str) -> Option<&'a str> {
-    t.metadata.as_ref()?.annotations.as_ref()?.get(key).map(String::as_str)
+    t.metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
 }
 
 fn shared() -> Value {
@@ -124,14 +141,35 @@ fn shared_settings_reach_every_pod() {
             s["topologySpreadConstraints"],
             "{name}"
         );
-        assert_eq!(pod.priority_class_name.as_deref(), Some("canton-mainnet"), "{name}");
-        assert_eq!(json_of(&pod.image_pull_secrets), s["imagePullSecrets"], "{name}");
-        assert_eq!(annotation(t, "sidecar.istio.io/inject"), Some("false"), "{name}");
+        assert_eq!(
+            pod.priority_class_name.as_deref(),
+            Some("canton-mainnet"),
+            "{name}"
+        );
+        assert_eq!(
+            json_of(&pod.image_pull_secrets),
+            s["imagePullSecrets"],
+            "{name}"
+        );
+        assert_eq!(
+            annotation(t, "sidecar.istio.io/inject"),
+            Some("false"),
+            "{name}"
+        );
         assert_eq!(label(t, "network"), Some("mainnet"), "{name}");
         // The operator's own labels stay: the Deployment's selector still matches its pods.
-        assert_eq!(label(t, "app.kubernetes.io/instance"), Some("acme-aws"), "{name}");
+        assert_eq!(
+            label(t, "app.kubernetes.io/instance"),
+            Some("acme-aws"),
+            "{name}"
+        );
         for c in pod.init_containers.iter().flatten().chain(&pod.containers) {
-            assert_eq!(c.image_pull_policy.as_deref(), Some("Always"), "{name}/{}", c.name);
+            assert_eq!(
+                c.image_pull_policy.as_deref(),
+                Some("Always"),
+                "{name}/{}",
+                c.name
+            );
         }
     }
 }
@@ -141,9 +179,18 @@ fn nothing_set_renders_nothing() {
     let r = rendered(&validator(WITH_BACKUP));
     for (name, t) in templates(&r) {
         let pod = spec_of(t);
-        assert!(pod.node_selector.is_none() && pod.affinity.is_none(), "{name}");
-        assert!(pod.tolerations.is_none() && pod.topology_spread_constraints.is_none(), "{name}");
-        assert!(pod.priority_class_name.is_none() && pod.image_pull_secrets.is_none(), "{name}");
+        assert!(
+            pod.node_selector.is_none() && pod.affinity.is_none(),
+            "{name}"
+        );
+        assert!(
+            pod.tolerations.is_none() && pod.topology_spread_constraints.is_none(),
+            "{name}"
+        );
+        assert!(
+            pod.priority_class_name.is_none() && pod.image_pull_secrets.is_none(),
+            "{name}"
+        );
         assert!(t.metadata.as_ref().unwrap().annotations.is_none(), "{name}");
         for c in pod.init_containers.iter().flatten().chain(&pod.containers) {
             assert!(c.image_pull_policy.is_none(), "{name}/{}", c.name);
@@ -157,7 +204,10 @@ fn nothing_set_renders_nothing() {
 const WORKLOADS: [(&str, &[&str]); 4] = [
     ("/participant/pod", &["participant"]),
     ("/validatorApp/pod", &["validator-app"]),
-    ("/webUis/pod", &["acme-aws-wallet-web-ui", "acme-aws-ans-web-ui"]),
+    (
+        "/webUis/pod",
+        &["acme-aws-wallet-web-ui", "acme-aws-ans-web-ui"],
+    ),
     ("/backup/identities/pod", &["backup"]),
 ];
 
@@ -197,7 +247,11 @@ fn a_workload_overrides_the_shared_settings_by_the_merge_rule() {
             let pod = spec_of(t);
             if !names.contains(&name.as_str()) {
                 // Other workloads keep the shared settings only.
-                assert_eq!(pod.priority_class_name.as_deref(), Some("canton-mainnet"), "{pointer}: {name}");
+                assert_eq!(
+                    pod.priority_class_name.as_deref(),
+                    Some("canton-mainnet"),
+                    "{pointer}: {name}"
+                );
                 assert_eq!(label(t, "team"), Some("ledger"), "{pointer}: {name}");
                 continue;
             }
@@ -208,22 +262,45 @@ fn a_workload_overrides_the_shared_settings_by_the_merge_rule() {
                 "{pointer}"
             );
             assert_eq!(annotation(t, "team"), Some("ops"), "{pointer}");
-            assert_eq!(annotation(t, "sidecar.istio.io/inject"), Some("false"), "{pointer}");
-            assert_eq!(annotation(t, "vault.hashicorp.com/agent-inject"), Some("true"), "{pointer}");
+            assert_eq!(
+                annotation(t, "sidecar.istio.io/inject"),
+                Some("false"),
+                "{pointer}"
+            );
+            assert_eq!(
+                annotation(t, "vault.hashicorp.com/agent-inject"),
+                Some("true"),
+                "{pointer}"
+            );
             assert_eq!(label(t, "team"), Some("ops"), "{pointer}");
             assert_eq!(label(t, "network"), Some("mainnet"), "{pointer}");
             // Everything else: replaced whole; an empty list clears the shared one.
             assert_eq!(json_of(&pod.affinity), over["affinity"], "{pointer}");
-            assert!(pod.tolerations.is_none(), "{pointer}: tolerations [] clears them");
+            assert!(
+                pod.tolerations.is_none(),
+                "{pointer}: tolerations [] clears them"
+            );
             assert_eq!(
                 json_of(&pod.topology_spread_constraints),
                 over["topologySpreadConstraints"],
                 "{pointer}"
             );
-            assert_eq!(pod.priority_class_name.as_deref(), Some("canton-critical"), "{pointer}");
-            assert_eq!(json_of(&pod.image_pull_secrets), json!([{"name": "other"}]), "{pointer}");
+            assert_eq!(
+                pod.priority_class_name.as_deref(),
+                Some("canton-critical"),
+                "{pointer}"
+            );
+            assert_eq!(
+                json_of(&pod.image_pull_secrets),
+                json!([{"name": "other"}]),
+                "{pointer}"
+            );
             for c in pod.init_containers.iter().flatten().chain(&pod.containers) {
-                assert_eq!(c.image_pull_policy.as_deref(), Some("IfNotPresent"), "{pointer}");
+                assert_eq!(
+                    c.image_pull_policy.as_deref(),
+                    Some("IfNotPresent"),
+                    "{pointer}"
+                );
             }
         }
     }
@@ -231,9 +308,15 @@ fn a_workload_overrides_the_shared_settings_by_the_merge_rule() {
 
 #[test]
 fn a_workload_alone_needs_no_shared_settings() {
-    let v = patched(EXAMPLE, json!({"participant": {"pod": {"priorityClassName": "p"}}}));
+    let v = patched(
+        EXAMPLE,
+        json!({"participant": {"pod": {"priorityClassName": "p"}}}),
+    );
     let r = rendered(&v);
-    assert_eq!(pod_spec(&r.participant).priority_class_name.as_deref(), Some("p"));
+    assert_eq!(
+        pod_spec(&r.participant).priority_class_name.as_deref(),
+        Some("p")
+    );
     assert!(pod_spec(&r.validator_app).priority_class_name.is_none());
 }
 
@@ -241,30 +324,46 @@ fn a_workload_alone_needs_no_shared_settings() {
 
 #[test]
 fn the_registry_moves_every_default_image_and_leaves_written_ones() {
-    let v = patched(WITH_BACKUP, json!({"imageRegistry": "mirror.example.com/canton"}));
+    let v = patched(
+        WITH_BACKUP,
+        json!({"imageRegistry": "mirror.example.com/canton"}),
+    );
     let r = rendered(&v);
     let mut seen = 0;
     for (name, t) in templates(&r) {
         let pod = spec_of(t);
         for c in pod.init_containers.iter().flatten().chain(&pod.containers) {
             let image = c.image.as_deref().unwrap();
-            assert!(image.starts_with("mirror.example.com/canton/"), "{name}/{}: {image}", c.name);
+            assert!(
+                image.starts_with("mirror.example.com/canton/"),
+                "{name}/{}: {image}",
+                c.name
+            );
             seen += 1;
         }
     }
-    assert_eq!(seen, 7, "participant + pg-init, app + pg-init, two UIs, backup");
+    assert_eq!(
+        seen, 7,
+        "participant + pg-init, app + pg-init, two UIs, backup"
+    );
     let participant = &pod_spec(&r.participant).containers[0];
     assert_eq!(
         participant.image.as_deref(),
         Some("mirror.example.com/canton/canton-participant:0.7.4")
     );
     let init = &pod_spec(&r.participant).init_containers.as_ref().unwrap()[0];
-    assert_eq!(init.image.as_deref(), Some("mirror.example.com/canton/postgres:17"));
+    assert_eq!(
+        init.image.as_deref(),
+        Some("mirror.example.com/canton/postgres:17")
+    );
     let backup = templates(&r).pop().unwrap().1;
     let operator = spec_of(backup).containers[0].image.clone().unwrap();
     assert_eq!(
         operator,
-        format!("mirror.example.com/canton/canton-operator:{}", env!("CARGO_PKG_VERSION"))
+        format!(
+            "mirror.example.com/canton/canton-operator:{}",
+            env!("CARGO_PKG_VERSION")
+        )
     );
 
     // A per-image override is used exactly as written: it wins over the registry.
@@ -277,13 +376,19 @@ fn the_registry_moves_every_default_image_and_leaves_written_ones() {
     );
     let r = rendered(&v);
     let app = pod_spec(&r.validator_app);
-    assert_eq!(app.containers[0].image.as_deref(), Some("other.example/pinned/validator-app:0.7.4"));
+    assert_eq!(
+        app.containers[0].image.as_deref(),
+        Some("other.example/pinned/validator-app:0.7.4")
+    );
     assert_eq!(
         app.init_containers.as_ref().unwrap()[0].image.as_deref(),
         Some("other.example/psql:17")
     );
     let wallet = pod_spec(&r.web_uis[0].0);
-    assert_eq!(wallet.containers[0].image.as_deref(), Some("other.example/wallet:1"));
+    assert_eq!(
+        wallet.containers[0].image.as_deref(),
+        Some("other.example/wallet:1")
+    );
     let ans = pod_spec(&r.web_uis[1].0);
     assert_eq!(
         ans.containers[0].image.as_deref(),
@@ -302,7 +407,11 @@ fn the_default_database_init_image_is_a_supported_postgres() {
 
 #[test]
 fn a_registry_with_a_scheme_or_trailing_slash_is_refused() {
-    for bad in ["https://mirror.example.com", "mirror.example.com/", "mirror/x@sha256"] {
+    for bad in [
+        "https://mirror.example.com",
+        "mirror.example.com/",
+        "mirror/x@sha256",
+    ] {
         let v = patched(EXAMPLE, json!({"imageRegistry": bad}));
         assert!(
             matches!(try_render(&v), Err(RenderError::InvalidField { ref field, .. }) if field == "spec.imageRegistry"),
@@ -344,11 +453,25 @@ fn extras_come_after_the_operator_s_own() {
     let participant = pod_spec(&r.participant);
     let names = |items: Vec<&str>| items.join(",");
     assert_eq!(
-        names(participant.volumes.iter().flatten().map(|v| v.name.as_str()).collect()),
+        names(
+            participant
+                .volumes
+                .iter()
+                .flatten()
+                .map(|v| v.name.as_str())
+                .collect()
+        ),
         "kms-driver,ca,vault"
     );
     assert_eq!(
-        names(participant.init_containers.iter().flatten().map(|c| c.name.as_str()).collect()),
+        names(
+            participant
+                .init_containers
+                .iter()
+                .flatten()
+                .map(|c| c.name.as_str())
+                .collect()
+        ),
         "pg-init,kms-driver,p-vault-init"
     );
     let mounts: Vec<_> = participant.containers[0]
@@ -357,14 +480,29 @@ fn extras_come_after_the_operator_s_own() {
         .flatten()
         .map(|m| m.mount_path.as_str())
         .collect();
-    assert_eq!(mounts, ["/app/lib/hsm.jar", "/etc/ssl/corporate", "/vault/secrets"]);
+    assert_eq!(
+        mounts,
+        ["/app/lib/hsm.jar", "/etc/ssl/corporate", "/vault/secrets"]
+    );
     let app = pod_spec(&r.validator_app);
     assert_eq!(
-        names(app.volumes.iter().flatten().map(|v| v.name.as_str()).collect()),
+        names(
+            app.volumes
+                .iter()
+                .flatten()
+                .map(|v| v.name.as_str())
+                .collect()
+        ),
         "ca,vault"
     );
     assert_eq!(
-        names(app.init_containers.iter().flatten().map(|c| c.name.as_str()).collect()),
+        names(
+            app.init_containers
+                .iter()
+                .flatten()
+                .map(|c| c.name.as_str())
+                .collect()
+        ),
         "validator-app-pg-init,v-vault-init"
     );
     assert_eq!(app.containers[0].volume_mounts.as_ref().unwrap().len(), 2);
@@ -463,7 +601,11 @@ fn operator_labels_are_refused_at_admission_and_before_rendering() {
         for key in refused_keys() {
             let v = unchecked(pointer, json!({"labels": {key.clone(): "x"}}));
             let (path, message) = cel_refusal(&v);
-            assert!(path.ends_with(&format!("{}.labels", field.trim_start_matches("spec."))) || path.contains("labels"), "{field}: {path}");
+            assert!(
+                path.ends_with(&format!("{}.labels", field.trim_start_matches("spec.")))
+                    || path.contains("labels"),
+                "{field}: {path}"
+            );
             assert!(message.starts_with("pod labels:"), "{message}");
             match try_render(&v) {
                 Err(RenderError::InvalidField { field: f, message }) => {
@@ -474,8 +616,14 @@ fn operator_labels_are_refused_at_admission_and_before_rendering() {
             }
         }
         // A label of the user's own passes both.
-        let ok = unchecked(pointer, json!({"labels": {"app.kubernetes.io/team": "x", "team": "y"}}));
-        assert_eq!(canton_operator::api::cel::check_rules(&ok).map_err(|e| e.to_string()), Ok(()));
+        let ok = unchecked(
+            pointer,
+            json!({"labels": {"app.kubernetes.io/team": "x", "team": "y"}}),
+        );
+        assert_eq!(
+            canton_operator::api::cel::check_rules(&ok).map_err(|e| e.to_string()),
+            Ok(())
+        );
         assert!(try_render(&ok).is_ok(), "{field}");
     }
 }
@@ -483,7 +631,10 @@ fn operator_labels_are_refused_at_admission_and_before_rendering() {
 #[test]
 fn operator_annotations_are_refused_at_admission_and_before_rendering() {
     for (pointer, field) in POD_PLACES {
-        let v = unchecked(pointer, json!({"annotations": {"canton-operator.dev/rollout": "x"}}));
+        let v = unchecked(
+            pointer,
+            json!({"annotations": {"canton-operator.dev/rollout": "x"}}),
+        );
         let (path, message) = cel_refusal(&v);
         assert!(path.contains("annotations"), "{field}: {path}");
         assert!(message.starts_with("pod annotations:"), "{message}");
@@ -493,8 +644,14 @@ fn operator_annotations_are_refused_at_admission_and_before_rendering() {
             }
             other => panic!("{field}: expected a refusal, got {other:?}"),
         }
-        let ok = unchecked(pointer, json!({"annotations": {"vault.hashicorp.com/agent-inject": "true"}}));
-        assert_eq!(canton_operator::api::cel::check_rules(&ok).map_err(|e| e.to_string()), Ok(()));
+        let ok = unchecked(
+            pointer,
+            json!({"annotations": {"vault.hashicorp.com/agent-inject": "true"}}),
+        );
+        assert_eq!(
+            canton_operator::api::cel::check_rules(&ok).map_err(|e| e.to_string()),
+            Ok(())
+        );
     }
 }
 
@@ -512,10 +669,16 @@ fn operator_container_and_volume_names_are_refused_at_admission_and_before_rende
             );
             let (path, message) = cel_refusal(&v);
             assert!(path.contains("extraInitContainers"), "{path}");
-            assert!(message.contains(&format!("spec.{workload}.extraInitContainers")), "{message}");
+            assert!(
+                message.contains(&format!("spec.{workload}.extraInitContainers")),
+                "{message}"
+            );
             match try_render(&v) {
                 Err(RenderError::InvalidField { field, .. }) => {
-                    assert_eq!(field, format!("spec.{workload}.extraInitContainers[0].name"))
+                    assert_eq!(
+                        field,
+                        format!("spec.{workload}.extraInitContainers[0].name")
+                    )
                 }
                 other => panic!("{workload} {name}: expected a refusal, got {other:?}"),
             }
@@ -527,7 +690,10 @@ fn operator_container_and_volume_names_are_refused_at_admission_and_before_rende
             );
             let (path, message) = cel_refusal(&v);
             assert!(path.contains("extraVolumes"), "{path}");
-            assert!(message.contains(&format!("spec.{workload}.extraVolumes")), "{message}");
+            assert!(
+                message.contains(&format!("spec.{workload}.extraVolumes")),
+                "{message}"
+            );
             match try_render(&v) {
                 Err(RenderError::InvalidField { field, .. }) => {
                     assert_eq!(field, format!("spec.{workload}.extraVolumes[0].name"))
@@ -548,7 +714,10 @@ fn the_refused_names_are_the_ones_the_render_uses() {
     let r = rendered(&patched(WITH_BACKUP, json!({"kms": driver})));
     for (name, t) in templates(&r) {
         for key in t.metadata.as_ref().unwrap().labels.as_ref().unwrap().keys() {
-            assert!(OPERATOR_POD_LABELS.contains(&key.as_str()), "{name}: label {key}");
+            assert!(
+                OPERATOR_POD_LABELS.contains(&key.as_str()),
+                "{name}: label {key}"
+            );
         }
     }
     let names = |d: &Deployment| {
@@ -560,7 +729,12 @@ fn the_refused_names_are_the_ones_the_render_uses() {
             .chain(&pod.containers)
             .map(|c| c.name.clone())
             .collect();
-        let volumes: Vec<String> = pod.volumes.iter().flatten().map(|v| v.name.clone()).collect();
+        let volumes: Vec<String> = pod
+            .volumes
+            .iter()
+            .flatten()
+            .map(|v| v.name.clone())
+            .collect();
         (containers, volumes)
     };
     for (deployment, reserved) in [
@@ -583,14 +757,25 @@ fn the_refused_names_are_the_ones_the_render_uses() {
 fn the_production_example_is_pinned_mirrored_and_annotated() {
     let r = rendered(&validator(PRODUCTION));
     let participant = pod_spec(&r.participant);
-    assert_eq!(participant.priority_class_name.as_deref(), Some("canton-mainnet"));
-    assert_eq!(participant.tolerations.as_ref().unwrap()[0].effect.as_deref(), Some("NoSchedule"));
+    assert_eq!(
+        participant.priority_class_name.as_deref(),
+        Some("canton-mainnet")
+    );
+    assert_eq!(
+        participant.tolerations.as_ref().unwrap()[0]
+            .effect
+            .as_deref(),
+        Some("NoSchedule")
+    );
     assert_eq!(
         participant.containers[0].image.as_deref(),
         Some("mirror.acme.example/canton/canton-participant:0.7.4")
     );
     let t = &r.participant.spec.as_ref().unwrap().template;
-    assert_eq!(annotation(t, "vault.hashicorp.com/agent-inject"), Some("true"));
+    assert_eq!(
+        annotation(t, "vault.hashicorp.com/agent-inject"),
+        Some("true")
+    );
     assert_eq!(label(t, "acme.example/network"), Some("mainnet"));
     assert_eq!(
         pod_spec(&r.validator_app).containers[0].image.as_deref(),
@@ -599,7 +784,11 @@ fn the_production_example_is_pinned_mirrored_and_annotated() {
     let ui = pod_spec(&r.web_uis[0].0);
     assert!(ui.tolerations.is_none());
     assert_eq!(
-        ui.node_selector.as_ref().unwrap().get("pool.acme.example/name").map(String::as_str),
+        ui.node_selector
+            .as_ref()
+            .unwrap()
+            .get("pool.acme.example/name")
+            .map(String::as_str),
         Some("general")
     );
 }

@@ -13,11 +13,11 @@ pub use backup::{
     BackupAttempt, BackupDestination, BackupSpec, BackupStatus, BackupSuccess, GcsDestination,
     IdentityBackup, S3Destination, SecretDestination,
 };
-pub use pods::{
-    ImagePullPolicy, KUBERNETES_TYPED_FIELDS, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS, OPERATOR_VOLUMES, PARTICIPANT_CONTAINERS,
-    PodSettings, VALIDATOR_APP_CONTAINERS,
-};
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
+pub use pods::{
+    ImagePullPolicy, KUBERNETES_TYPED_FIELDS, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS,
+    OPERATOR_VOLUMES, PARTICIPANT_CONTAINERS, PodSettings, VALIDATOR_APP_CONTAINERS,
+};
 pub use rotation::{
     AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,
     OkmProposal, PreCreatedKmsKey, ROTATION_VALIDATOR_LABEL, RotationPhase, ValidatorKeyRotation,

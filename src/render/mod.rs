@@ -201,10 +201,8 @@ pub(crate) fn render_in(
         )?;
         placement::place(template, &PodSettings::merged(shared, app.pod.as_ref()));
     }
-    let ui_settings = PodSettings::merged(
-        shared,
-        spec.web_uis.as_ref().and_then(|w| w.pod.as_ref()),
-    );
+    let ui_settings =
+        PodSettings::merged(shared, spec.web_uis.as_ref().and_then(|w| w.pod.as_ref()));
     let mut web_uis: Vec<_> = Ui::ALL
         .iter()
         .filter_map(|ui| web_ui::objects(&ctx, *ui))

@@ -6,9 +6,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::Context;
 use super::database::{self, App};
 use super::pod::{self, Pod, env, env_from_ref, env_secret, port};
-use super::Context;
 use crate::kms::{DriverJar, DriverKms, KmsProvider, participant_env, session_signing_keys_env};
 use crate::release::ProbeTiming;
 

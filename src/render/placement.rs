@@ -47,7 +47,10 @@ pub(super) fn place(template: &mut PodTemplateSpec, settings: &PodSettings) {
         .clone()
         .filter(|t| !t.is_empty());
     pod.priority_class_name = settings.priority_class_name.clone();
-    pod.image_pull_secrets = settings.image_pull_secrets.clone().filter(|s| !s.is_empty());
+    pod.image_pull_secrets = settings
+        .image_pull_secrets
+        .clone()
+        .filter(|s| !s.is_empty());
     if let Some(policy) = settings.image_pull_policy {
         for container in containers(pod) {
             container
@@ -76,7 +79,10 @@ pub(super) struct Extras<'a> {
 /// Appends `extras` after the operator's own volumes, mounts and init containers. Refuses a
 /// mount at a path the main container already mounts something at, which the API server would
 /// refuse only once the Deployment is written.
-pub(super) fn add_extras(template: &mut PodTemplateSpec, extras: &Extras) -> Result<(), RenderError> {
+pub(super) fn add_extras(
+    template: &mut PodTemplateSpec,
+    extras: &Extras,
+) -> Result<(), RenderError> {
     let pod = template.spec.get_or_insert_default();
     if !extras.volumes.is_empty() {
         pod.volumes
@@ -118,10 +124,16 @@ mod tests {
     fn relocation_keeps_name_tag_and_digest() {
         let mirror = Some("mirror.example.com:5000/canton/");
         assert_eq!(
-            relocate("ghcr.io/digital-asset/x/docker/canton-participant:0.7.4", mirror),
+            relocate(
+                "ghcr.io/digital-asset/x/docker/canton-participant:0.7.4",
+                mirror
+            ),
             "mirror.example.com:5000/canton/canton-participant:0.7.4"
         );
-        assert_eq!(relocate("postgres:17", mirror), "mirror.example.com:5000/canton/postgres:17");
+        assert_eq!(
+            relocate("postgres:17", mirror),
+            "mirror.example.com:5000/canton/postgres:17"
+        );
         assert_eq!(
             relocate("ghcr.io/o/op@sha256:abcd", mirror),
             "mirror.example.com:5000/canton/op@sha256:abcd"

@@ -11,8 +11,8 @@ use crate::api::{
     PARTICIPANT_CONTAINERS, PARTICIPANT_OPERATOR_ENV, PodSettings, VALIDATOR_APP_CONTAINERS,
     VALIDATOR_APP_OPERATOR_ENV, ValidatorSpec,
 };
-use k8s_openapi::api::core::v1::{Container, Volume, VolumeMount};
 use crate::release::{Release, lookup};
+use k8s_openapi::api::core::v1::{Container, Volume, VolumeMount};
 
 /// The smallest top-up interval: the validator app's automation polls every 30 seconds and
 /// refuses a shorter interval at start.
@@ -79,11 +79,9 @@ fn pod_settings(spec: &ValidatorSpec) -> [(&'static str, Option<&PodSettings>); 
 fn pods(spec: &ValidatorSpec) -> Result<(), RenderError> {
     for (field, settings) in pod_settings(spec) {
         let Some(settings) = settings else { continue };
-        if let Some(key) = settings
-            .labels
-            .keys()
-            .find(|k| OPERATOR_POD_LABELS.contains(&k.as_str()) || k.starts_with(OPERATOR_KEY_PREFIX))
-        {
+        if let Some(key) = settings.labels.keys().find(|k| {
+            OPERATOR_POD_LABELS.contains(&k.as_str()) || k.starts_with(OPERATOR_KEY_PREFIX)
+        }) {
             return Err(RenderError::InvalidField {
                 field: format!("{field}.labels"),
                 message: format!(
@@ -171,9 +169,12 @@ fn image_registry(spec: &ValidatorSpec) -> Result<(), RenderError> {
         && !registry.contains("://")
         && !registry.ends_with('/')
         && !registry.contains('@')
-        && registry
-            .split('/')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c)));
+        && registry.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+        });
     if ok {
         Ok(())
     } else {

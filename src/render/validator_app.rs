@@ -6,10 +6,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, EnvVar, HTTPGetAction, Probe, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::Context;
 use super::database::{self, App};
 use super::participant::participant_name;
 use super::pod::{self, Pod, env, env_from_ref, env_secret, env_secret_optional, port};
-use super::Context;
 use crate::api::{
     ScanClientType, SynchronizerConnection, TopupSettings, ValidatorAppSpec, WalletSettings,
 };

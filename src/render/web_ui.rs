@@ -10,8 +10,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, EnvVar, SecurityContext, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::pod::{self, Pod, env, env_secret, port};
 use super::Context;
+use super::pod::{self, Pod, env, env_secret, port};
 use crate::api::{InstanceNames, WebUi, WebUisSpec};
 
 /// Which UI.
