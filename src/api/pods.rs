@@ -164,8 +164,9 @@ pub struct PodSettings {
     #[schemars(length(max = 16))]
     #[schemars(transform = kubernetes_type)]
     pub image_pull_secrets: Option<Vec<LocalObjectReference>>,
-    /// `imagePullPolicy` of every container of the pods (default: Kubernetes' own — `Always`
-    /// for a `:latest` tag, `IfNotPresent` otherwise).
+    /// `imagePullPolicy` of the pods' containers, the operator's and your init containers that
+    /// set none (default: Kubernetes' own — `Always` for a `:latest` tag, `IfNotPresent`
+    /// otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<ImagePullPolicy>,
 }
