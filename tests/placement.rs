@@ -809,3 +809,37 @@ fn the_production_example_is_pinned_mirrored_and_annotated() {
         Some("general")
     );
 }
+
+// ------------------------------------------------------------------------------ the CRD
+
+/// The pod spec types keep every field (so `kubectl explain validator.spec.pods.affinity
+/// --recursive` shows them), without Kubernetes' descriptions inside; the CRD stays under the
+/// 256 KiB annotation a client-side `kubectl apply` of it writes (README's install command).
+#[test]
+fn embedded_pod_types_keep_their_fields_and_the_crd_fits_client_side_apply() {
+    use kube::CustomResourceExt;
+    let crd = serde_json::to_value(Validator::crd()).unwrap();
+    let spec = crd
+        .pointer("/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties")
+        .unwrap();
+    let affinity = &spec["pods"]["properties"]["affinity"];
+    assert!(
+        affinity["description"]
+            .as_str()
+            .unwrap()
+            .contains("replaces the shared value")
+    );
+    let node_affinity = &affinity["properties"]["nodeAffinity"];
+    assert_eq!(node_affinity["type"], json!("object"));
+    assert!(node_affinity.get("description").is_none());
+    let mounts = &spec["participant"]["properties"]["extraVolumeMounts"]["items"];
+    assert_eq!(mounts["required"], json!(["mountPath", "name"]));
+    assert_eq!(mounts["properties"]["readOnly"]["type"], json!("boolean"));
+    let toleration = &spec["validatorApp"]["properties"]["pod"]["properties"]["tolerations"];
+    assert_eq!(
+        toleration["items"]["properties"]["effect"]["type"],
+        json!("string")
+    );
+    let size = serde_json::to_string(&crd).unwrap().len();
+    assert!(size < 262_144, "the Validator CRD is {size} bytes as JSON");
+}
