@@ -843,3 +843,70 @@ fn embedded_pod_types_keep_their_fields_and_the_crd_fits_client_side_apply() {
     let size = serde_json::to_string(&crd).unwrap().len();
     assert!(size < 262_144, "the Validator CRD is {size} bytes as JSON");
 }
+
+/// The rules of a structural schema the API server checks on CRD creation, for the whole
+/// Validator schema (the embedded pod types included): every node has a type (or is
+/// int-or-string or keeps unknown fields), no `$ref`, and nothing but validation inside
+/// `anyOf` / `allOf` / `oneOf` / `not` (int-or-string's two types aside).
+#[test]
+fn the_validator_schema_is_structural() {
+    use kube::CustomResourceExt;
+    fn walk(node: &Value, path: &str, junctor: Option<bool>, problems: &mut Vec<String>) {
+        let Some(map) = node.as_object() else { return };
+        let flag = |k: &str| map.get(k) == Some(&json!(true));
+        if map.contains_key("$ref") {
+            problems.push(format!("{path}: $ref"));
+        }
+        match junctor {
+            None if !map.contains_key("type")
+                && !flag("x-kubernetes-int-or-string")
+                && !flag("x-kubernetes-preserve-unknown-fields") =>
+            {
+                problems.push(format!("{path}: no type"))
+            }
+            Some(int_or_string) => {
+                for key in ["description", "default", "nullable", "additionalProperties"] {
+                    if map.contains_key(key) {
+                        problems.push(format!("{path}: {key} inside a junctor"));
+                    }
+                }
+                if map.contains_key("type") && !int_or_string {
+                    problems.push(format!("{path}: type inside a junctor"));
+                }
+            }
+            None => {}
+        }
+        for key in ["anyOf", "allOf", "oneOf", "not"] {
+            let subs = match map.get(key) {
+                Some(Value::Array(items)) => items.iter().collect(),
+                Some(one) => vec![one],
+                None => continue,
+            };
+            for sub in subs {
+                walk(
+                    sub,
+                    &format!("{path}/{key}"),
+                    Some(flag("x-kubernetes-int-or-string")),
+                    problems,
+                );
+            }
+        }
+        if let Some(Value::Object(props)) = map.get("properties") {
+            for (name, sub) in props {
+                walk(sub, &format!("{path}.{name}"), None, problems);
+            }
+        }
+        for (key, suffix) in [("items", "[]"), ("additionalProperties", "{}")] {
+            if let Some(sub @ Value::Object(_)) = map.get(key) {
+                walk(sub, &format!("{path}{suffix}"), None, problems);
+            }
+        }
+    }
+    let crd = serde_json::to_value(Validator::crd()).unwrap();
+    let schema = crd
+        .pointer("/spec/versions/0/schema/openAPIV3Schema")
+        .unwrap();
+    let mut problems = Vec::new();
+    walk(schema, "", None, &mut problems);
+    assert_eq!(problems, Vec::<String>::new());
+}
