@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::api::KUBERNETES_TYPED_FIELDS;
 use crate::manifest::crds;
 
 /// The reference page for every CRD this operator serves.
@@ -64,6 +65,10 @@ fn walk(node: &Value, path: &str, rows: &mut Vec<String>) {
             ""
         };
         rows.push(format!("| `{field}` | {ty} | {req} | {description} |\n"));
+        if KUBERNETES_TYPED_FIELDS.contains(&name.as_str()) {
+            // Kubernetes' own pod spec types: `kubectl explain pod.spec.<field>` documents them.
+            continue;
+        }
         walk(child, &field, rows);
         if let Some(items) = child.get("items") {
             walk(items, &format!("{field}[]"), rows);

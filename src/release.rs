@@ -131,7 +131,7 @@ static WORKLOADS_0_7: Workloads = Workloads {
         memory_request: "240Mi",
         memory_limit: "1536Mi",
     },
-    database_init_image: "postgres:14",
+    database_init_image: "postgres:17",
 };
 
 /// Removed from `ValidatorAppBackendConfig` in 0.8.0 (the charts never set it).
@@ -146,8 +146,9 @@ const REMOVED_IN_0_8: &[&str] = &[DEPRECATED_TRANSFER_COMMAND_SUPPORT];
 /// 0.7.5, 0.8.0 and 0.8.1 share the 0.7 workloads: their charts' changes (the participant's
 /// `CANTON_PARTICIPANT_POSTGRES_USER`, `automountServiceAccountToken: false`, the init
 /// containers' admin user and database) are what this operator renders for every release
-/// already; `priorityClassName` is unset by default; the init containers' `postgres:14` is not
-/// known to have changed.
+/// already; `priorityClassName` is unset by default (`spec.pods.priorityClassName` sets it); the
+/// charts' init image (`postgres:14`, not known to have changed) is replaced by `postgres:17` for
+/// every release (docs/releases.md says why).
 pub static SUPPORTED: [Release; 8] = [
     release("0.7.0", "3.5.x", false, &[]),
     release("0.7.1", "3.5.x", false, &[]),

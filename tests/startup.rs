@@ -107,6 +107,7 @@ fn check_workload(
     deployment: &Deployment,
     resources_overridden: bool,
     creates_database: bool,
+    init_image: &str,
 ) -> Vec<String> {
     let deployment = to_json(deployment);
     let Some(container) = deployment.pointer("/spec/template/spec/containers/0") else {
@@ -125,7 +126,7 @@ fn check_workload(
         image,
         database: database.as_deref(),
         resources_overridden,
-        init_image: startup::INIT_IMAGE,
+        init_image,
         creates_database,
         no_token: model.chart_0_8,
     };
@@ -141,6 +142,15 @@ fn check_rendered(
 ) -> Vec<(String, Vec<String>)> {
     let spec = &validator.spec;
     let creates_database = spec.database_init.as_ref().is_none_or(|d| d.enabled);
+    // The spec's image as written, or the operator's default, moved to `spec.imageRegistry`.
+    let init_image = spec
+        .database_init
+        .as_ref()
+        .and_then(|d| d.image.clone())
+        .unwrap_or_else(|| match &spec.image_registry {
+            Some(registry) => format!("{registry}/{}", startup::OPERATOR_INIT_IMAGE),
+            None => startup::OPERATOR_INIT_IMAGE.to_string(),
+        });
     let workloads = [
         (
             Image::Participant,
@@ -158,7 +168,14 @@ fn check_rendered(
         .map(|(image, deployment, overridden)| {
             let name = deployment.metadata.name.clone().unwrap_or_default();
             let heading = format!("{} (Deployment {name})", image.folder());
-            let problems = check_workload(release, image, deployment, overridden, creates_database);
+            let problems = check_workload(
+                release,
+                image,
+                deployment,
+                overridden,
+                creates_database,
+                &init_image,
+            );
             (heading, problems)
         })
         .collect()

@@ -337,7 +337,7 @@ fn each_app_creates_its_database_unless_turned_off() {
     let r = render_with_decision(&validator(EXAMPLE), EXAMPLE).unwrap();
     let init = init_containers(&r.participant);
     assert_eq!(init.len(), 1);
-    assert_eq!(init[0].image.as_deref(), Some("postgres:14"));
+    assert_eq!(init[0].image.as_deref(), Some("postgres:17"));
     assert_eq!(
         env_value(init[0], "DATABASE_NAME"),
         Some("cantonnet_participant")

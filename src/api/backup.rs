@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::kms_spec::KmsServiceAccount;
 
 /// Backups of the validator.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSpec {
     /// The participant's identity dump (participant id, keys or KMS key references, topology
@@ -18,7 +18,7 @@ pub struct BackupSpec {
 }
 
 /// A scheduled identity backup, run as a CronJob with the operator's image.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("!has(self.destination.secret) || has(self.serviceAccount.name)")
@@ -42,6 +42,10 @@ pub struct IdentityBackup {
     /// Stop scheduling runs; the last results stay in the status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
+    /// Scheduling and metadata of the backup Job's pods, over `spec.pods` (maps merged key by
+    /// key, other fields replaced whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::pods::PodSettings>,
 }
 
 /// Exactly one destination.

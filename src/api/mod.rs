@@ -5,6 +5,7 @@ pub mod cel;
 mod defaults;
 pub mod field_validation;
 mod kms_spec;
+mod pods;
 mod rotation;
 mod status;
 mod validator;
@@ -15,6 +16,10 @@ pub use backup::{
     IdentityBackup, S3Destination, SecretDestination,
 };
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
+pub use pods::{
+    ImagePullPolicy, KUBERNETES_TYPED_FIELDS, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS,
+    OPERATOR_VOLUMES, PARTICIPANT_CONTAINERS, PodSettings, VALIDATOR_APP_CONTAINERS,
+};
 pub use rotation::{
     AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,
     OkmProposal, PreCreatedKmsKey, ROTATION_VALIDATOR_LABEL, RotationPhase, ValidatorKeyRotation,

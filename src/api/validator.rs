@@ -1,6 +1,6 @@
 //! The `Validator` resource: one Canton participant plus the Splice validator app.
 
-use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::api::core::v1::{Container, ResourceRequirements, Volume, VolumeMount};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::backup::BackupSpec;
 use super::defaults::yes;
 use super::kms_spec::KmsSpec;
+use super::pods::{
+    OPERATOR_VOLUMES_RULE, PARTICIPANT_CONTAINERS_RULE, PodSettings, VALIDATOR_APP_CONTAINERS_RULE,
+    kubernetes_type,
+};
 use super::status::ValidatorStatus;
 use super::validator_app::{
     PruningSchedule, ScanClient, SynchronizerConnection, TopupSettings, WalletSettings, WebUisSpec,
@@ -185,6 +189,30 @@ pub struct ValidatorSpec {
     /// Scheduled, verified backups of the participant's identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
+    /// Scheduling and metadata every pod of the validator gets (participant, validator app,
+    /// web UIs, identity backup Job). Each workload's `pod` (`participant.pod`,
+    /// `validatorApp.pod`, `webUis.pod`, `backup.identities.pod`) overrides it: `nodeSelector`,
+    /// `annotations` and `labels` are merged key by key, the workload's value winning; any other
+    /// field the workload sets replaces the shared one whole (`tolerations: []` clears them).
+    /// `affinity`, `tolerations`, `topologySpreadConstraints` and `imagePullSecrets` are the pod
+    /// spec's own types (`kubectl explain pod.spec.affinity` describes their fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<PodSettings>,
+    /// Registry and path that replace everything before the image name in every image the
+    /// operator picks by default — participant, validator app, web UIs, database init, the
+    /// identity backup Job (the operator's own image) — keeping names and tags: with
+    /// `mirror.example.com/canton`, the participant runs
+    /// `mirror.example.com/canton/canton-participant:<version>`. An image written out in full
+    /// (a workload's `image`, `databaseInit.image`, a KMS driver's image, your init containers)
+    /// is used as written: a per-image override wins over the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 255),
+        regex(
+            pattern = r"^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$"
+        )
+    )]
+    pub image_registry: Option<String>,
 }
 
 impl ValidatorSpec {
@@ -223,6 +251,31 @@ pub struct ParticipantSpec {
     #[schemars(length(max = 64))]
     #[x_kube(validation = Rule::new(PARTICIPANT_RESERVED_RULE).message("spec.participant.additionalEnv: a name the operator sets itself cannot be overridden (JAVA_TOOL_OPTIONS, CANTON_PARTICIPANT_*, AUTH_*, LOG_*, and the KMS and session-signing-key ADDITIONAL_CONFIG_* variables); use the typed field instead"))]
     pub additional_env: Vec<AdditionalEnvVar>,
+    /// Scheduling and metadata of the participant pod, over `spec.pods` (maps merged key by key,
+    /// other fields replaced whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodSettings>,
+    /// More volumes in the participant pod, such as a Secret with a KMS driver's files, a CA bundle
+    /// or a Vault agent's shared volume (the charts' `extraVolumes`). The operator's volume
+    /// names (`kms-driver`) are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[x_kube(validation = Rule::new(OPERATOR_VOLUMES_RULE).message("spec.participant.extraVolumes: kms-driver is the operator's own volume name"))]
+    #[schemars(transform = kubernetes_type)]
+    pub extra_volumes: Vec<Volume>,
+    /// More mounts in the participant container (the charts' `extraVolumeMounts`), of volumes in
+    /// `extraVolumes`; the operator's own mounts stay where they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[schemars(transform = kubernetes_type)]
+    pub extra_volume_mounts: Vec<VolumeMount>,
+    /// Init containers run after the operator's own (the charts' `extraInitContainers`). The
+    /// operator's container names (participant, pg-init and kms-driver) are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[x_kube(validation = Rule::new(PARTICIPANT_CONTAINERS_RULE).message("spec.participant.extraInitContainers: participant, pg-init and kms-driver are the operator's own container names"))]
+    #[schemars(transform = kubernetes_type)]
+    pub extra_init_containers: Vec<Container>,
 }
 
 /// A Postgres connection; the password always comes from a Secret.
@@ -259,7 +312,8 @@ pub struct DatabaseInit {
     /// `false` for managed Postgres where someone else creates the databases.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Image with `psql` (default `postgres:14`, as the charts).
+    /// Image with `psql` and `bash` (default `postgres:17`; the charts' `postgres:14` reached end
+    /// of life on 2026-11-12). psql 17 works with servers from 9.2 on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     pub image: Option<String>,
@@ -438,6 +492,31 @@ pub struct ValidatorAppSpec {
     #[schemars(length(max = 64))]
     #[x_kube(validation = Rule::new(VALIDATOR_APP_RESERVED_RULE).message("spec.validatorApp.additionalEnv: a name the operator sets itself cannot be overridden (JAVA_TOOL_OPTIONS, SPLICE_APP_*, LOG_*, and the ADDITIONAL_CONFIG_* variables it writes); use the typed field instead"))]
     pub additional_env: Vec<AdditionalEnvVar>,
+    /// Scheduling and metadata of the validator-app pod, over `spec.pods` (maps merged key by key,
+    /// other fields replaced whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodSettings>,
+    /// More volumes in the validator-app pod, such as a Secret with a KMS driver's files, a CA bundle
+    /// or a Vault agent's shared volume (the charts' `extraVolumes`). The operator's volume
+    /// names (`kms-driver`) are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[x_kube(validation = Rule::new(OPERATOR_VOLUMES_RULE).message("spec.validatorApp.extraVolumes: kms-driver is the operator's own volume name"))]
+    #[schemars(transform = kubernetes_type)]
+    pub extra_volumes: Vec<Volume>,
+    /// More mounts in the validator-app container (the charts' `extraVolumeMounts`), of volumes in
+    /// `extraVolumes`; the operator's own mounts stay where they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[schemars(transform = kubernetes_type)]
+    pub extra_volume_mounts: Vec<VolumeMount>,
+    /// Init containers run after the operator's own (the charts' `extraInitContainers`). The
+    /// operator's container names (validator-app and validator-app-pg-init) are refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[x_kube(validation = Rule::new(VALIDATOR_APP_CONTAINERS_RULE).message("spec.validatorApp.extraInitContainers: validator-app and validator-app-pg-init are the operator's own container names"))]
+    #[schemars(transform = kubernetes_type)]
+    pub extra_init_containers: Vec<Container>,
 }
 
 /// The validator app's authentication settings.

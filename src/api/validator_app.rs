@@ -225,6 +225,10 @@ pub struct WebUisSpec {
     /// Canton Name Service / CNS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_names: Option<InstanceNames>,
+    /// Scheduling and metadata of both UIs' pods, over `spec.pods` (maps merged key by key,
+    /// other fields replaced whole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<super::pods::PodSettings>,
 }
 
 /// One web UI.

@@ -231,6 +231,7 @@ mod tests {
                 ..KmsServiceAccount::default()
             },
             suspend: None,
+            pod: None,
         }
     }
 

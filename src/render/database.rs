@@ -53,6 +53,7 @@ pub(crate) fn init_container(
     database: &str,
     app: App,
     release: &Release,
+    registry: Option<&str>,
 ) -> Option<Container> {
     let defaults = DatabaseInit::default();
     let init = init.unwrap_or(&defaults);
@@ -66,11 +67,9 @@ pub(crate) fn init_container(
     };
     Some(Container {
         name: name.to_string(),
-        image: Some(
-            init.image
-                .clone()
-                .unwrap_or_else(|| release.workloads.database_init_image.to_string()),
-        ),
+        image: Some(init.image.clone().unwrap_or_else(|| {
+            super::placement::relocate(release.workloads.database_init_image, registry)
+        })),
         command: Some(vec![
             "bash".to_string(),
             "-c".to_string(),

@@ -5,6 +5,7 @@ mod database;
 mod labels;
 mod network_policy;
 mod participant;
+mod placement;
 mod pod;
 mod validate;
 mod validator_app;
@@ -12,12 +13,12 @@ mod web_ui;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{PodTemplateSpec, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource, ResourceExt};
 
-use crate::api::Validator;
+use crate::api::{PodSettings, Validator};
 use crate::decision::{KmsDecision, created_service_account_name};
 use crate::names::is_dns1123_label;
 use crate::release::{Release, UnsupportedVersion};
@@ -171,6 +172,7 @@ pub(crate) fn render_in(
         return Err(RenderError::InvalidName(name));
     }
     let release = validate(&validator.spec)?.release;
+    let spec = &validator.spec;
     let ctx = Context {
         validator,
         decision,
@@ -178,29 +180,81 @@ pub(crate) fn render_in(
         version: &validator.spec.version,
         name: &name,
         namespace: validator.namespace().ok_or(RenderError::MissingNamespace)?,
+        registry: spec.image_registry.as_deref(),
     };
+    let shared = spec.pods.as_ref();
+    let mut participant = participant::deployment(&ctx);
+    if let Some(template) = template(&mut participant) {
+        placement::add_extras(
+            template,
+            &placement::Extras {
+                field: "spec.participant",
+                volumes: &spec.participant.extra_volumes,
+                volume_mounts: &spec.participant.extra_volume_mounts,
+                init_containers: &spec.participant.extra_init_containers,
+            },
+        )?;
+        let settings = PodSettings::merged(shared, spec.participant.pod.as_ref());
+        placement::place(template, &settings);
+    }
+    let mut validator_app = validator_app::deployment(&ctx);
+    if let Some(template) = template(&mut validator_app) {
+        let app = &spec.validator_app;
+        placement::add_extras(
+            template,
+            &placement::Extras {
+                field: "spec.validatorApp",
+                volumes: &app.extra_volumes,
+                volume_mounts: &app.extra_volume_mounts,
+                init_containers: &app.extra_init_containers,
+            },
+        )?;
+        placement::place(template, &PodSettings::merged(shared, app.pod.as_ref()));
+    }
+    let ui_settings =
+        PodSettings::merged(shared, spec.web_uis.as_ref().and_then(|w| w.pod.as_ref()));
+    let mut web_uis: Vec<_> = Ui::ALL
+        .iter()
+        .filter_map(|ui| web_ui::objects(&ctx, *ui))
+        .collect();
+    for (deployment, _) in &mut web_uis {
+        if let Some(template) = template(deployment) {
+            placement::place(template, &ui_settings);
+        }
+    }
+    let operator_image = site
+        .operator_image
+        .map_or_else(default_operator_image, str::to_string);
+    let mut identity_backup =
+        backup::cron_job(&ctx, &placement::relocate(&operator_image, ctx.registry));
+    if let Some(template) = identity_backup
+        .as_mut()
+        .and_then(|c| c.spec.as_mut())
+        .and_then(|s| s.job_template.spec.as_mut())
+        .map(|j| &mut j.template)
+    {
+        let backup_pod = spec.identity_backup().and_then(|b| b.pod.as_ref());
+        placement::place(template, &PodSettings::merged(shared, backup_pod));
+    }
     Ok(Rendered {
-        participant: participant::deployment(&ctx),
+        participant,
         participant_service: participant::service(&ctx),
-        validator_app: validator_app::deployment(&ctx),
+        validator_app,
         validator_app_service: validator_app::service(&ctx),
-        web_uis: Ui::ALL
-            .iter()
-            .filter_map(|ui| web_ui::objects(&ctx, *ui))
-            .collect(),
+        web_uis,
         service_account: service_account(&ctx),
         network_policy: network_policy::network_policy(
             &ctx,
             operator_namespace.unwrap_or(DEFAULT_OPERATOR_NAMESPACE),
         ),
-        identity_backup: backup::cron_job(
-            &ctx,
-            &site
-                .operator_image
-                .map_or_else(default_operator_image, str::to_string),
-        ),
+        identity_backup,
         backup_service_account: backup::service_account(&ctx),
     })
+}
+
+/// The pod template of a rendered Deployment.
+fn template(deployment: &mut Deployment) -> Option<&mut PodTemplateSpec> {
+    deployment.spec.as_mut().map(|s| &mut s.template)
 }
 
 /// What every workload renderer needs.
@@ -214,9 +268,23 @@ pub(crate) struct Context<'a> {
     pub version: &'a str,
     pub name: &'a str,
     pub namespace: String,
+    /// `spec.imageRegistry`: where the default images are pulled from instead.
+    pub registry: Option<&'a str>,
 }
 
 impl Context<'_> {
+    /// The image of a workload: the spec's override as written, or the Splice image tagged with
+    /// `spec.version`, moved to `spec.imageRegistry` when one is set.
+    pub(crate) fn image(&self, override_image: Option<&String>, artifact: &str) -> String {
+        match override_image {
+            Some(image) => image.clone(),
+            None => placement::relocate(
+                &format!("{IMAGE_REPOSITORY}/{artifact}:{}", self.version),
+                self.registry,
+            ),
+        }
+    }
+
     /// Metadata of a child: name, namespace, labels, and the owner reference when the Validator
     /// exists on a server (offline renders have no uid).
     pub(crate) fn meta(&self, name: String, component: &str) -> ObjectMeta {
@@ -259,14 +327,6 @@ fn service_account(ctx: &Context) -> Option<ServiceAccount> {
         automount_service_account_token: Some(false),
         ..ServiceAccount::default()
     })
-}
-
-/// The image of a workload: the spec's override, or the Splice image tagged with `spec.version`.
-pub(crate) fn image(override_image: Option<&String>, artifact: &str, version: &str) -> String {
-    match override_image {
-        Some(image) => image.clone(),
-        None => format!("{IMAGE_REPOSITORY}/{artifact}:{version}"),
-    }
 }
 
 /// Kind and name of an object, for messages.

@@ -6,9 +6,9 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::Context;
 use super::database::{self, App};
 use super::pod::{self, Pod, env, env_from_ref, env_secret, port};
-use super::{Context, image};
 use crate::kms::{DriverJar, DriverKms, KmsProvider, participant_env, session_signing_keys_env};
 use crate::release::ProbeTiming;
 
@@ -45,11 +45,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
     let workload = &ctx.release.workloads.participant;
     let container = Container {
         name: "participant".to_string(),
-        image: Some(image(
-            spec.participant.image.as_ref(),
-            "canton-participant",
-            ctx.version,
-        )),
+        image: Some(ctx.image(spec.participant.image.as_ref(), "canton-participant")),
         env: Some(env_vars(ctx)),
         ports: Some(PORTS.iter().map(|(n, p)| port(n, *p)).collect()),
         liveness_probe: Some(grpc_probe(Some("liveness"), workload.liveness)),
@@ -67,6 +63,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
         &database_name(ctx),
         App::Participant,
         ctx.release,
+        ctx.registry,
     );
     let mut deployment = pod::deployment(
         ctx,

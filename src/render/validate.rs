@@ -7,9 +7,12 @@
 
 use super::RenderError;
 use crate::api::{
-    AdditionalEnvVar, PARTICIPANT_OPERATOR_ENV, VALIDATOR_APP_OPERATOR_ENV, ValidatorSpec,
+    AdditionalEnvVar, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS, OPERATOR_VOLUMES,
+    PARTICIPANT_CONTAINERS, PARTICIPANT_OPERATOR_ENV, PodSettings, VALIDATOR_APP_CONTAINERS,
+    VALIDATOR_APP_OPERATOR_ENV, ValidatorSpec,
 };
 use crate::release::{Resolved, resolve};
+use k8s_openapi::api::core::v1::{Container, Volume, VolumeMount};
 
 /// The smallest top-up interval: the validator app's automation polls every 30 seconds and
 /// refuses a shorter interval at start.
@@ -49,6 +52,22 @@ pub fn validate(spec: &ValidatorSpec) -> Result<Resolved, RenderError> {
     }
     topup_interval(spec)?;
     sweeps(spec)?;
+    pods(spec)?;
+    extras(
+        "spec.participant",
+        &spec.participant.extra_volumes,
+        &spec.participant.extra_volume_mounts,
+        &spec.participant.extra_init_containers,
+        PARTICIPANT_CONTAINERS,
+    )?;
+    extras(
+        "spec.validatorApp",
+        &spec.validator_app.extra_volumes,
+        &spec.validator_app.extra_volume_mounts,
+        &spec.validator_app.extra_init_containers,
+        VALIDATOR_APP_CONTAINERS,
+    )?;
+    image_registry(spec)?;
     Ok(resolved)
 }
 
@@ -74,6 +93,135 @@ fn removed_keys(
         }
     }
     Ok(())
+}
+
+/// Every place pod settings are given, with its field path.
+fn pod_settings(spec: &ValidatorSpec) -> [(&'static str, Option<&PodSettings>); 5] {
+    [
+        ("spec.pods", spec.pods.as_ref()),
+        ("spec.participant.pod", spec.participant.pod.as_ref()),
+        ("spec.validatorApp.pod", spec.validator_app.pod.as_ref()),
+        (
+            "spec.webUis.pod",
+            spec.web_uis.as_ref().and_then(|w| w.pod.as_ref()),
+        ),
+        (
+            "spec.backup.identities.pod",
+            spec.identity_backup().and_then(|b| b.pod.as_ref()),
+        ),
+    ]
+}
+
+/// No label or annotation the operator sets or reads itself.
+fn pods(spec: &ValidatorSpec) -> Result<(), RenderError> {
+    for (field, settings) in pod_settings(spec) {
+        let Some(settings) = settings else { continue };
+        if let Some(key) = settings.labels.keys().find(|k| {
+            OPERATOR_POD_LABELS.contains(&k.as_str()) || k.starts_with(OPERATOR_KEY_PREFIX)
+        }) {
+            return Err(RenderError::InvalidField {
+                field: format!("{field}.labels"),
+                message: format!(
+                    "`{key}` is a label the operator sets itself ({}, and keys starting with {OPERATOR_KEY_PREFIX})",
+                    OPERATOR_POD_LABELS.join(", ")
+                ),
+            });
+        }
+        if let Some(key) = settings
+            .annotations
+            .keys()
+            .find(|k| k.starts_with(OPERATOR_KEY_PREFIX))
+        {
+            return Err(RenderError::InvalidField {
+                field: format!("{field}.annotations"),
+                message: format!(
+                    "`{key}`: annotations starting with {OPERATOR_KEY_PREFIX} are the operator's own"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Extra volumes and init containers with names of their own, and mounts of those volumes.
+fn extras(
+    field: &str,
+    volumes: &[Volume],
+    mounts: &[VolumeMount],
+    init_containers: &[Container],
+    operator_containers: &[&str],
+) -> Result<(), RenderError> {
+    let invalid = |field: String, message: String| RenderError::InvalidField { field, message };
+    let mut names = std::collections::BTreeSet::new();
+    for (i, volume) in volumes.iter().enumerate() {
+        if OPERATOR_VOLUMES.contains(&volume.name.as_str()) {
+            return Err(invalid(
+                format!("{field}.extraVolumes[{i}].name"),
+                format!("`{}` is the operator's own volume name", volume.name),
+            ));
+        }
+        if !names.insert(volume.name.as_str()) {
+            return Err(invalid(
+                format!("{field}.extraVolumes[{i}].name"),
+                format!("`{}` is listed twice", volume.name),
+            ));
+        }
+    }
+    for (i, mount) in mounts.iter().enumerate() {
+        if !names.contains(mount.name.as_str()) {
+            return Err(invalid(
+                format!("{field}.extraVolumeMounts[{i}].name"),
+                format!("`{}` is not a volume in {field}.extraVolumes", mount.name),
+            ));
+        }
+    }
+    let mut containers = std::collections::BTreeSet::new();
+    for (i, container) in init_containers.iter().enumerate() {
+        if operator_containers.contains(&container.name.as_str()) {
+            return Err(invalid(
+                format!("{field}.extraInitContainers[{i}].name"),
+                format!(
+                    "`{}` is the operator's own container name ({})",
+                    container.name,
+                    operator_containers.join(", ")
+                ),
+            ));
+        }
+        if !containers.insert(container.name.as_str()) {
+            return Err(invalid(
+                format!("{field}.extraInitContainers[{i}].name"),
+                format!("`{}` is listed twice", container.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A registry and path, without a scheme or a tag: what goes before `/<name>:<tag>`.
+fn image_registry(spec: &ValidatorSpec) -> Result<(), RenderError> {
+    let Some(registry) = &spec.image_registry else {
+        return Ok(());
+    };
+    let ok = !registry.is_empty()
+        && !registry.contains("://")
+        && !registry.ends_with('/')
+        && !registry.contains('@')
+        && registry.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(RenderError::InvalidField {
+            field: "spec.imageRegistry".to_string(),
+            message: format!(
+                "`{registry}` must be a registry host and optional path, such as mirror.example.com/canton (no scheme, tag or trailing /)"
+            ),
+        })
+    }
 }
 
 fn reserved(field: &str, vars: &[AdditionalEnvVar], names: &[&str]) -> Result<(), RenderError> {

@@ -6,10 +6,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, EnvVar, HTTPGetAction, Probe, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::Context;
 use super::database::{self, App};
 use super::participant::participant_name;
 use super::pod::{self, Pod, env, env_from_ref, env_secret, env_secret_optional, port};
-use super::{Context, image};
 use crate::api::{
     ScanClientType, SynchronizerConnection, TopupSettings, ValidatorAppSpec, WalletSettings,
 };
@@ -41,7 +41,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
     let workload = &ctx.release.workloads.validator_app;
     let container = Container {
         name: "validator-app".to_string(),
-        image: Some(image(app.image.as_ref(), "validator-app", ctx.version)),
+        image: Some(ctx.image(app.image.as_ref(), "validator-app")),
         env: Some(env_vars(ctx)),
         // The chart declares only the HTTP port; metrics (10013) is reached through the Service.
         ports: Some(vec![port("val-http", HTTP_PORT)]),
@@ -57,6 +57,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
         &database_name(app),
         App::ValidatorApp,
         ctx.release,
+        ctx.registry,
     );
     // Deliberately no ServiceAccount: the app keeps the namespace default, never the KMS identity.
     pod::deployment(

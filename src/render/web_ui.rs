@@ -10,8 +10,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, EnvVar, SecurityContext, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::Context;
 use super::pod::{self, Pod, env, env_secret, port};
-use super::{Context, image};
 use crate::api::{InstanceNames, WebUi, WebUisSpec};
 
 /// Which UI.
@@ -65,7 +65,7 @@ pub(super) fn objects(ctx: &Context, ui: Ui) -> Option<(Deployment, Service)> {
     }
     let container = Container {
         name: ui.component().to_string(),
-        image: Some(image(settings.image.as_ref(), ui.component(), ctx.version)),
+        image: Some(ctx.image(settings.image.as_ref(), ui.component())),
         env: Some(env_vars(ctx, ui, settings)),
         ports: Some(vec![port("http", 8080)]),
         resources: Some(pod::resources(

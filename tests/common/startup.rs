@@ -24,6 +24,9 @@ use super::typesafe;
 pub const SPLICE_UID: i64 = 1001;
 /// The chart's default image of the database init containers.
 pub const INIT_IMAGE: &str = "postgres:14";
+/// The operator's default image of the database init containers: PostgreSQL 14 reached end of
+/// life on 2026-11-12 (docs/releases.md). Same client tools (`bash`, `psql`) as the charts'.
+pub const OPERATOR_INIT_IMAGE: &str = "postgres:17";
 /// The value a `secretKeyRef` or `fieldRef` variable gets: the Secret is assumed to exist.
 pub const PLACEHOLDER: &str = "placeholder-from-reference";
 /// Where the validator app's configuration lives.
