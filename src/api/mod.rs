@@ -1,8 +1,10 @@
 //! The `Validator` custom resource (group `canton-operator.dev`, version `v1alpha1`).
 
 mod backup;
+mod cloud_identity;
 pub mod cel;
 mod kms_spec;
+mod monitoring;
 mod rotation;
 mod status;
 mod validator;
@@ -12,6 +14,8 @@ pub use backup::{
     BackupAttempt, BackupDestination, BackupSpec, BackupStatus, BackupSuccess, GcsDestination,
     IdentityBackup, S3Destination, SecretDestination,
 };
+pub use monitoring::{MonitoringSpec, ServiceMonitorSettings};
+pub use cloud_identity::{AWS_ROLE_ANNOTATION, CloudIdentity, GCP_SA_ANNOTATION};
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
 pub use rotation::{
     AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backup::BackupSpec;
 use super::kms_spec::KmsSpec;
+use super::monitoring::MonitoringSpec;
 use super::status::ValidatorStatus;
 use super::validator_app::{
     PruningSchedule, ScanClient, SynchronizerConnection, TopupSettings, WalletSettings, WebUisSpec,
@@ -144,12 +145,20 @@ pub struct ValidatorSpec {
     /// Scheduled, verified backups of the participant's identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
+    /// How Prometheus finds the validator's metrics (a ServiceMonitor, opt-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitoringSpec>,
 }
 
 impl ValidatorSpec {
     /// The identity backup settings, when backups are asked for.
     pub fn identity_backup(&self) -> Option<&super::backup::IdentityBackup> {
         self.backup.as_ref()?.identities.as_ref()
+    }
+
+    /// The ServiceMonitor settings, when one is asked for.
+    pub fn service_monitor(&self) -> Option<&super::monitoring::ServiceMonitorSettings> {
+        self.monitoring.as_ref()?.service_monitor()
     }
 }
 

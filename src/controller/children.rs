@@ -15,11 +15,14 @@ use super::child_cache::{ChildCache, Seen};
 use super::context::{Context, FIELD_MANAGER};
 use super::diff::first_difference;
 use super::error::{Error, Result};
+use super::monitoring::Monitoring;
 use super::projection::{self, Fingerprint};
 use super::rollout::{Plan, Workloads};
 use crate::api::Validator;
 use crate::decision::created_service_account_name;
-use crate::render::{self, Rendered, Ui, backup_name, web_ui_name};
+use crate::render::{
+    self, Rendered, ServiceMonitor, Ui, backup_name, service_monitor_name, web_ui_name,
+};
 
 /// A namespaced child kind this operator caches, compares and deletes.
 pub(crate) trait Child:
@@ -53,6 +56,8 @@ pub(crate) struct ApplyReport {
     pub written_deployments: Vec<Deployment>,
     /// Where the workloads stand against this operator release's render (`WorkloadsCurrent`).
     pub rollout: Option<Workloads>,
+    /// What became of the ServiceMonitor the spec asks for (`MonitoringReady`).
+    pub monitoring: Option<Monitoring>,
 }
 
 /// Applies every rendered child that differs from the cache; identical ones cost no request.
@@ -102,7 +107,38 @@ pub(crate) async fn apply(
     if let Some(cron_job) = &rendered.identity_backup {
         apply_one(cron_job, &ctx.stores.cron_jobs, ctx, report).await?;
     }
+    if let Some(monitor) = &rendered.service_monitor {
+        report.monitoring = Some(apply_service_monitor(monitor, ctx, report).await?);
+    }
     Ok(())
+}
+
+/// Applies the ServiceMonitor where the cluster serves its CRD. Monitoring is an extra: a
+/// refusal is reported in `MonitoringReady`, not as a failed reconcile.
+async fn apply_service_monitor(
+    monitor: &ServiceMonitor,
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<Monitoring> {
+    let monitors = &ctx.stores.service_monitors;
+    if !monitors.served(&ctx.client).await {
+        return Ok(Monitoring::CrdMissing);
+    }
+    let name = monitor.name_any();
+    match apply_one(monitor, &monitors.cache, ctx, report).await {
+        Ok(_) => Ok(Monitoring::Applied { name }),
+        Err(Error::Kube(kube::Error::Api(status))) => {
+            // Served a moment ago, gone now: discovery decides.
+            if status.code == 404 && !monitors.served_now(&ctx.client).await {
+                return Ok(Monitoring::CrdMissing);
+            }
+            Ok(Monitoring::NotApplied {
+                name,
+                error: status.message,
+            })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Applies a Deployment unless the plan leaves it, and keeps the server's answer for the status.
@@ -277,6 +313,12 @@ pub(crate) async fn prune(
             report,
         )
         .await?;
+    }
+    if rendered.service_monitor.is_none() {
+        // Empty unless the CRD is served.
+        let cache = &ctx.stores.service_monitors.cache;
+        prune_one::<ServiceMonitor>(validator, &service_monitor_name(&name), cache, ctx, report)
+            .await?;
     }
     for ui in Ui::ALL {
         let candidate = web_ui_name(&name, ui);

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use super::cached::Cached;
 use super::child_cache::ChildCache;
 use super::echoes::Echoes;
+use super::monitoring::ServiceMonitors;
 use super::rollout::Rollouts;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
@@ -37,6 +38,8 @@ pub(crate) struct Stores {
     /// The identity backup Jobs' pods, whose termination messages hold each run's result.
     pub backup_pods: Store<Cached<Pod>>,
     backup_pods_ready: Shared<BoxFuture<'static, ()>>,
+    /// ServiceMonitors, watched only once the cluster serves their CRD (so not waited for).
+    pub service_monitors: ServiceMonitors,
 }
 
 impl Stores {
@@ -65,7 +68,14 @@ impl Stores {
             cron_jobs,
             backup_pods,
             backup_pods_ready,
+            service_monitors: ServiceMonitors::new(ChildCache::new().0),
         }
+    }
+
+    /// With the controller's ServiceMonitor cache (instead of one nothing fills).
+    pub(crate) fn with_service_monitors(mut self, service_monitors: ServiceMonitors) -> Self {
+        self.service_monitors = service_monitors;
+        self
     }
 
     /// Resolves once every cache has its initial list, so a reconcile never mistakes a cold cache

@@ -15,6 +15,7 @@ use super::conditions::{
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
+use super::monitoring;
 use super::rollout;
 use crate::api::{Validator, ValidatorStatus};
 use crate::render::{INSTANCE, backup_name, participant_name, validator_app_name};
@@ -53,6 +54,14 @@ pub(crate) async fn update(
         &mut status,
         previous,
         report.rollout.as_ref(),
+        obs.generation,
+        &now,
+    );
+    monitoring::set_condition(
+        &mut status,
+        previous,
+        report.monitoring.as_ref(),
+        validator.spec.service_monitor().is_some(),
         obs.generation,
         &now,
     );
