@@ -105,7 +105,9 @@ pub fn placeholder_hint(placeholder: &str) -> &'static str {
             "pass --oidc-provider with the issuer `aws eks describe-cluster --name <cluster> --query cluster.identity.oidc.issuer --output text` prints"
         }
         "<CLUSTER_NAME>" => "pass --cluster-name (the EKS cluster the association is made in)",
-        "<ROLE_NAME>" => "set the awsRoleArn of the ServiceAccount (the role the association names)",
+        "<ROLE_NAME>" => {
+            "set the awsRoleArn of the ServiceAccount (the role the association names)"
+        }
         "<PROJECT_NUMBER>" => {
             "pass --project-number (`gcloud projects describe <project> --format='value(projectNumber)'` of the cluster's project)"
         }
@@ -195,7 +197,12 @@ pub(crate) fn backup_identity(
                 .unwrap_or(CloudIdentity::GkeWorkloadIdentity);
             let project = gcp_project
                 .map(str::to_string)
-                .or_else(|| identity.gcp_service_account.as_deref().and_then(project_of_gsa))
+                .or_else(|| {
+                    identity
+                        .gcp_service_account
+                        .as_deref()
+                        .and_then(project_of_gsa)
+                })
                 .unwrap_or_else(|| "<PROJECT_ID>".to_string());
             let gsa = identity
                 .gcp_service_account

@@ -229,10 +229,16 @@ fn check_annotation(
         },
         // Pod Identity and Federation: nothing to see but the absence of the other annotation;
         // the association or IAM binding is in the cloud.
-        (Some(_), None) => match identity.conflicting_annotation().and_then(|k| value(k).map(|v| (k, v))) {
+        (Some(_), None) => match identity
+            .conflicting_annotation()
+            .and_then(|k| value(k).map(|v| (k, v)))
+        {
             Some((key, v)) => (
                 false,
-                format!("{account} is annotated {key}: {v}, which overrides {}", identity.as_str()),
+                format!(
+                    "{account} is annotated {key}: {v}, which overrides {}",
+                    identity.as_str()
+                ),
             ),
             None => (
                 true,

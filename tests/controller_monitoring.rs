@@ -53,12 +53,21 @@ async fn a_service_monitor_is_created_where_served_and_pruned_when_turned_off() 
         server.insert(&monitored_validator("acme")).unwrap();
         server.insert(&validator("quiet")).unwrap();
         let _op = start(&server, config(true));
-        eventually("the ServiceMonitor", || service_monitor(&server, "acme").is_some()).await;
+        eventually("the ServiceMonitor", || {
+            service_monitor(&server, "acme").is_some()
+        })
+        .await;
         let sm = service_monitor(&server, "acme").unwrap();
         assert_eq!(sm["metadata"]["labels"]["release"], "kube-prometheus-stack");
-        assert_eq!(sm["metadata"]["labels"]["app.kubernetes.io/managed-by"], "canton-operator");
+        assert_eq!(
+            sm["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "canton-operator"
+        );
         assert_eq!(sm["metadata"]["ownerReferences"][0]["kind"], "Validator");
-        assert_eq!(sm["spec"]["endpoints"], json!([{"port": "metrics", "interval": "30s"}]));
+        assert_eq!(
+            sm["spec"]["endpoints"],
+            json!([{"port": "metrics", "interval": "30s"}])
+        );
         assert_eq!(sm["spec"]["namespaceSelector"]["matchNames"], json!([NS]));
         // It selects exactly the two Services with a metrics port.
         let selector = &sm["spec"]["selector"];
@@ -67,7 +76,9 @@ async fn a_service_monitor_is_created_where_served_and_pruned_when_turned_off() 
             assert!(selects(selector, &svc["metadata"]["labels"]), "{service}");
             let ports = svc["spec"]["ports"].as_array().unwrap();
             assert!(
-                ports.iter().any(|p| p["name"] == "metrics" && p["port"] == 10013),
+                ports
+                    .iter()
+                    .any(|p| p["name"] == "metrics" && p["port"] == 10013),
                 "{service}: {ports:?}"
             );
         }
@@ -89,9 +100,15 @@ async fn a_service_monitor_is_created_where_served_and_pruned_when_turned_off() 
         assert!(monitoring_condition(&server, "quiet").is_none());
 
         // Turned off: pruned, and the condition goes.
-        set_monitoring(&server, "acme", json!({"serviceMonitor": {"enabled": false}}));
-        eventually("the ServiceMonitor pruned", || service_monitor(&server, "acme").is_none())
-            .await;
+        set_monitoring(
+            &server,
+            "acme",
+            json!({"serviceMonitor": {"enabled": false}}),
+        );
+        eventually("the ServiceMonitor pruned", || {
+            service_monitor(&server, "acme").is_none()
+        })
+        .await;
         eventually("MonitoringReady removed", || {
             monitoring_condition(&server, "acme").is_none()
         })
@@ -108,8 +125,9 @@ async fn without_the_crd_nothing_is_created_and_the_condition_says_why() {
         server.insert(&monitored_validator("acme")).unwrap();
         let _op = start(&server, config(true));
         eventually("MonitoringReady=False ServiceMonitorCrdMissing", || {
-            monitoring_condition(&server, "acme")
-                .is_some_and(|c| c["status"] == "False" && c["reason"] == "ServiceMonitorCrdMissing")
+            monitoring_condition(&server, "acme").is_some_and(|c| {
+                c["status"] == "False" && c["reason"] == "ServiceMonitorCrdMissing"
+            })
         })
         .await;
         // Nothing failed: the workloads are there, and no ServiceMonitor was tried.

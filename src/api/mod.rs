@@ -1,8 +1,8 @@
 //! The `Validator` custom resource (group `canton-operator.dev`, version `v1alpha1`).
 
 mod backup;
-mod cloud_identity;
 pub mod cel;
+mod cloud_identity;
 mod kms_spec;
 mod monitoring;
 mod rotation;
@@ -14,9 +14,9 @@ pub use backup::{
     BackupAttempt, BackupDestination, BackupSpec, BackupStatus, BackupSuccess, GcsDestination,
     IdentityBackup, S3Destination, SecretDestination,
 };
-pub use monitoring::{MonitoringSpec, ServiceMonitorSettings};
 pub use cloud_identity::{AWS_ROLE_ANNOTATION, CloudIdentity, GCP_SA_ANNOTATION};
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
+pub use monitoring::{MonitoringSpec, ServiceMonitorSettings};
 pub use rotation::{
     AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,
     OkmProposal, PreCreatedKmsKey, ROTATION_VALIDATOR_LABEL, RotationPhase, ValidatorKeyRotation,

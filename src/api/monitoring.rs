@@ -24,7 +24,7 @@ pub struct ServiceMonitorSettings {
     pub enabled: bool,
     /// Scrape interval, such as `30s` or `1m` (Prometheus duration); default: the Prometheus's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.matches('^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$') && self != ''").message("interval is a Prometheus duration such as 30s, 1m or 1m30s"))]
+    #[x_kube(validation = Rule::new("self.matches('^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$')").message("interval is a Prometheus duration such as 30s, 1m or 1m30s"))]
     #[schemars(length(min = 1, max = 32))]
     pub interval: Option<String>,
     /// Extra labels on the ServiceMonitor, for the Prometheus that selects it (kube-prometheus-stack

@@ -170,6 +170,7 @@ impl Context {
         self.metrics.set_mode(&metrics_key(validator), None);
         self.metrics
             .set_backup_success(&metrics_key(validator), None);
+        self.metrics.set_conditions(&metrics_key(validator), &[]);
         self.rollouts.forget(validator);
     }
 
@@ -187,7 +188,7 @@ impl Context {
         let known: Vec<ObjectRef<Cached<Validator>>> = self
             .with_failures(|failures| failures.keys().cloned().collect())
             .unwrap_or_default();
-        let modes = self.metrics.validators_with_mode();
+        let modes = self.metrics.validators_known();
         for validator in known.into_iter().chain(self.rollouts.known()) {
             self.forget_if_deleted(&validator);
         }

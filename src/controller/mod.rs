@@ -144,11 +144,9 @@ pub async fn controller_run(
     )
     .with_service_monitors(service_monitors);
     // Key rotations run under the same leadership, beside the Validator controller.
-    let rotations = crate::rotation::run(
-        client.clone(),
-        crate::rotation::RotationSettings::new(settings.namespace.clone()),
-        leading.clone(),
-    );
+    let mut rotation_settings = crate::rotation::RotationSettings::new(settings.namespace.clone());
+    rotation_settings.metrics = Some(metrics.clone());
+    let rotations = crate::rotation::run(client.clone(), rotation_settings, leading.clone());
     // Validators are cached compactly too, and decoded when reconciled.
     let (validator_store, validator_writer) = reflector::store();
     let (rollouts, rollout_wakeups) =
@@ -219,7 +217,9 @@ where
 }
 
 /// One item each time `served` turns true.
-fn became_served(served: watch::Receiver<bool>) -> impl futures::Stream<Item = ()> + Send + 'static {
+fn became_served(
+    served: watch::Receiver<bool>,
+) -> impl futures::Stream<Item = ()> + Send + 'static {
     futures::stream::unfold((served, false), |(mut served, was)| async move {
         let mut was = was;
         loop {

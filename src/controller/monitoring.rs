@@ -163,7 +163,10 @@ impl ServiceMonitors {
             changed
         });
         if changed {
-            tracing::info!(served, "monitoring.coreos.com/v1 ServiceMonitor served by the cluster");
+            tracing::info!(
+                served,
+                "monitoring.coreos.com/v1 ServiceMonitor served by the cluster"
+            );
         }
     }
 
@@ -184,7 +187,12 @@ mod tests {
         Time(k8s_openapi::jiff::Timestamp::from_second(seconds).unwrap())
     }
 
-    fn status_with(outcome: Option<&Monitoring>, asked: bool, previous: Option<&ValidatorStatus>, now: i64) -> ValidatorStatus {
+    fn status_with(
+        outcome: Option<&Monitoring>,
+        asked: bool,
+        previous: Option<&ValidatorStatus>,
+        now: i64,
+    ) -> ValidatorStatus {
         let mut status = ValidatorStatus::default();
         set_condition(&mut status, previous, outcome, asked, Some(3), &at(now));
         status
@@ -194,15 +202,24 @@ mod tests {
     fn says_why_nothing_was_created_and_goes_when_not_asked() {
         let missing = status_with(Some(&Monitoring::CrdMissing), true, None, 10);
         let c = &missing.conditions[0];
-        assert_eq!((c.status.as_str(), c.reason.as_str()), ("False", SERVICE_MONITOR_CRD_MISSING));
-        assert!(c.message.contains("monitoring.coreos.com/v1"), "{}", c.message);
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", SERVICE_MONITOR_CRD_MISSING)
+        );
+        assert!(
+            c.message.contains("monitoring.coreos.com/v1"),
+            "{}",
+            c.message
+        );
         // Unchanged status keeps its transition time; a refused reconcile keeps the condition.
         let again = status_with(Some(&Monitoring::CrdMissing), true, Some(&missing), 20);
         assert_eq!(again.conditions[0].last_transition_time, at(10));
         let refused = status_with(None, true, Some(&missing), 30);
         assert_eq!(refused.conditions, missing.conditions);
         let applied = status_with(
-            Some(&Monitoring::Applied { name: "v-metrics".into() }),
+            Some(&Monitoring::Applied {
+                name: "v-metrics".into(),
+            }),
             true,
             Some(&missing),
             40,
@@ -210,6 +227,10 @@ mod tests {
         assert_eq!(applied.conditions[0].status, "True");
         assert_eq!(applied.conditions[0].last_transition_time, at(40));
         // Turned off: the condition goes.
-        assert!(status_with(None, false, Some(&applied), 50).conditions.is_empty());
+        assert!(
+            status_with(None, false, Some(&applied), 50)
+                .conditions
+                .is_empty()
+        );
     }
 }

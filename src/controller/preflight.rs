@@ -58,8 +58,11 @@ pub(crate) fn check_service_account(
                 "ServiceAccount {namespace}/{name} does not exist: create it{}",
                 match (required, identity) {
                     (Some((k, what)), _) => format!(" with annotation {k}: <{what}>"),
-                    (None, Some(CloudIdentity::EksPodIdentity)) => " (no annotation: its EKS Pod Identity association is made in AWS)".to_string(),
-                    (None, Some(CloudIdentity::GkeWorkloadIdentityFederation)) => " (no annotation: the IAM bindings name it directly)".to_string(),
+                    (None, Some(CloudIdentity::EksPodIdentity)) =>
+                        " (no annotation: its EKS Pod Identity association is made in AWS)"
+                            .to_string(),
+                    (None, Some(CloudIdentity::GkeWorkloadIdentityFederation)) =>
+                        " (no annotation: the IAM bindings name it directly)".to_string(),
                     _ => String::new(),
                 }
             ),
@@ -179,7 +182,10 @@ mod tests {
     fn annotation_based_mechanisms_need_their_annotation() {
         let role = (AWS_ROLE_ANNOTATION, "arn:aws:iam::123456789012:role/kms");
         let gsa = (GCP_SA_ANNOTATION, "kms@acme.iam.gserviceaccount.com");
-        for d in [decision(aws(), None), decision(aws(), Some(CloudIdentity::Irsa))] {
+        for d in [
+            decision(aws(), None),
+            decision(aws(), Some(CloudIdentity::Irsa)),
+        ] {
             assert_eq!(check(&d, Some(&sa(&[]))), Err("ServiceAccountNotAnnotated"));
             assert_eq!(check(&d, Some(&sa(&[role]))), Ok(()));
         }
@@ -189,7 +195,10 @@ mod tests {
         let message = check_service_account(&d, "canton-kms", "validators", Some(&sa(&[])))
             .unwrap_err()
             .message;
-        assert!(message.contains("gkeWorkloadIdentityFederation"), "{message}");
+        assert!(
+            message.contains("gkeWorkloadIdentityFederation"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -198,13 +207,23 @@ mod tests {
         let gsa = (GCP_SA_ANNOTATION, "kms@acme.iam.gserviceaccount.com");
         let pod = decision(aws(), Some(CloudIdentity::EksPodIdentity));
         assert_eq!(check(&pod, Some(&sa(&[]))), Ok(()));
-        assert_eq!(check(&pod, Some(&sa(&[role]))), Err("ServiceAccountAnnotationConflict"));
+        assert_eq!(
+            check(&pod, Some(&sa(&[role]))),
+            Err("ServiceAccountAnnotationConflict")
+        );
         let wif = decision(gcp(), Some(CloudIdentity::GkeWorkloadIdentityFederation));
         assert_eq!(check(&wif, Some(&sa(&[]))), Ok(()));
-        assert_eq!(check(&wif, Some(&sa(&[gsa]))), Err("ServiceAccountAnnotationConflict"));
+        assert_eq!(
+            check(&wif, Some(&sa(&[gsa]))),
+            Err("ServiceAccountAnnotationConflict")
+        );
         // It must still exist.
         let missing = check_service_account(&pod, "canton-kms", "validators", None).unwrap_err();
         assert_eq!(missing.reason, "ServiceAccountNotFound");
-        assert!(missing.message.contains("Pod Identity association"), "{}", missing.message);
+        assert!(
+            missing.message.contains("Pod Identity association"),
+            "{}",
+            missing.message
+        );
     }
 }

@@ -69,6 +69,13 @@ pub(crate) async fn update(
         &format!("{namespace}/{name}"),
         status.kms.as_ref().map(|k| k.summary.as_str()),
     );
+    let conditions: Vec<(&str, bool, &str)> = status
+        .conditions
+        .iter()
+        .map(|c| (c.type_.as_str(), c.status == "True", c.reason.as_str()))
+        .collect();
+    ctx.metrics
+        .set_conditions(&format!("{namespace}/{name}"), &conditions);
     publish_changes(validator, ctx, previous, &status, report).await;
     if previous == Some(&status) {
         return Ok(());

@@ -265,5 +265,7 @@ pub fn serve_service_monitors(server: &FakeApiServer) {
     let text = std::fs::read_to_string("tests/fixtures/servicemonitor-crd.yaml")
         .expect("ServiceMonitor CRD fixture exists");
     let crd: Value = serde_saphyr::from_str(&text).expect("ServiceMonitor CRD fixture parses");
-    server.register_crd(&crd).expect("ServiceMonitor CRD registers");
+    server
+        .register_crd(&crd)
+        .expect("ServiceMonitor CRD registers");
 }
