@@ -8,7 +8,6 @@
 use serde_json::{Value, json};
 
 use crate::api::{CloudIdentity, KmsServiceAccount};
-use crate::controller::preflight::cloud_identity;
 use crate::decision::KmsDecision;
 use crate::kms::{AwsKms, GcpKms, KmsMode, KmsProvider};
 
@@ -127,7 +126,7 @@ pub(crate) fn policy(
     facts: &ClusterFacts,
 ) -> Result<Value, IamError> {
     let identity = decision.kms.service_account.as_ref();
-    let mechanism = cloud_identity(decision);
+    let mechanism = decision.cloud_identity();
     match decision.provider().ok_or(IamError::KmsOff)? {
         KmsProvider::Aws(aws) => {
             let account = aws_account(facts, identity);

@@ -7,7 +7,6 @@ use serde::Serialize;
 
 use crate::api::Validator;
 use crate::config::KmsDefault;
-use crate::controller::preflight::cloud_identity;
 use crate::decision::{KmsDecision, resolve};
 use crate::kms::{KMS_ENV_VAR, KMS_ENVELOPE_ENV_VAR, participant_env};
 use crate::render::{COMPONENT, INSTANCE, PARTICIPANT_COMPONENT};
@@ -213,7 +212,7 @@ fn check_annotation(
     name: &str,
     sa: Option<&ServiceAccount>,
 ) -> Option<Check> {
-    let identity = cloud_identity(decision)?;
+    let identity = decision.cloud_identity()?;
     let account = decision
         .participant_service_account(name)
         .unwrap_or_default();

@@ -8,7 +8,6 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 
 use crate::api::CloudIdentity;
 use crate::decision::KmsDecision;
-use crate::kms::KmsProvider;
 
 /// A failed preflight: the condition reason and a message saying what to create or fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,21 +24,6 @@ pub(crate) fn external_service_account(decision: &KmsDecision, validator: &str) 
     decision.participant_service_account(validator)
 }
 
-/// How the participant's ServiceAccount becomes a cloud identity: the spec's choice, else the
-/// annotation-based mechanism of the provider; `None` for a KMS driver without a choice.
-pub(crate) fn cloud_identity(decision: &KmsDecision) -> Option<CloudIdentity> {
-    let chosen = decision
-        .kms
-        .service_account
-        .as_ref()
-        .and_then(|sa| sa.cloud_identity);
-    chosen.or(match decision.provider()? {
-        KmsProvider::Aws(_) => Some(CloudIdentity::Irsa),
-        KmsProvider::Gcp(_) => Some(CloudIdentity::GkeWorkloadIdentity),
-        KmsProvider::Driver(_) => None,
-    })
-}
-
 /// Checks an externally managed ServiceAccount (`found` is what the API returned): it exists,
 /// carries the annotation its mechanism needs, and none that would switch the cluster to the
 /// other mechanism of the same cloud.
@@ -49,7 +33,7 @@ pub(crate) fn check_service_account(
     namespace: &str,
     found: Option<&ServiceAccount>,
 ) -> Result<(), PreflightFailure> {
-    let identity = cloud_identity(decision);
+    let identity = decision.cloud_identity();
     let required = identity.and_then(CloudIdentity::required_annotation);
     let Some(sa) = found else {
         return Err(PreflightFailure {
@@ -131,7 +115,7 @@ mod tests {
     use super::*;
     use crate::api::{AWS_ROLE_ANNOTATION, GCP_SA_ANNOTATION, KmsServiceAccount, KmsSpec};
     use crate::decision::DecisionSource;
-    use crate::kms::{AwsKms, GcpKms};
+    use crate::kms::{AwsKms, GcpKms, KmsProvider};
 
     fn decision(provider: KmsProvider, identity: Option<CloudIdentity>) -> KmsDecision {
         let mut kms = KmsSpec::external(provider);
