@@ -169,9 +169,11 @@ async fn backups_are_scheduled_watched_and_removed_with_the_spec() {
         .await;
         let metrics = op.metrics.encode();
         assert!(
-            !metrics.lines().any(|l| (l.starts_with("canton_operator_identity_backup")
-                || l.contains(r#"condition="IdentityBackedUp""#))
-                && l.contains(r#"validator="acme""#)),
+            !metrics
+                .lines()
+                .any(|l| (l.starts_with("canton_operator_identity_backup")
+                    || l.contains(r#"condition="IdentityBackedUp""#))
+                    && l.contains(r#"validator="acme""#)),
             "{metrics}"
         );
     })
