@@ -120,16 +120,16 @@ async fn apply_service_monitor(
     ctx: &Context,
     report: &mut ApplyReport,
 ) -> Result<Monitoring> {
-    let monitors = &ctx.stores.service_monitors;
-    if !monitors.served(&ctx.client).await {
+    let crd = &ctx.stores.service_monitor_crd;
+    if !crd.served(&ctx.client).await {
         return Ok(Monitoring::CrdMissing);
     }
     let name = monitor.name_any();
-    match apply_one(monitor, &monitors.cache, ctx, report).await {
+    match apply_one(monitor, &ctx.stores.service_monitors, ctx, report).await {
         Ok(_) => Ok(Monitoring::Applied { name }),
         Err(Error::Kube(kube::Error::Api(status))) => {
             // Served a moment ago, gone now: discovery decides.
-            if status.code == 404 && !monitors.served_now(&ctx.client).await {
+            if status.code == 404 && !crd.served_now(&ctx.client).await {
                 return Ok(Monitoring::CrdMissing);
             }
             Ok(Monitoring::NotApplied {
@@ -316,7 +316,7 @@ pub(crate) async fn prune(
     }
     if rendered.service_monitor.is_none() {
         // Empty unless the CRD is served.
-        let cache = &ctx.stores.service_monitors.cache;
+        let cache = &ctx.stores.service_monitors;
         prune_one::<ServiceMonitor>(validator, &service_monitor_name(&name), cache, ctx, report)
             .await?;
     }

@@ -17,12 +17,13 @@ use tokio::sync::watch;
 use super::cached::Cached;
 use super::child_cache::ChildCache;
 use super::echoes::Echoes;
-use super::monitoring::ServiceMonitors;
+use super::monitoring::ServiceMonitorCrd;
 use super::rollout::Rollouts;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;
 use crate::metrics::Metrics;
+use crate::render::ServiceMonitor;
 
 /// The field manager of every write this operator makes.
 pub(crate) const FIELD_MANAGER: &str = "canton-operator";
@@ -39,7 +40,9 @@ pub(crate) struct Stores {
     pub backup_pods: Store<Cached<Pod>>,
     backup_pods_ready: Shared<BoxFuture<'static, ()>>,
     /// ServiceMonitors, watched only once the cluster serves their CRD (so not waited for).
-    pub service_monitors: ServiceMonitors,
+    pub service_monitors: ChildCache<ServiceMonitor>,
+    /// Whether it does.
+    pub service_monitor_crd: ServiceMonitorCrd,
 }
 
 impl Stores {
@@ -68,13 +71,20 @@ impl Stores {
             cron_jobs,
             backup_pods,
             backup_pods_ready,
-            service_monitors: ServiceMonitors::new(ChildCache::new().0),
+            service_monitors: ChildCache::new().0,
+            service_monitor_crd: ServiceMonitorCrd::new(),
         }
     }
 
-    /// With the controller's ServiceMonitor cache (instead of one nothing fills).
-    pub(crate) fn with_service_monitors(mut self, service_monitors: ServiceMonitors) -> Self {
-        self.service_monitors = service_monitors;
+    /// With the controller's ServiceMonitor cache and CRD discovery (instead of a cache nothing
+    /// fills).
+    pub(crate) fn with_service_monitors(
+        mut self,
+        cache: ChildCache<ServiceMonitor>,
+        crd: ServiceMonitorCrd,
+    ) -> Self {
+        self.service_monitors = cache;
+        self.service_monitor_crd = crd;
         self
     }
 

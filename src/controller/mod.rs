@@ -41,7 +41,7 @@ use cached::Cached;
 use child_cache::{ChildCache, Seen};
 use context::{Context, Stores};
 use echoes::Echoes;
-use monitoring::ServiceMonitors;
+use monitoring::ServiceMonitorCrd;
 use reconcile::{error_policy, reconcile};
 
 use crate::api::Validator;
@@ -130,10 +130,10 @@ pub async fn controller_run(
     // ServiceMonitors: the watch starts once discovery finds the CRD; every validator is looked
     // at again when it appears (those asking for one were told it is missing).
     let (monitor_cache, monitor_events) = child_cache::<ServiceMonitor>(&client, ns, &echoes);
-    let service_monitors = ServiceMonitors::new(monitor_cache);
-    let monitor_events = after_served(service_monitors.subscribe(), monitor_events);
-    let crd_appeared = became_served(service_monitors.subscribe());
-    let discovery = service_monitors.clone().poll(client.clone());
+    let monitor_crd = ServiceMonitorCrd::new();
+    let monitor_events = after_served(monitor_crd.subscribe(), monitor_events);
+    let crd_appeared = became_served(monitor_crd.subscribe());
+    let discovery = monitor_crd.clone().poll(client.clone());
     let stores = Stores::new(
         deployments,
         services,
@@ -142,7 +142,7 @@ pub async fn controller_run(
         cron_jobs,
         backup_pods,
     )
-    .with_service_monitors(service_monitors);
+    .with_service_monitors(monitor_cache, monitor_crd);
     // Key rotations run under the same leadership, beside the Validator controller.
     let mut rotation_settings = crate::rotation::RotationSettings::new(settings.namespace.clone());
     rotation_settings.metrics = Some(metrics.clone());

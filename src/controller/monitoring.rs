@@ -14,7 +14,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Client, Resource};
 use tokio::sync::watch;
 
-use super::child_cache::ChildCache;
 use crate::api::ValidatorStatus;
 use crate::render::ServiceMonitor;
 
@@ -104,18 +103,16 @@ pub(crate) fn set_condition(
     status.conditions.push(condition);
 }
 
-/// The ServiceMonitor cache and whether the cluster serves the CRD. Cheap to clone.
+/// Whether the cluster serves the ServiceMonitor CRD, as discovery last said. Cheap to clone.
 #[derive(Clone)]
-pub(crate) struct ServiceMonitors {
-    pub cache: ChildCache<ServiceMonitor>,
+pub(crate) struct ServiceMonitorCrd {
     served: Arc<watch::Sender<bool>>,
 }
 
-impl ServiceMonitors {
-    /// An empty cache, the CRD not (yet) known to be served.
-    pub(crate) fn new(cache: ChildCache<ServiceMonitor>) -> Self {
+impl ServiceMonitorCrd {
+    /// Not (yet) known to be served.
+    pub(crate) fn new() -> Self {
         Self {
-            cache,
             served: Arc::new(watch::channel(false).0),
         }
     }
