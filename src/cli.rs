@@ -49,12 +49,20 @@ pub enum Command {
         /// Validator YAML file (`-` for standard input).
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
-        /// AWS account id of the keys (default: from spec.kms.serviceAccount.awsRoleArn).
+        /// AWS account id of the keys and roles, 12 digits (default: from the awsRoleArn).
         #[arg(long)]
         account_id: Option<String>,
-        /// The cluster's IRSA OIDC provider, e.g. oidc.eks.eu-west-1.amazonaws.com/id/ABC123.
-        #[arg(long)]
+        /// The cluster's OIDC issuer for IRSA, as `aws eks describe-cluster --name <cluster>
+        /// --query cluster.identity.oidc.issuer --output text` prints it
+        /// (https://oidc.eks.eu-west-1.amazonaws.com/id/ABC123).
+        #[arg(long, alias = "oidc-issuer")]
         oidc_provider: Option<String>,
+        /// The EKS cluster's name, for the EKS Pod Identity association.
+        #[arg(long)]
+        cluster_name: Option<String>,
+        /// The GKE cluster project's number, for Workload Identity Federation principals.
+        #[arg(long)]
+        project_number: Option<String>,
     },
     /// List a validator participant's keys: fingerprint, name, purpose, usage, KMS key id, and
     /// whether each is in its OwnerToKeyMapping or retired.

@@ -1,7 +1,7 @@
 //! Which key-storage decision applies to a validator: its own `spec.kms`, or the operator's
 //! environment default at the moment it is provisioned.
 
-use crate::api::{KmsSpec, ValidatorSpec};
+use crate::api::{CloudIdentity, KmsSpec, ValidatorSpec};
 use crate::config::{ConfigError, KmsDefault};
 use crate::kms::{FieldError, KmsProvider, validate_provider};
 use crate::names::is_dns1123_subdomain;
@@ -230,6 +230,21 @@ impl KmsDecision {
     }
 
     /// The ServiceAccount the participant pod runs as, for a validator named `validator`.
+    /// How the participant's ServiceAccount becomes a cloud identity: the spec's choice, else the
+    /// annotation-based mechanism of the provider; `None` for a KMS driver without a choice.
+    pub(crate) fn cloud_identity(&self) -> Option<CloudIdentity> {
+        let chosen = self
+            .kms
+            .service_account
+            .as_ref()
+            .and_then(|sa| sa.cloud_identity);
+        chosen.or(match self.provider()? {
+            KmsProvider::Aws(_) => Some(CloudIdentity::Irsa),
+            KmsProvider::Gcp(_) => Some(CloudIdentity::GkeWorkloadIdentity),
+            KmsProvider::Driver(_) => None,
+        })
+    }
+
     pub(crate) fn participant_service_account(&self, validator: &str) -> Option<String> {
         if self.kms.creates_service_account() {
             return Some(created_service_account_name(validator));

@@ -76,16 +76,25 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             file,
             account_id,
             oidc_provider,
+            cluster_name,
+            project_number,
         } => {
             let text = read_input(&file)?;
             let facts = canton_operator::iam::ClusterFacts {
                 aws_account_id: account_id,
                 oidc_provider,
-            };
-            emit(format_args!(
-                "{}\n",
-                manifest::iam_policy_json(&text, &OperatorConfig::from_env(), &facts)?
-            ))?;
+                cluster_name,
+                gcp_project_number: project_number,
+            }
+            .checked()?;
+            let policy = manifest::iam_policy_json(&text, &OperatorConfig::from_env(), &facts)?;
+            emit(format_args!("{policy}\n"))?;
+            for placeholder in canton_operator::iam::placeholders(&policy) {
+                eprintln!(
+                    "warning: {placeholder} is a placeholder left in the output: {}",
+                    canton_operator::iam::placeholder_hint(&placeholder)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run(args),

@@ -99,7 +99,11 @@ pub fn iam_policy_json(
     let account = decision
         .participant_service_account(&name)
         .unwrap_or_default();
-    let backup = backup_policy(&validator)?;
+    let gcp_project = match decision.provider() {
+        Some(crate::kms::KmsProvider::Gcp(gcp)) => Some(gcp.project_id),
+        _ => None,
+    };
+    let backup = backup_policy(&validator, &namespace, gcp_project.as_deref(), facts)?;
     let policy = match (
         crate::iam::policy(&decision, &namespace, &account, facts),
         backup,
@@ -118,21 +122,34 @@ pub fn iam_policy_json(
     serde_json::to_string_pretty(&policy).map_err(|e| ManifestError::Encode(e.to_string()))
 }
 
-/// The bucket permissions of the identity backup Job, with the ServiceAccount it runs as.
-fn backup_policy(validator: &Validator) -> Result<Option<serde_json::Value>, ManifestError> {
+/// The bucket permissions of the identity backup Job, with the ServiceAccount it runs as and
+/// how that becomes the cloud identity the bucket grants (trust policy or bindings).
+fn backup_policy(
+    validator: &Validator,
+    namespace: &str,
+    gcp_project: Option<&str>,
+    facts: &crate::iam::ClusterFacts,
+) -> Result<Option<serde_json::Value>, ManifestError> {
     let Some(backup) = validator.spec.identity_backup() else {
         return Ok(None);
     };
     let destination = crate::render::destination_url(&backup.destination);
     let mut policy = crate::backup::backup_bucket_policy(&destination)?;
     let name = kube::ResourceExt::name_any(validator);
-    policy["serviceAccount"] = serde_json::Value::String(
-        backup
-            .service_account
-            .name
-            .clone()
-            .unwrap_or_else(|| crate::render::backup_name(&name)),
+    let account = backup
+        .service_account
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::render::backup_name(&name));
+    crate::iam::backup_identity(
+        &mut policy,
+        namespace,
+        &account,
+        &backup.service_account,
+        gcp_project,
+        facts,
     );
+    policy["serviceAccount"] = serde_json::Value::String(account);
     Ok(Some(policy))
 }
 

@@ -1,5 +1,6 @@
 //! Prometheus metrics: reconciles, failures by reason, reconcile duration, validators by KMS mode,
-//! and the age of each validator's newest verified identity backup.
+//! the age of each validator's newest verified identity backup, each validator's conditions and
+//! the key rotations in progress (what the chart's alerts and dashboard read).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,6 +40,22 @@ impl ValidatorLabel {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConditionLabel {
+    namespace: String,
+    validator: String,
+    condition: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RotationLabel {
+    namespace: String,
+    rotation: String,
+    validator: String,
+    phase: String,
+}
+
 /// The operator's metrics and the registry that exposes them.
 pub struct Metrics {
     registry: Registry,
@@ -58,6 +75,12 @@ pub struct Metrics {
     below_minimum: Gauge,
     /// The validators (`namespace/name`) below the network's minimum release.
     below: Mutex<std::collections::HashSet<String>>,
+    conditions: Family<ConditionLabel, Gauge>,
+    /// The condition series of each validator (`namespace/name`), to remove when they change.
+    condition_series: Mutex<HashMap<String, Vec<ConditionLabel>>>,
+    rotations: Family<RotationLabel, Gauge>,
+    /// The series of each rotation in progress (`namespace/name`).
+    rotation_series: Mutex<HashMap<String, RotationLabel>>,
 }
 
 impl Default for Metrics {
@@ -126,6 +149,18 @@ impl Metrics {
             "Validators running a Splice release below the one the network requires (run --minimum-release)",
             below_minimum.clone(),
         );
+        let conditions = Family::<ConditionLabel, Gauge>::default();
+        registry.register(
+            "validator_condition",
+            "A validator's status condition: 1 when True, 0 when False, with its reason",
+            conditions.clone(),
+        );
+        let rotations = Family::<RotationLabel, Gauge>::default();
+        registry.register(
+            "key_rotation_started_timestamp_seconds",
+            "When a key rotation still in progress started (unix time; its creation while Pending), by phase",
+            rotations.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -141,6 +176,10 @@ impl Metrics {
             rolling_out,
             below_minimum,
             below: Mutex::new(std::collections::HashSet::new()),
+            conditions,
+            condition_series: Mutex::new(HashMap::new()),
+            rotations,
+            rotation_series: Mutex::new(HashMap::new()),
         }
     }
 
@@ -157,6 +196,66 @@ impl Metrics {
         }
         self.below_minimum
             .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+    }
+
+    /// Records a validator's conditions as `(type, True?, reason)`; an empty list forgets them.
+    pub(crate) fn set_conditions(&self, validator: &str, conditions: &[(&str, bool, &str)]) {
+        let Ok(mut series) = self.condition_series.lock() else {
+            return;
+        };
+        let ValidatorLabel {
+            namespace,
+            validator: name,
+        } = ValidatorLabel::of(validator);
+        let labels: Vec<ConditionLabel> = conditions
+            .iter()
+            .map(|(condition, _, reason)| ConditionLabel {
+                namespace: namespace.clone(),
+                validator: name.clone(),
+                condition: (*condition).to_string(),
+                reason: (*reason).to_string(),
+            })
+            .collect();
+        for old in series.remove(validator).unwrap_or_default() {
+            if !labels.contains(&old) {
+                self.conditions.remove(&old);
+            }
+        }
+        for (label, (_, status, _)) in labels.iter().zip(conditions) {
+            self.conditions.get_or_create(label).set(i64::from(*status));
+        }
+        if !labels.is_empty() {
+            series.insert(validator.to_string(), labels);
+        }
+    }
+
+    /// Records a key rotation (`namespace/name`) in progress: its validator, phase and when it
+    /// started; `None` when it finished or is gone.
+    pub(crate) fn set_rotation(
+        &self,
+        rotation: &str,
+        progress: Option<(&str, &str, k8s_openapi::jiff::Timestamp)>,
+    ) {
+        let Ok(mut series) = self.rotation_series.lock() else {
+            return;
+        };
+        if let Some(old) = series.remove(rotation) {
+            self.rotations.remove(&old);
+        }
+        let Some((validator, phase, started)) = progress else {
+            return;
+        };
+        let (namespace, name) = rotation.split_once('/').unwrap_or(("", rotation));
+        let label = RotationLabel {
+            namespace: namespace.to_string(),
+            rotation: name.to_string(),
+            validator: validator.to_string(),
+            phase: phase.to_string(),
+        };
+        self.rotations
+            .get_or_create(&label)
+            .set(started.as_second());
+        series.insert(rotation.to_string(), label);
     }
 
     /// Records the newest verified identity backup of a validator (`None`: none, or the validator
@@ -266,6 +365,22 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// The validators (`namespace/name`) with series of their own: in the `validators` gauge or
+    /// with conditions.
+    pub(crate) fn validators_known(&self) -> Vec<String> {
+        let mut known = self.validators_with_mode();
+        if let Ok(series) = self.condition_series.lock() {
+            known.extend(
+                series
+                    .keys()
+                    .filter(|k| !known.contains(k))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        known
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         self.refresh_backup_ages();
@@ -315,5 +430,41 @@ mod tests {
         assert_eq!(count(&metrics).as_deref(), Some("2"));
         metrics.set_below_minimum("a/one", false);
         assert_eq!(count(&metrics).as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_condition_s_series_follows_its_reason_and_goes_with_the_validator() {
+        let metrics = Metrics::new();
+        metrics.set_conditions("ns/acme", &[("Ready", false, "Progressing")]);
+        assert!(metrics.encode().contains(
+            r#"canton_operator_validator_condition{namespace="ns",validator="acme",condition="Ready",reason="Progressing"} 0"#
+        ));
+        metrics.set_conditions("ns/acme", &[("Ready", true, "Ready")]);
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"condition="Ready",reason="Ready"} 1"#),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Progressing"),
+            "the old reason's series is gone: {text}"
+        );
+        metrics.set_conditions("ns/acme", &[]);
+        assert!(!metrics.encode().contains(r#"validator="acme""#));
+    }
+
+    #[test]
+    fn a_rotation_is_shown_while_in_progress() {
+        let metrics = Metrics::new();
+        let at = k8s_openapi::jiff::Timestamp::from_second(1_700_000_000).unwrap();
+        metrics.set_rotation("ns/r1", Some(("acme", "AddingKeys", at)));
+        metrics.set_rotation("ns/r1", Some(("acme", "AwaitingBackup", at)));
+        let text = metrics.encode();
+        assert!(text.contains(
+            r#"canton_operator_key_rotation_started_timestamp_seconds{namespace="ns",rotation="r1",validator="acme",phase="AwaitingBackup"} 1700000000"#
+        ), "{text}");
+        assert!(!text.contains("AddingKeys"), "{text}");
+        metrics.set_rotation("ns/r1", None);
+        assert!(!metrics.encode().contains(r#"rotation="r1""#));
     }
 }

@@ -7,9 +7,8 @@ use serde::Serialize;
 
 use crate::api::Validator;
 use crate::config::KmsDefault;
-use crate::controller::preflight::{AWS_ROLE_ANNOTATION, GCP_SA_ANNOTATION};
 use crate::decision::{KmsDecision, resolve};
-use crate::kms::{KMS_ENV_VAR, KMS_ENVELOPE_ENV_VAR, KmsProvider, participant_env};
+use crate::kms::{KMS_ENV_VAR, KMS_ENVELOPE_ENV_VAR, participant_env};
 use crate::render::{COMPONENT, INSTANCE, PARTICIPANT_COMPONENT};
 
 /// One check's outcome.
@@ -213,23 +212,46 @@ fn check_annotation(
     name: &str,
     sa: Option<&ServiceAccount>,
 ) -> Option<Check> {
-    let key = match decision.provider()? {
-        KmsProvider::Aws(_) => AWS_ROLE_ANNOTATION,
-        KmsProvider::Gcp(_) => GCP_SA_ANNOTATION,
-        KmsProvider::Driver(_) => return None,
-    };
+    let identity = decision.cloud_identity()?;
     let account = decision
         .participant_service_account(name)
         .unwrap_or_default();
-    let value = sa.and_then(|s| s.annotations().get(key).cloned());
+    let value = |key: &str| {
+        sa.and_then(|s| s.annotations().get(key).cloned())
+            .filter(|v| !v.is_empty())
+    };
+    let (passed, detail) = match (sa, identity.required_annotation()) {
+        (None, _) => (false, format!("ServiceAccount {account} not found")),
+        (Some(_), Some((key, _))) => match value(key) {
+            Some(v) => (true, format!("{account} has {key}: {v}")),
+            None => (false, format!("{account} lacks annotation {key}")),
+        },
+        // Pod Identity and Federation: nothing to see but the absence of the other annotation;
+        // the association or IAM binding is in the cloud.
+        (Some(_), None) => match identity
+            .conflicting_annotation()
+            .and_then(|k| value(k).map(|v| (k, v)))
+        {
+            Some((key, v)) => (
+                false,
+                format!(
+                    "{account} is annotated {key}: {v}, which overrides {}",
+                    identity.as_str()
+                ),
+            ),
+            None => (
+                true,
+                format!(
+                    "{account} uses {} (nothing to annotate; the grant itself is in the cloud and not visible from the cluster)",
+                    identity.as_str()
+                ),
+            ),
+        },
+    };
     Some(Check {
         name: "serviceAccountAnnotation",
-        passed: value.as_deref().is_some_and(|v| !v.is_empty()),
-        detail: match (sa, value) {
-            (None, _) => format!("ServiceAccount {account} not found"),
-            (Some(_), Some(v)) => format!("{account} has {key}: {v}"),
-            (Some(_), None) => format!("{account} lacks annotation {key}"),
-        },
+        passed,
+        detail,
     })
 }
 

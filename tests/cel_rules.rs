@@ -340,3 +340,117 @@ fn a_release_number_stays_one() {
     assert_update_allowed(&at_version("latest"), &at_version("0.7.4"));
     assert_update_allowed(&at_version("latest"), &at_version("0.7.0"));
 }
+
+#[test]
+fn the_cloud_identity_matches_the_provider_and_its_fields() {
+    let with = |provider: (&str, Value), service_account: Value| {
+        let mut k = json!({"enabled": true, "serviceAccount": service_account});
+        k[provider.0] = provider.1;
+        with_kms(Some(k), None)
+    };
+    let aws = || ("aws", aws_eu());
+    let gcp = || {
+        (
+            "gcp",
+            json!({"locationId": "europe-west1", "projectId": "acme", "keyRingId": "ring"}),
+        )
+    };
+    // Pod Identity and Federation may create a ServiceAccount with nothing to annotate.
+    assert_eq!(
+        with(
+            aws(),
+            json!({"create": true, "cloudIdentity": "eksPodIdentity"})
+        )
+        .validate_cel(),
+        Ok(())
+    );
+    assert_eq!(
+        with(
+            gcp(),
+            json!({"create": true, "cloudIdentity": "gkeWorkloadIdentityFederation"})
+        )
+        .validate_cel(),
+        Ok(())
+    );
+    assert_eq!(
+        with(
+            aws(),
+            json!({"name": "kms", "cloudIdentity": "eksPodIdentity",
+            "awsRoleArn": "arn:aws:iam::123456789012:role/x"})
+        )
+        .validate_cel(),
+        Ok(())
+    );
+    // The annotation-based ones still need what they annotate.
+    assert_refused(
+        with(aws(), json!({"create": true, "cloudIdentity": "irsa"})).validate_cel(),
+        "create: true needs awsRoleArn or gcpServiceAccount",
+    );
+    assert_refused(
+        with(
+            gcp(),
+            json!({"name": "kms", "cloudIdentity": "eksPodIdentity"}),
+        )
+        .validate_cel(),
+        "must match the provider",
+    );
+    assert_refused(
+        with(
+            aws(),
+            json!({"name": "kms", "cloudIdentity": "gkeWorkloadIdentity"}),
+        )
+        .validate_cel(),
+        "must match the provider",
+    );
+    assert_refused(
+        with(
+            aws(),
+            json!({"name": "kms", "cloudIdentity": "eksPodIdentity",
+            "gcpServiceAccount": "kms@acme.iam.gserviceaccount.com"}),
+        )
+        .validate_cel(),
+        "gcpServiceAccount is for GKE Workload Identity",
+    );
+    assert_refused_with(
+        with(
+            gcp(),
+            json!({"name": "kms", "cloudIdentity": "gkeWorkloadIdentityFederation",
+            "gcpServiceAccount": "kms@acme.iam.gserviceaccount.com"}),
+        )
+        .validate_cel(),
+        &["there is no Google service account"],
+    );
+    assert_refused(
+        with(
+            gcp(),
+            json!({"name": "kms", "cloudIdentity": "gkeWorkloadIdentity",
+            "awsRoleArn": "arn:aws:iam::123456789012:role/x"}),
+        )
+        .validate_cel(),
+        "awsRoleArn is for AWS",
+    );
+}
+
+#[test]
+fn a_service_monitor_s_interval_and_labels_are_checked() {
+    let monitored = |settings: Value| {
+        let mut v = validator(EXAMPLE);
+        v.spec.monitoring =
+            Some(serde_json::from_value(json!({"serviceMonitor": settings})).unwrap());
+        v
+    };
+    assert_eq!(
+        monitored(json!({"enabled": true, "interval": "1m30s", "labels": {"release": "prom"}}))
+            .validate_cel(),
+        Ok(())
+    );
+    assert_refused(
+        monitored(json!({"enabled": true, "interval": "30 seconds"})).validate_cel(),
+        "interval is a Prometheus duration",
+    );
+    assert_refused(
+        monitored(json!({"enabled": true, "labels": {"app.kubernetes.io/instance": "other"}}))
+            .validate_cel(),
+        "app.kubernetes.io/* labels are set by the operator",
+    );
+}

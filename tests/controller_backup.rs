@@ -167,7 +167,15 @@ async fn backups_are_scheduled_watched_and_removed_with_the_spec() {
                 && backup_condition(&server, "acme").is_none()
         })
         .await;
-        assert!(!op.metrics.encode().contains(r#"validator="acme""#));
+        let metrics = op.metrics.encode();
+        assert!(
+            !metrics
+                .lines()
+                .any(|l| (l.starts_with("canton_operator_identity_backup")
+                    || l.contains(r#"condition="IdentityBackedUp""#))
+                    && l.contains(r#"validator="acme""#)),
+            "{metrics}"
+        );
     })
     .await;
 }

@@ -208,3 +208,76 @@ async fn children_are_applied_server_side_with_one_field_manager() {
     })
     .await;
 }
+
+/// EKS Pod Identity: nothing on the ServiceAccount, so an unannotated one is provisioned, one the
+/// operator creates carries no IRSA annotation, and an IRSA annotation (which the AWS SDKs would
+/// use instead) blocks with ServiceAccountAnnotationConflict.
+#[tokio::test]
+async fn eks_pod_identity_needs_no_annotation_and_refuses_the_irsa_one() {
+    within(40, async {
+        let server = server();
+        service_account(&server, "pod-id", None);
+        service_account(&server, "both", Some("arn:aws:iam::123456789012:role/irsa"));
+        let pod_identity = |sa: KmsServiceAccount| {
+            let mut kms = KmsSpec::external(aws());
+            kms.service_account = Some(KmsServiceAccount {
+                cloud_identity: Some(canton_operator::api::CloudIdentity::EksPodIdentity),
+                ..sa
+            });
+            kms
+        };
+        let named = |name: &str| KmsServiceAccount {
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        server
+            .insert(&with_kms(
+                "pod-id",
+                pod_identity(named("pod-id")),
+                Some("pod-id"),
+            ))
+            .unwrap();
+        server
+            .insert(&with_kms("both", pod_identity(named("both")), Some("both")))
+            .unwrap();
+        let created = KmsServiceAccount {
+            create: Some(true),
+            aws_role_arn: Some("arn:aws:iam::123456789012:role/pod-identity".into()),
+            ..Default::default()
+        };
+        server
+            .insert(&with_kms("made", pod_identity(created), None))
+            .unwrap();
+        let _op = start(&server, config(false));
+        eventually("the unannotated ServiceAccount's participant", || {
+            deployment(&server, "pod-id-participant").is_some()
+        })
+        .await;
+        eventually("the created ServiceAccount", || {
+            get(&server, "v1", "serviceaccounts", "made-participant").is_some()
+        })
+        .await;
+        let sa = get(&server, "v1", "serviceaccounts", "made-participant").unwrap();
+        assert!(
+            sa["metadata"]["annotations"]
+                .get("eks.amazonaws.com/role-arn")
+                .is_none(),
+            "{sa}"
+        );
+        eventually("ServiceAccountAnnotationConflict", || {
+            condition(&server, "both", "Ready")
+                .is_some_and(|c| c["reason"] == "ServiceAccountAnnotationConflict")
+        })
+        .await;
+        assert!(deployment(&server, "both-participant").is_none());
+        let ready = condition(&server, "both", "Ready").unwrap();
+        assert!(
+            ready["message"]
+                .as_str()
+                .unwrap()
+                .contains("eks.amazonaws.com/role-arn"),
+            "{ready}"
+        );
+    })
+    .await;
+}

@@ -1847,3 +1847,60 @@ async fn a_service_accounts_pull_secrets_are_one_atomic_field() {
         json!({"f:imagePullSecrets": {}}).to_string()
     );
 }
+
+/// Discovery of an optional CRD's group/version, as the operator asks it before using
+/// ServiceMonitors: 404 until the CRD is created, its resources once it is, 404 again once it is
+/// deleted (and its objects are gone with it).
+#[tokio::test]
+async fn discovery_serves_a_custom_resource_only_while_its_crd_exists() {
+    let server = FakeApiServer::new();
+    let client = server.client();
+    let gv = "monitoring.coreos.com/v1";
+    match client.list_api_group_resources(gv).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 404, "{status:?}"),
+        other => panic!("an unserved group/version is 404: {other:?}"),
+    }
+    let text = std::fs::read_to_string("tests/fixtures/servicemonitor-crd.yaml").unwrap();
+    let crd: Value = serde_saphyr::from_str(&text).unwrap();
+    server.register_crd(&crd).unwrap();
+    let served = client.list_api_group_resources(gv).await.unwrap();
+    let monitors = served
+        .resources
+        .iter()
+        .find(|r| r.name == "servicemonitors")
+        .expect("servicemonitors served");
+    assert!(monitors.namespaced);
+    assert_eq!(monitors.kind, "ServiceMonitor");
+    let groups = client.list_api_groups().await.unwrap();
+    assert!(
+        groups
+            .groups
+            .iter()
+            .any(|g| g.name == "monitoring.coreos.com")
+    );
+    // Its schema applies: `endpoints` and `selector` are required.
+    let missing = server.insert(&json!({
+        "apiVersion": gv, "kind": "ServiceMonitor",
+        "metadata": {"name": "m", "namespace": "default"}, "spec": {"selector": {}},
+    }));
+    assert_eq!(missing.unwrap_err().code, 422);
+    server
+        .insert(&json!({
+            "apiVersion": gv, "kind": "ServiceMonitor",
+            "metadata": {"name": "m", "namespace": "default"},
+            "spec": {"selector": {}, "endpoints": [{"port": "metrics"}]},
+        }))
+        .unwrap();
+    server
+        .delete(
+            "apiextensions.k8s.io/v1",
+            "customresourcedefinitions",
+            None,
+            "servicemonitors.monitoring.coreos.com",
+        )
+        .unwrap();
+    match client.list_api_group_resources(gv).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 404, "{status:?}"),
+        other => panic!("a deleted CRD's group/version is 404 again: {other:?}"),
+    }
+}

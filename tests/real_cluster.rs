@@ -11,9 +11,12 @@ fn real_cluster_check() {
         std::env::var_os("KUBECONFIG").is_some(),
         "KUBECONFIG must name a throw-away cluster"
     );
-    let status = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/real-cluster-check"))
-        .arg(env!("CARGO_BIN_EXE_canton-operator"))
-        .status()
-        .expect("scripts/real-cluster-check runs");
+    let status = Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/real-cluster-check"
+    ))
+    .arg(env!("CARGO_BIN_EXE_canton-operator"))
+    .status()
+    .expect("scripts/real-cluster-check runs");
     assert!(status.success(), "the real-cluster check failed: {status}");
 }

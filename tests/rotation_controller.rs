@@ -163,3 +163,61 @@ async fn an_unreachable_participant_shows_in_status_instead_of_hanging() {
             .contains("gave up after 3")
     );
 }
+
+/// The metric the chart's key-rotation alerts read: a series per rotation in progress, with its
+/// phase and when it began, gone once the rotation ends.
+#[tokio::test]
+async fn a_rotation_in_progress_is_in_the_metrics_until_it_ends() {
+    let server = cluster();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = closed.local_addr().expect("address").to_string();
+    drop(closed);
+    let timeouts = Timeouts {
+        connect: Duration::from_millis(300),
+        request: Duration::from_millis(500),
+    };
+    let metrics = Arc::new(canton_operator::metrics::Metrics::new());
+    let mut s = settings(address, timeouts);
+    s.metrics = Some(metrics.clone());
+    let (_leading_tx, leading) = watch::channel(true);
+    let controller = tokio::spawn(run(server.client(), s, leading));
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("canton_operator_key_rotation_started_timestamp_seconds{"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let mut in_progress = Vec::new();
+    for _ in 0..200 {
+        in_progress = series(&metrics.encode());
+        if !in_progress.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(in_progress.len(), 1, "{in_progress:?}");
+    assert!(
+        in_progress[0]
+            .contains(r#"namespace="canton",rotation="rotate",validator="plain",phase=""#),
+        "{in_progress:?}"
+    );
+    let created = server
+        .get(API, "validatorkeyrotations", Some(NS), "rotate")
+        .unwrap();
+    let created = created["metadata"]["creationTimestamp"].as_str().unwrap();
+    let started: i64 = in_progress[0].rsplit(' ').next().unwrap().parse().unwrap();
+    let created: k8s_openapi::jiff::Timestamp = created.parse().unwrap();
+    assert!(
+        (started - created.as_second()).abs() <= 5,
+        "{in_progress:?} vs {created}"
+    );
+    wait_for(&server, |r| r["status"]["phase"] == "Failed").await;
+    for _ in 0..200 {
+        if series(&metrics.encode()).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    controller.abort();
+    assert!(series(&metrics.encode()).is_empty(), "{}", metrics.encode());
+}

@@ -3,6 +3,7 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
+use super::cloud_identity::{AWS_ROLE_ANNOTATION, CloudIdentity, GCP_SA_ANNOTATION};
 use super::rotation::KeyRotationSettings;
 use crate::kms::{AwsKms, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
 
@@ -32,6 +33,8 @@ use crate::kms::{AwsKms, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvid
         .message("driver.name cannot change once KMS is enabled"),
     validation = Rule::new("self.mode == 'envelope' || !has(self.envelope)")
         .message("envelope settings apply only with mode: envelope"),
+    validation = Rule::new("!has(self.serviceAccount) || !has(self.serviceAccount.cloudIdentity) || (!has(self.aws) || self.serviceAccount.cloudIdentity in ['irsa', 'eksPodIdentity']) && (!has(self.gcp) || self.serviceAccount.cloudIdentity in ['gkeWorkloadIdentity', 'gkeWorkloadIdentityFederation'])")
+        .message("serviceAccount.cloudIdentity must match the provider: irsa or eksPodIdentity with aws, gkeWorkloadIdentity or gkeWorkloadIdentityFederation with gcp"),
 )]
 pub struct KmsSpec {
     /// Whether the participant's keys live in (or are wrapped by) a KMS.
@@ -80,8 +83,14 @@ pub struct SessionSigningKeys {
 #[x_kube(
     validation = Rule::new("has(self.name) != (has(self.create) && self.create)")
         .message("set either name (an existing ServiceAccount) or create: true"),
-    validation = Rule::new("!(has(self.create) && self.create) || has(self.awsRoleArn) || has(self.gcpServiceAccount)")
-        .message("create: true needs awsRoleArn or gcpServiceAccount"),
+    validation = Rule::new("!(has(self.create) && self.create) || has(self.awsRoleArn) || has(self.gcpServiceAccount) || (has(self.cloudIdentity) && self.cloudIdentity in ['eksPodIdentity', 'gkeWorkloadIdentityFederation'])")
+        .message("create: true needs awsRoleArn or gcpServiceAccount (or cloudIdentity eksPodIdentity / gkeWorkloadIdentityFederation, which need nothing on the ServiceAccount)"),
+    validation = Rule::new("!has(self.cloudIdentity) || !(self.cloudIdentity in ['irsa', 'eksPodIdentity']) || !has(self.gcpServiceAccount)")
+        .message("gcpServiceAccount is for GKE Workload Identity; cloudIdentity irsa and eksPodIdentity are AWS mechanisms"),
+    validation = Rule::new("!has(self.cloudIdentity) || !(self.cloudIdentity in ['gkeWorkloadIdentity', 'gkeWorkloadIdentityFederation']) || !has(self.awsRoleArn)")
+        .message("awsRoleArn is for AWS; cloudIdentity gkeWorkloadIdentity and gkeWorkloadIdentityFederation are Google Cloud mechanisms"),
+    validation = Rule::new("!has(self.cloudIdentity) || self.cloudIdentity != 'gkeWorkloadIdentityFederation' || !has(self.gcpServiceAccount)")
+        .message("gkeWorkloadIdentityFederation grants the Kubernetes ServiceAccount itself: there is no Google service account to set (use gkeWorkloadIdentity to impersonate one)"),
 )]
 pub struct KmsServiceAccount {
     /// Name of an existing ServiceAccount in the validator's namespace, managed outside the operator.
@@ -91,12 +100,20 @@ pub struct KmsServiceAccount {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create: Option<bool>,
     /// IAM role for IRSA, put on the created ServiceAccount as `eks.amazonaws.com/role-arn`.
+    /// With `cloudIdentity: eksPodIdentity` it is not put on the ServiceAccount (the association
+    /// in AWS names the role); `iam-policy` still reads the account from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_role_arn: Option<String>,
     /// Google service account email for Workload Identity, put on the created ServiceAccount as
     /// `iam.gke.io/gcp-service-account`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcp_service_account: Option<String>,
+    /// How the ServiceAccount becomes a cloud identity: `irsa`, `eksPodIdentity`,
+    /// `gkeWorkloadIdentity` or `gkeWorkloadIdentityFederation`. Absent: `irsa` with AWS KMS,
+    /// `gkeWorkloadIdentity` with Google Cloud KMS. The preflight checks what each one puts on
+    /// the ServiceAccount (docs/kms.md, "Cloud identities").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_identity: Option<CloudIdentity>,
 }
 
 impl KmsSpec {
@@ -146,5 +163,26 @@ impl KmsSpec {
             .as_ref()
             .and_then(|sa| sa.create)
             .unwrap_or(false)
+    }
+}
+
+impl KmsServiceAccount {
+    /// The annotations a ServiceAccount the operator creates carries: the role or Google
+    /// service account of the annotation-based mechanisms; none for EKS Pod Identity and GKE
+    /// Workload Identity Federation (an annotation would make the cluster use the other one).
+    pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
+        let mut annotations = std::collections::BTreeMap::new();
+        let annotated = |m: CloudIdentity| self.cloud_identity.is_none_or(|c| c == m);
+        if let Some(arn) = &self.aws_role_arn
+            && annotated(CloudIdentity::Irsa)
+        {
+            annotations.insert(AWS_ROLE_ANNOTATION.to_string(), arn.clone());
+        }
+        if let Some(email) = &self.gcp_service_account
+            && annotated(CloudIdentity::GkeWorkloadIdentity)
+        {
+            annotations.insert(GCP_SA_ANNOTATION.to_string(), email.clone());
+        }
+        annotations
     }
 }

@@ -2,9 +2,11 @@
 
 mod backup;
 pub mod cel;
+mod cloud_identity;
 mod defaults;
 pub mod field_validation;
 mod kms_spec;
+mod monitoring;
 mod pods;
 mod rotation;
 mod status;
@@ -15,7 +17,9 @@ pub use backup::{
     BackupAttempt, BackupDestination, BackupSpec, BackupStatus, BackupSuccess, GcsDestination,
     IdentityBackup, S3Destination, SecretDestination,
 };
+pub use cloud_identity::{AWS_ROLE_ANNOTATION, CloudIdentity, GCP_SA_ANNOTATION};
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
+pub use monitoring::{MonitoringSpec, ServiceMonitorSettings};
 pub use pods::{
     ImagePullPolicy, KUBERNETES_TYPED_FIELDS, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS,
     OPERATOR_VOLUMES, PARTICIPANT_CONTAINERS, PodSettings, VALIDATOR_APP_CONTAINERS,

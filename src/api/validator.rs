@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::backup::BackupSpec;
 use super::defaults::yes;
 use super::kms_spec::KmsSpec;
+use super::monitoring::MonitoringSpec;
 use super::pods::{
     OPERATOR_VOLUMES_RULE, PARTICIPANT_CONTAINERS_RULE, PodSettings, VALIDATOR_APP_CONTAINERS_RULE,
     kubernetes_type,
@@ -213,12 +214,20 @@ pub struct ValidatorSpec {
         )
     )]
     pub image_registry: Option<String>,
+    /// How Prometheus finds the validator's metrics (a ServiceMonitor, opt-in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<MonitoringSpec>,
 }
 
 impl ValidatorSpec {
     /// The identity backup settings, when backups are asked for.
     pub fn identity_backup(&self) -> Option<&super::backup::IdentityBackup> {
         self.backup.as_ref()?.identities.as_ref()
+    }
+
+    /// The ServiceMonitor settings, when one is asked for.
+    pub fn service_monitor(&self) -> Option<&super::monitoring::ServiceMonitorSettings> {
+        self.monitoring.as_ref()?.service_monitor()
     }
 }
 

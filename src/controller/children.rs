@@ -13,10 +13,11 @@ use super::child_cache::{ChildCache, Seen};
 use super::context::{Context, FIELD_MANAGER};
 use super::diff::first_difference;
 use super::error::{Error, Result};
+use super::monitoring::Monitoring;
 use super::projection::{self, Fingerprint};
 use super::rollout::{Plan, Workloads};
 use crate::api::Validator;
-use crate::render::{self, Rendered};
+use crate::render::{self, Rendered, ServiceMonitor};
 
 /// A namespaced child kind this operator caches, compares and deletes.
 pub(crate) trait Child:
@@ -50,6 +51,8 @@ pub(crate) struct ApplyReport {
     pub written_deployments: Vec<Deployment>,
     /// Where the workloads stand against this operator release's render (`WorkloadsCurrent`).
     pub rollout: Option<Workloads>,
+    /// What became of the ServiceMonitor the spec asks for (`MonitoringReady`).
+    pub monitoring: Option<Monitoring>,
 }
 
 /// Applies every rendered child that differs from the cache; identical ones cost no request.
@@ -72,6 +75,7 @@ pub(crate) async fn apply(
         network_policy,
         identity_backup,
         backup_service_account,
+        service_monitor,
     } = rendered;
     let stores = &ctx.stores;
     if let Some(sa) = service_account {
@@ -94,7 +98,38 @@ pub(crate) async fn apply(
     if let Some(cron_job) = identity_backup {
         apply_one(cron_job, &stores.cron_jobs, ctx, report).await?;
     }
+    if let Some(monitor) = service_monitor {
+        report.monitoring = Some(apply_service_monitor(monitor, ctx, report).await?);
+    }
     Ok(())
+}
+
+/// Applies the ServiceMonitor where the cluster serves its CRD. Monitoring is an extra: a
+/// refusal is reported in `MonitoringReady`, not as a failed reconcile.
+async fn apply_service_monitor(
+    monitor: &ServiceMonitor,
+    ctx: &Context,
+    report: &mut ApplyReport,
+) -> Result<Monitoring> {
+    let crd = &ctx.stores.service_monitor_crd;
+    if !crd.served(&ctx.client).await {
+        return Ok(Monitoring::CrdMissing);
+    }
+    let name = monitor.name_any();
+    match apply_one(monitor, &ctx.stores.service_monitors, ctx, report).await {
+        Ok(_) => Ok(Monitoring::Applied { name }),
+        Err(Error::Kube(kube::Error::Api(status))) => {
+            // Served a moment ago, gone now: discovery decides.
+            if status.code == 404 && !crd.served_now(&ctx.client).await {
+                return Ok(Monitoring::CrdMissing);
+            }
+            Ok(Monitoring::NotApplied {
+                name,
+                error: status.message,
+            })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Applies a Deployment unless the plan leaves it, and keeps the server's answer for the status.
@@ -326,7 +361,16 @@ pub(crate) async fn prune(
         report,
     )
     .await?;
-    prune_kind(&owner, &wanted.cron_jobs, &stores.cron_jobs, ctx, report).await
+    prune_kind(&owner, &wanted.cron_jobs, &stores.cron_jobs, ctx, report).await?;
+    // Empty unless the ServiceMonitor CRD is served.
+    prune_kind(
+        &owner,
+        &wanted.service_monitors,
+        &stores.service_monitors,
+        ctx,
+        report,
+    )
+    .await
 }
 
 /// The Validator whose children are pruned.
@@ -344,6 +388,7 @@ struct Wanted<'a> {
     service_accounts: Vec<&'a str>,
     network_policies: Vec<&'a str>,
     cron_jobs: Vec<&'a str>,
+    service_monitors: Vec<&'a str>,
 }
 
 impl<'a> Wanted<'a> {
@@ -359,6 +404,7 @@ impl<'a> Wanted<'a> {
             network_policy,
             identity_backup,
             backup_service_account,
+            service_monitor,
         } = rendered;
         fn names<'a, K: Resource + 'a>(children: impl IntoIterator<Item = &'a K>) -> Vec<&'a str> {
             children
@@ -378,6 +424,7 @@ impl<'a> Wanted<'a> {
             service_accounts: names(service_account.iter().chain(backup_service_account)),
             network_policies: names([network_policy]),
             cron_jobs: names(identity_backup),
+            service_monitors: names(service_monitor),
         }
     }
 }

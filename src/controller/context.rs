@@ -17,11 +17,13 @@ use tokio::sync::watch;
 use super::cached::Cached;
 use super::child_cache::ChildCache;
 use super::echoes::Echoes;
+use super::monitoring::ServiceMonitorCrd;
 use super::rollout::Rollouts;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;
 use crate::metrics::Metrics;
+use crate::render::ServiceMonitor;
 
 /// The field manager of every write this operator makes.
 pub(crate) const FIELD_MANAGER: &str = "canton-operator";
@@ -37,6 +39,10 @@ pub(crate) struct Stores {
     /// The identity backup Jobs' pods, whose termination messages hold each run's result.
     pub backup_pods: Store<Cached<Pod>>,
     backup_pods_ready: Shared<BoxFuture<'static, ()>>,
+    /// ServiceMonitors, watched only once the cluster serves their CRD (so not waited for).
+    pub service_monitors: ChildCache<ServiceMonitor>,
+    /// Whether it does.
+    pub service_monitor_crd: ServiceMonitorCrd,
 }
 
 impl Stores {
@@ -65,7 +71,21 @@ impl Stores {
             cron_jobs,
             backup_pods,
             backup_pods_ready,
+            service_monitors: ChildCache::new().0,
+            service_monitor_crd: ServiceMonitorCrd::new(),
         }
+    }
+
+    /// With the controller's ServiceMonitor cache and CRD discovery (instead of a cache nothing
+    /// fills).
+    pub(crate) fn with_service_monitors(
+        mut self,
+        cache: ChildCache<ServiceMonitor>,
+        crd: ServiceMonitorCrd,
+    ) -> Self {
+        self.service_monitors = cache;
+        self.service_monitor_crd = crd;
+        self
     }
 
     /// Resolves once every cache has its initial list, so a reconcile never mistakes a cold cache
@@ -162,6 +182,7 @@ impl Context {
             .set_backup_success(&metrics_key(validator), None);
         self.metrics
             .set_below_minimum(&metrics_key(validator), false);
+        self.metrics.set_conditions(&metrics_key(validator), &[]);
         self.rollouts.forget(validator);
     }
 
@@ -179,7 +200,7 @@ impl Context {
         let known: Vec<ObjectRef<Cached<Validator>>> = self
             .with_failures(|failures| failures.keys().cloned().collect())
             .unwrap_or_default();
-        let mut modes = self.metrics.validators_with_mode();
+        let mut modes = self.metrics.validators_known();
         modes.extend(self.metrics.validators_below_minimum());
         for validator in known.into_iter().chain(self.rollouts.known()) {
             self.forget_if_deleted(&validator);

@@ -14,6 +14,7 @@ mod echoes;
 mod error;
 mod events;
 pub mod leader;
+mod monitoring;
 pub(crate) mod preflight;
 mod projection;
 pub(crate) mod quantity;
@@ -40,12 +41,13 @@ use cached::Cached;
 use child_cache::{ChildCache, Seen};
 use context::{Context, Stores};
 use echoes::Echoes;
+use monitoring::ServiceMonitorCrd;
 use reconcile::{error_policy, reconcile};
 
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
-use crate::render::{BACKUP_COMPONENT, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
+use crate::render::{BACKUP_COMPONENT, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, ServiceMonitor};
 
 /// `run --debounce-ms` when not given (chosen from the scale runs, docs/performance.md).
 pub const DEFAULT_DEBOUNCE_MS: u64 = 250;
@@ -125,6 +127,13 @@ pub async fn controller_run(
     let (network_policies, np_events) = child_cache::<NetworkPolicy>(&client, ns, &echoes);
     let (cron_jobs, cron_job_events) = child_cache::<CronJob>(&client, ns, &echoes);
     let (backup_pods, backup_pod_events) = backup_pod_cache(&client, ns);
+    // ServiceMonitors: the watch starts once discovery finds the CRD; every validator is looked
+    // at again when it appears (those asking for one were told it is missing).
+    let (monitor_cache, monitor_events) = child_cache::<ServiceMonitor>(&client, ns, &echoes);
+    let monitor_crd = ServiceMonitorCrd::new();
+    let monitor_events = after_served(monitor_crd.subscribe(), monitor_events);
+    let crd_appeared = became_served(monitor_crd.subscribe());
+    let discovery = monitor_crd.clone().poll(client.clone());
     let stores = Stores::new(
         deployments,
         services,
@@ -132,13 +141,12 @@ pub async fn controller_run(
         network_policies,
         cron_jobs,
         backup_pods,
-    );
+    )
+    .with_service_monitors(monitor_cache, monitor_crd);
     // Key rotations run under the same leadership, beside the Validator controller.
-    let rotations = crate::rotation::run(
-        client.clone(),
-        crate::rotation::RotationSettings::new(settings.namespace.clone()),
-        leading.clone(),
-    );
+    let mut rotation_settings = crate::rotation::RotationSettings::new(settings.namespace.clone());
+    rotation_settings.metrics = Some(metrics.clone());
+    let rotations = crate::rotation::run(client.clone(), rotation_settings, leading.clone());
     // Validators are cached compactly too, and decoded when reconciled.
     let (validator_store, validator_writer) = reflector::store();
     let (rollouts, rollout_wakeups) =
@@ -173,6 +181,8 @@ pub async fn controller_run(
             .owns_stream(sa_events)
             .owns_stream(np_events)
             .owns_stream(cron_job_events)
+            .owns_stream(monitor_events)
+            .reconcile_all_on(crd_appeared)
             // A backup run finished: its validator's status.backup and IdentityBackedUp follow.
             .watches_stream(backup_pod_events, validator_of_backup_pod)
             // Validators waiting for a rollout slot are reconciled when one frees.
@@ -188,7 +198,39 @@ pub async fn controller_run(
                     tracing::debug!(error = %e, "controller event");
                 }
             });
-    futures::future::join(validators, rotations).await;
+    futures::future::join3(validators, rotations, discovery).await;
+}
+
+/// `stream`, started only once `served` turns true.
+fn after_served<S>(
+    mut served: watch::Receiver<bool>,
+    stream: S,
+) -> impl futures::Stream<Item = S::Item> + Send + 'static
+where
+    S: futures::Stream + Send + 'static,
+{
+    futures::stream::once(async move {
+        let _ = served.wait_for(|s| *s).await;
+        stream
+    })
+    .flatten()
+}
+
+/// One item each time `served` turns true.
+fn became_served(
+    served: watch::Receiver<bool>,
+) -> impl futures::Stream<Item = ()> + Send + 'static {
+    futures::stream::unfold((served, false), |(mut served, was)| async move {
+        let mut was = was;
+        loop {
+            served.changed().await.ok()?;
+            let now = *served.borrow_and_update();
+            if now && !was {
+                return Some(((), (served, now)));
+            }
+            was = now;
+        }
+    })
 }
 
 /// Deleted Validators are never reconciled (there is no finalizer): their metrics and failure

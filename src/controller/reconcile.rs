@@ -84,6 +84,7 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
         );
         ctx.metrics.set_mode(&key, None);
         ctx.metrics.set_below_minimum(&key, false);
+        ctx.metrics.set_conditions(&key, &[]);
         return Ok(Action::await_change());
     }
     // A spec the operator cannot render (an unsupported release, a reserved env name) is refused

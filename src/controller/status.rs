@@ -15,6 +15,7 @@ use super::conditions::{
 use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
+use super::monitoring;
 use super::rollout;
 use crate::api::{Validator, ValidatorStatus};
 use crate::render::{INSTANCE, backup_name, participant_name, validator_app_name};
@@ -69,10 +70,25 @@ pub(crate) async fn update(
         obs.generation,
         &now,
     );
+    monitoring::set_condition(
+        &mut status,
+        previous,
+        report.monitoring.as_ref(),
+        validator.spec.service_monitor().is_some(),
+        obs.generation,
+        &now,
+    );
     ctx.metrics.set_mode(
         &format!("{namespace}/{name}"),
         status.kms.as_ref().map(|k| k.summary.as_str()),
     );
+    let conditions: Vec<(&str, bool, &str)> = status
+        .conditions
+        .iter()
+        .map(|c| (c.type_.as_str(), c.status == "True", c.reason.as_str()))
+        .collect();
+    ctx.metrics
+        .set_conditions(&format!("{namespace}/{name}"), &conditions);
     publish_changes(validator, ctx, previous, &status, report).await;
     if previous == Some(&status) {
         return Ok(());

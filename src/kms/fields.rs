@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::model::{AwsKms, DriverKms, GcpKms, KmsProvider};
 use super::error::KmsValueError;
+use super::model::{AwsKms, DriverKms, GcpKms, KmsProvider};
 
 /// Top-level fields by key. A value that could not be read keeps its error until the field is
 /// used, so an unknown key is reported before whatever is wrong underneath it.

@@ -15,7 +15,7 @@ pub use emit::{
     KMS_ENV_VAR, KMS_ENVELOPE_ENV_VAR, SESSION_SIGNING_KEYS_ENV_VAR, kms_block, participant_env,
     session_signing_keys_env,
 };
-pub use model::{AwsKms, DriverJar, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
 pub use error::{KmsValueError, MAX_VALUE_BYTES};
+pub use model::{AwsKms, DriverJar, DriverKms, EnvelopeSettings, GcpKms, KmsMode, KmsProvider};
 pub use parse::parse_kms_value;
 pub(crate) use validate::{FieldError, validate_provider};

@@ -103,13 +103,7 @@ pub(super) fn service_account(ctx: &Context) -> Option<ServiceAccount> {
     if !identity.create.unwrap_or(false) {
         return None;
     }
-    let mut annotations = BTreeMap::new();
-    if let Some(arn) = &identity.aws_role_arn {
-        annotations.insert("eks.amazonaws.com/role-arn".to_string(), arn.clone());
-    }
-    if let Some(email) = &identity.gcp_service_account {
-        annotations.insert("iam.gke.io/gcp-service-account".to_string(), email.clone());
-    }
+    let annotations = identity.annotations();
     let mut meta = ctx.meta(backup_name(ctx.name), BACKUP_COMPONENT);
     meta.annotations = Some(annotations);
     Some(ServiceAccount {

@@ -7,6 +7,7 @@ mod network_policy;
 mod participant;
 mod placement;
 mod pod;
+mod service_monitor;
 mod validate;
 mod validator_app;
 mod web_ui;
@@ -32,6 +33,10 @@ pub use network_policy::{
     network_policy_name,
 };
 pub use participant::{PARTICIPANT_COMPONENT, participant_name};
+pub use service_monitor::{
+    Endpoint, METRICS_PORT_NAME, MONITORING_COMPONENT, NamespaceSelector, ServiceMonitor,
+    ServiceMonitorSpec, service_monitor_name,
+};
 pub use validate::validate;
 pub use validator_app::{VALIDATOR_APP_COMPONENT, validator_app_name};
 pub use web_ui::{Ui, web_ui_name};
@@ -58,6 +63,9 @@ pub struct Rendered {
     pub identity_backup: Option<CronJob>,
     /// The backup Job's ServiceAccount, when the operator is asked to create it.
     pub backup_service_account: Option<ServiceAccount>,
+    /// The Prometheus Operator ServiceMonitor, when `spec.monitoring.serviceMonitor` asks for one
+    /// (applied only where the cluster serves its CRD).
+    pub service_monitor: Option<ServiceMonitor>,
 }
 
 /// Why a validator cannot be rendered.
@@ -127,6 +135,9 @@ impl Rendered {
         out.push(serde_json::to_value(&self.network_policy)?);
         if let Some(cron_job) = &self.identity_backup {
             out.push(serde_json::to_value(cron_job)?);
+        }
+        if let Some(monitor) = &self.service_monitor {
+            out.push(serde_json::to_value(monitor)?);
         }
         Ok(out)
     }
@@ -249,6 +260,7 @@ pub(crate) fn render_in(
         ),
         identity_backup,
         backup_service_account: backup::service_account(&ctx),
+        service_monitor: service_monitor::service_monitor(&ctx),
     })
 }
 
@@ -309,13 +321,7 @@ fn service_account(ctx: &Context) -> Option<ServiceAccount> {
         return None;
     }
     let identity = kms.service_account.as_ref()?;
-    let mut annotations = std::collections::BTreeMap::new();
-    if let Some(arn) = &identity.aws_role_arn {
-        annotations.insert("eks.amazonaws.com/role-arn".to_string(), arn.clone());
-    }
-    if let Some(email) = &identity.gcp_service_account {
-        annotations.insert("iam.gke.io/gcp-service-account".to_string(), email.clone());
-    }
+    let annotations = identity.annotations();
     let mut meta = ctx.meta(
         created_service_account_name(ctx.name),
         PARTICIPANT_COMPONENT,
@@ -323,7 +329,8 @@ fn service_account(ctx: &Context) -> Option<ServiceAccount> {
     meta.annotations = Some(annotations);
     Some(ServiceAccount {
         metadata: meta,
-        // IRSA and Workload Identity inject their own token; the participant never calls the Kubernetes API.
+        // IRSA and Pod Identity inject their own token, GKE serves one from its metadata server;
+        // the participant never calls the Kubernetes API.
         automount_service_account_token: Some(false),
         ..ServiceAccount::default()
     })

@@ -24,6 +24,7 @@ use crate::api::{
 };
 use crate::controller::backup_status::last_success_time;
 use crate::events::{Note, Publisher, Severity};
+use crate::metrics::Metrics;
 
 /// The field manager of every write.
 const FIELD_MANAGER: &str = "canton-operator";
@@ -54,6 +55,8 @@ pub struct RotationSettings {
     pub schedule_period: Duration,
     /// Rotations reconciled at once.
     pub concurrency: u16,
+    /// Where the rotations in progress are shown (`key_rotation_started_timestamp_seconds`).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl RotationSettings {
@@ -66,6 +69,7 @@ impl RotationSettings {
             resolver: Arc::new(default_target),
             schedule_period: Duration::from_secs(60),
             concurrency: 2,
+            metrics: None,
         }
     }
 }
@@ -157,9 +161,11 @@ async fn reconcile(
     let api: Api<ValidatorKeyRotation> = Api::namespaced(ctx.client.clone(), &namespace);
     // The cache may lag our own status writes; the step must start from the latest status.
     let Some(current) = api.get_opt(&rotation.name_any()).await? else {
+        show_progress(&ctx, &namespace, &rotation, None);
         return Ok(Action::await_change());
     };
     if current.phase().is_terminal() || current.metadata.deletion_timestamp.is_some() {
+        show_progress(&ctx, &namespace, &current, None);
         return Ok(Action::await_change());
     }
     let outcome = match prerequisites(&current, &api, &ctx, &namespace).await? {
@@ -167,6 +173,7 @@ async fn reconcile(
         Err(waiting) => waiting,
     };
     write_status(&current, &outcome.status, &api, &ctx).await?;
+    show_progress(&ctx, &namespace, &current, Some(&outcome.status));
     if let Some(note) = &outcome.event {
         publish(&ctx, &current, note).await;
     }
@@ -247,6 +254,30 @@ async fn take_step(rotation: &ValidatorKeyRotation, validator: &Validator, ctx: 
             step::advance_with_backups(rotation, &mut admin, &now, &settings.step, backup).await
         }
         Err(e) => step::failed_call(rotation, &e, &now, &settings.step),
+    }
+}
+
+/// Shows a rotation in the metrics while it is in progress (`status`: the one just computed).
+fn show_progress(
+    ctx: &Ctx,
+    namespace: &str,
+    rotation: &ValidatorKeyRotation,
+    status: Option<&ValidatorKeyRotationStatus>,
+) {
+    let Some(metrics) = &ctx.settings.metrics else {
+        return;
+    };
+    let key = format!("{namespace}/{}", rotation.name_any());
+    let phase = status.and_then(|s| s.phase).unwrap_or_default();
+    let started = status
+        .and_then(|s| s.started_at.as_ref())
+        .or(rotation.metadata.creation_timestamp.as_ref());
+    match (status, started) {
+        (Some(_), Some(started)) if !phase.is_terminal() => metrics.set_rotation(
+            &key,
+            Some((&rotation.spec.validator, phase.as_str(), started.0)),
+        ),
+        _ => metrics.set_rotation(&key, None),
     }
 }
 

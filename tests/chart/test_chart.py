@@ -57,6 +57,7 @@ WORKLOAD_PERMISSIONS = {
     ("", "serviceaccounts", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("networking.k8s.io", "networkpolicies", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("batch", "cronjobs", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
+    ("monitoring.coreos.com", "servicemonitors", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "pods", (), frozenset({"list", "watch"})),
     ("events.k8s.io", "events", (), frozenset({"create"})),
 }

@@ -259,3 +259,13 @@ pub async fn within<T>(secs: u64, f: impl Future<Output = T>) -> T {
         .await
         .expect("test finished in time")
 }
+
+/// Installs the Prometheus Operator's ServiceMonitor CRD, as a cluster with it serves it.
+pub fn serve_service_monitors(server: &FakeApiServer) {
+    let text = std::fs::read_to_string("tests/fixtures/servicemonitor-crd.yaml")
+        .expect("ServiceMonitor CRD fixture exists");
+    let crd: Value = serde_saphyr::from_str(&text).expect("ServiceMonitor CRD fixture parses");
+    server
+        .register_crd(&crd)
+        .expect("ServiceMonitor CRD registers");
+}
