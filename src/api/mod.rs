@@ -3,6 +3,7 @@
 mod backup;
 pub mod cel;
 mod kms_spec;
+mod restore;
 mod rotation;
 mod status;
 mod validator;
@@ -13,6 +14,7 @@ pub use backup::{
     IdentityBackup, S3Destination, SecretDestination,
 };
 pub use kms_spec::{KmsServiceAccount, KmsSpec, SessionSigningKeys};
+pub use restore::{LatestDump, RestoreSpec, RestoreStatus};
 pub use rotation::{
     AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,
     OkmProposal, PreCreatedKmsKey, ROTATION_VALIDATOR_LABEL, RotationPhase, ValidatorKeyRotation,

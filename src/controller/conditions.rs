@@ -6,6 +6,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::restore_status::{RESTORED, RestoreObservation};
 use crate::api::{BackupStatus, KmsStatus, ValidatorStatus};
 use crate::decision::KmsDecision;
 use crate::kms::KmsMode;
@@ -36,6 +37,8 @@ pub(crate) struct Observation<'a> {
     pub validator_name: &'a str,
     /// The identity backups, when the spec asks for them.
     pub backup: Option<BackupObservation>,
+    /// The restore from an identity dump, when the spec asks for one (or one completed).
+    pub restore: Option<RestoreObservation>,
 }
 
 /// What the backup runs add up to (see `backup_status`).
@@ -79,9 +82,14 @@ pub(crate) fn desired_status(
             obs.generation,
         )
     });
+    let restore = obs.restore.as_ref().map(|r| {
+        let (ok, reason, message) = &r.condition;
+        condition(RESTORED, *ok, reason, message.clone(), obs.generation)
+    });
     let conditions = [ready, kms, participant, app]
         .into_iter()
         .chain(backup)
+        .chain(restore)
         .map(|c| keep_transition_time(c, old, now))
         .collect();
     ValidatorStatus {
@@ -89,6 +97,11 @@ pub(crate) fn desired_status(
         conditions,
         kms: kms_status(obs).or_else(|| previous.and_then(|p| p.kms.clone())),
         backup: obs.backup.as_ref().map(|b| b.status.clone()),
+        restore: obs
+            .restore
+            .as_ref()
+            .map(|r| r.status.clone())
+            .or_else(|| previous.and_then(|p| p.restore.clone())),
     }
 }
 

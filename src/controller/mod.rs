@@ -18,6 +18,7 @@ pub(crate) mod preflight;
 mod projection;
 pub(crate) mod quantity;
 mod reconcile;
+pub(crate) mod restore_status;
 mod rollout;
 mod status;
 
@@ -45,7 +46,9 @@ use reconcile::{error_policy, reconcile};
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
-use crate::render::{BACKUP_COMPONENT, COMPONENT, INSTANCE, MANAGED_BY, MANAGER};
+use crate::render::{
+    BACKUP_COMPONENT, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, VALIDATOR_APP_COMPONENT,
+};
 
 /// `run --debounce-ms` when not given (chosen from the scale runs, docs/performance.md).
 pub const DEFAULT_DEBOUNCE_MS: u64 = 250;
@@ -173,7 +176,7 @@ pub async fn controller_run(
             .owns_stream(sa_events)
             .owns_stream(np_events)
             .owns_stream(cron_job_events)
-            // A backup run finished: its validator's status.backup and IdentityBackedUp follow.
+            // A backup run or a restore step finished: status.backup / status.restore follow.
             .watches_stream(backup_pod_events, validator_of_backup_pod)
             // Validators waiting for a rollout slot are reconciled when one frees.
             .reconcile_on(rollout_wakeups)
@@ -216,7 +219,7 @@ where
 }
 
 /// The pods of identity backup Jobs (they belong to Jobs, not to the Validator), cached to read
-/// each run's result.
+/// each run's result, and the validator app's pods, whose restore init containers leave theirs.
 fn backup_pod_cache(
     client: &Client,
     namespace: Option<&str>,
@@ -227,7 +230,7 @@ fn backup_pod_cache(
     let (store, writer) = reflector::store();
     let config = watcher::Config::default()
         .labels(&format!(
-            "{MANAGED_BY}={MANAGER},{COMPONENT}={BACKUP_COMPONENT}"
+            "{MANAGED_BY}={MANAGER},{COMPONENT} in ({BACKUP_COMPONENT},{VALIDATOR_APP_COMPONENT})"
         ))
         .any_semantic()
         .page_size(LIST_PAGE);

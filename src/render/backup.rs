@@ -173,7 +173,7 @@ fn container(ctx: &Context, backup: &IdentityBackup, image: &str) -> Container {
 }
 
 /// `--destination` and its settings, as the backup command reads them.
-fn destination_args(destination: &BackupDestination) -> Vec<String> {
+pub(super) fn destination_args(destination: &BackupDestination) -> Vec<String> {
     let mut args = vec!["--destination".to_string(), destination_url(destination)];
     if let Some(s3) = &destination.s3 {
         args.extend(["--region".to_string(), s3.region.clone()]);

@@ -6,6 +6,7 @@ mod labels;
 mod network_policy;
 mod participant;
 mod pod;
+mod restore;
 mod validate;
 mod validator_app;
 mod web_ui;
@@ -31,6 +32,7 @@ pub use network_policy::{
     network_policy_name,
 };
 pub use participant::{PARTICIPANT_COMPONENT, participant_name};
+pub use restore::{DUMP_DIR, DUMP_FILE};
 pub use validate::validate;
 pub use validator_app::{VALIDATOR_APP_COMPONENT, validator_app_name};
 pub use web_ui::{Ui, web_ui_name};
@@ -169,10 +171,15 @@ pub(crate) fn render_in(
         name: &name,
         namespace: validator.namespace().ok_or(RenderError::MissingNamespace)?,
     };
+    let operator_image = site
+        .operator_image
+        .map_or_else(default_operator_image, str::to_string);
+    let mut validator_app = validator_app::deployment(&ctx);
+    restore::add_to_validator_app(&ctx, &mut validator_app, &operator_image);
     Ok(Rendered {
         participant: participant::deployment(&ctx),
         participant_service: participant::service(&ctx),
-        validator_app: validator_app::deployment(&ctx),
+        validator_app,
         validator_app_service: validator_app::service(&ctx),
         web_uis: Ui::ALL
             .iter()
@@ -183,12 +190,7 @@ pub(crate) fn render_in(
             &ctx,
             operator_namespace.unwrap_or(DEFAULT_OPERATOR_NAMESPACE),
         ),
-        identity_backup: backup::cron_job(
-            &ctx,
-            &site
-                .operator_image
-                .map_or_else(default_operator_image, str::to_string),
-        ),
+        identity_backup: backup::cron_job(&ctx, &operator_image),
         backup_service_account: backup::service_account(&ctx),
     })
 }
