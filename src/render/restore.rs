@@ -46,7 +46,7 @@ const BACKEND: [&str; 3] = ["canton", "validator-apps", "validator_backend"];
 /// Canton's node identity and key tables (in the participant's schema): a node is there once one
 /// of them has a row. The script tells the result in the one-line JSON `restore fetch` writes.
 const DATABASE_CHECK: &str = r#"set -eu
-say() { printf '{"reason":"%s","message":"%s"}' "$1" "$2" > /dev/termination-log; echo "$1: $2"; }
+say() { printf '{"reason":"%s","message":"%s"}' "$1" "$2" > "${TERMINATION_LOG:-/dev/termination-log}"; echo "$1: $2"; }
 until out=$(psql -c 'select 1' 2>&1); do
   case "$out" in
     *"does not exist"*) say DatabaseEmpty "the participant database $PGDATABASE does not exist yet: nothing to overwrite"; exit 0 ;;
