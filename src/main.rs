@@ -98,7 +98,9 @@ fn restore_fetch(args: cli::RestoreFetchArgs) -> anyhow::Result<ExitCode> {
                 namespace: commands::namespace(args.namespace.clone())
                     .map_err(|e| e.to_string())?,
             },
-            (None, None) => return Err("say which dump: --object NAME, or --latest --validator NAME".into()),
+            (None, None) => {
+                return Err("say which dump: --object NAME, or --latest --validator NAME".into());
+            }
         };
         Ok(fetch::FetchSpec {
             destination: store::Destination::parse(&args.at.destination)

@@ -295,24 +295,38 @@ fn restoring(edit: impl FnOnce(&mut Value)) -> Validator {
 fn a_restore_names_one_dump_a_new_identifier_and_a_service_account() {
     assert_eq!(restoring(|_| {}).validate_cel(), Ok(()));
     assert_refused(
-        restoring(|r| r["object"] = json!("canton/validators/acme/identities-20260101T000000Z.json"))
-            .validate_cel(),
+        restoring(|r| {
+            r["object"] = json!("canton/validators/acme/identities-20260101T000000Z.json")
+        })
+        .validate_cel(),
         "exactly one of object and latest",
     );
     // The dump's own identifier as the new one (and so as validatorApp.participantIdentifier).
     let reused = restoring(|r| r["participantIdentifier"] = r["newParticipantIdentifier"].clone());
-    assert_refused(reused.validate_cel(), "newParticipantIdentifier must differ");
-    let mut reused = restoring(|r| r["newParticipantIdentifier"] = r["participantIdentifier"].clone());
-    reused.spec.validator_app.participant_identifier = Some("acme-participant".into());
-    assert_refused(reused.validate_cel(), "newParticipantIdentifier must differ");
     assert_refused(
-        restoring(|r| r["serviceAccount"] = json!({"create": true, "awsRoleArn": "arn:aws:iam::1:role/r"}))
-            .validate_cel(),
+        reused.validate_cel(),
+        "newParticipantIdentifier must differ",
+    );
+    let mut reused =
+        restoring(|r| r["newParticipantIdentifier"] = r["participantIdentifier"].clone());
+    reused.spec.validator_app.participant_identifier = Some("acme-participant".into());
+    assert_refused(
+        reused.validate_cel(),
+        "newParticipantIdentifier must differ",
+    );
+    assert_refused(
+        restoring(|r| {
+            r["serviceAccount"] = json!({"create": true, "awsRoleArn": "arn:aws:iam::1:role/r"})
+        })
+        .validate_cel(),
         "restore.serviceAccount needs name",
     );
     let mut other_id = restoring(|_| {});
     other_id.spec.validator_app.participant_identifier = Some("something-else".into());
-    assert_refused(other_id.validate_cel(), "must equal spec.restore.newParticipantIdentifier");
+    assert_refused(
+        other_id.validate_cel(),
+        "must equal spec.restore.newParticipantIdentifier",
+    );
 }
 
 #[test]
@@ -338,9 +352,21 @@ fn a_restore_is_fixed_once_its_import_started_and_may_go_once_it_completed() {
     let pending = with_status(json!({}));
     assert_update_allowed(&pending, &changed(&pending));
     let old = with_status(started);
-    assert_update_refused(&old, &changed(&old), "cannot change once its import has started");
-    assert_update_refused(&old, &removed(&old), "cannot change once its import has started");
+    assert_update_refused(
+        &old,
+        &changed(&old),
+        "cannot change once its import has started",
+    );
+    assert_update_refused(
+        &old,
+        &removed(&old),
+        "cannot change once its import has started",
+    );
     let old = with_status(completed);
-    assert_update_refused(&old, &changed(&old), "cannot change once its import has started");
+    assert_update_refused(
+        &old,
+        &changed(&old),
+        "cannot change once its import has started",
+    );
     assert_update_allowed(&old, &removed(&old));
 }

@@ -339,9 +339,15 @@ fn the_restore_refuses_a_participant_database_that_holds_a_node() {
     let (ok, r) = run();
     assert!(ok && reason(&r) == "DatabaseEmpty", "empty tables: {r:?}");
 
-    server.sql_in(&database, "insert into participant.common_crypto_private_keys values ('k1')");
+    server.sql_in(
+        &database,
+        "insert into participant.common_crypto_private_keys values ('k1')",
+    );
     let (ok, r) = run();
-    assert!(!ok && reason(&r) == "DatabaseNotEmpty", "keys, no node: {r:?}");
+    assert!(
+        !ok && reason(&r) == "DatabaseNotEmpty",
+        "keys, no node: {r:?}"
+    );
     assert!(r.message.contains("1 key(s)"), "{r:?}");
 
     server.sql_in(
@@ -357,6 +363,9 @@ fn the_restore_refuses_a_participant_database_that_holds_a_node() {
         "update participant.common_node_id set identifier = 'acme-participant-r1'",
     );
     let (ok, r) = run();
-    assert!(ok && reason(&r) == "DatabaseEmpty", "the restored node itself: {r:?}");
+    assert!(
+        ok && reason(&r) == "DatabaseEmpty",
+        "the restored node itself: {r:?}"
+    );
     assert!(r.message.contains("already imported"), "{r:?}");
 }

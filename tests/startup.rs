@@ -798,7 +798,10 @@ fn the_restore_example_resolves_with_the_dump_mounted() {
         .pointer("/spec/template/spec/containers/0")
         .expect("a container")
         .clone();
-    assert_eq!(check_container(Image::ValidatorApp, &app), Vec::<String>::new());
+    assert_eq!(
+        check_container(Image::ValidatorApp, &app),
+        Vec::<String>::new()
+    );
     let env = startup::environment(&app, OptionalSecrets::Present).expect("environment");
     let tree = startup::resolve(Image::ValidatorApp, &env)
         .tree
@@ -806,9 +809,15 @@ fn the_restore_example_resolves_with_the_dump_mounted() {
     let dump = startup::at(&tree, &backend("participant-bootstrapping-dump")).expect("dump block");
     assert_eq!(dump["type"], json!("file"));
     assert_eq!(dump["file"], json!(canton_operator::render::DUMP_FILE));
-    assert_eq!(dump["new-participant-identifier"], json!("acme-participant-r1"));
     assert_eq!(
-        startup::at(&tree, &backend("migrate-validator-party.scan.admin-api.url")),
+        dump["new-participant-identifier"],
+        json!("acme-participant-r1")
+    );
+    assert_eq!(
+        startup::at(
+            &tree,
+            &backend("migrate-validator-party.scan.admin-api.url")
+        ),
         Some(&json!("https://scan.sv-1.global.canton.network.example"))
     );
 

@@ -125,7 +125,9 @@ pub(crate) fn observe_in(
     let in_use = |fingerprint: &str| live_with_fingerprint(ctx, &namespace, &name, fingerprint);
     let inputs = Inputs {
         step: latest_result(&pods),
-        app_available_since: app.filter(|d| is_available(d)).map(|d| available_since(d, now)),
+        app_available_since: app
+            .filter(|d| is_available(d))
+            .map(|d| available_since(d, now)),
         in_use: &in_use,
         now,
     };
@@ -159,7 +161,10 @@ fn available_since(deployment: &Deployment, now: Timestamp) -> Timestamp {
         .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "Available" && c.status == "True"))
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c.type_ == "Available" && c.status == "True")
+        })
         .and_then(|c| c.last_transition_time.as_ref())
         .map_or(now, |t| t.0)
 }
@@ -190,7 +195,8 @@ fn live_with_fingerprint(
             .and_then(|b| b.last_success.as_ref())
             .and_then(|s| s.participant_id.as_deref())
             .and_then(fingerprint_of);
-        let same = restored.as_deref() == Some(fingerprint) || backed_up.as_deref() == Some(fingerprint);
+        let same =
+            restored.as_deref() == Some(fingerprint) || backed_up.as_deref() == Some(fingerprint);
         (ready && same).then(|| format!("{other_ns}/{}", other.name_any()))
     })
 }
@@ -345,12 +351,16 @@ fn before_import(
     status.participant_id = step.result.participant_id.clone();
     status.fingerprint = Some(fingerprint);
     status.started_at = Some(step.finished_at.to_string());
-    importing(status, spec, &Inputs {
-        step: None,
-        app_available_since: None,
-        in_use: inputs.in_use,
-        now: inputs.now,
-    })
+    importing(
+        status,
+        spec,
+        &Inputs {
+            step: None,
+            app_available_since: None,
+            in_use: inputs.in_use,
+            now: inputs.now,
+        },
+    )
 }
 
 #[cfg(test)]
@@ -411,7 +421,10 @@ mod tests {
         }
     }
 
-    fn inputs<'a>(step: Option<StepResult>, in_use: &'a dyn Fn(&str) -> Option<String>) -> Inputs<'a> {
+    fn inputs<'a>(
+        step: Option<StepResult>,
+        in_use: &'a dyn Fn(&str) -> Option<String>,
+    ) -> Inputs<'a> {
         Inputs {
             step,
             app_available_since: None,
@@ -423,12 +436,20 @@ mod tests {
     #[test]
     fn a_verified_dump_is_cleared_unless_its_fingerprint_is_live() {
         let free = |_: &str| None;
-        let o = observe(&validator(None), &inputs(Some(step(RestoreReason::Verified)), &free)).unwrap();
+        let o = observe(
+            &validator(None),
+            &inputs(Some(step(RestoreReason::Verified)), &free),
+        )
+        .unwrap();
         assert_eq!(o.condition.1, "Importing");
         assert_eq!(o.status.fingerprint.as_deref(), Some("1220ab"));
         assert!(o.status.started());
         let live = |f: &str| (f == "1220ab").then(|| "prod/acme".to_string());
-        let o = observe(&validator(None), &inputs(Some(step(RestoreReason::Verified)), &live)).unwrap();
+        let o = observe(
+            &validator(None),
+            &inputs(Some(step(RestoreReason::Verified)), &live),
+        )
+        .unwrap();
         assert_eq!(o.condition.1, "FingerprintInUse");
         assert!(o.condition.2.contains("prod/acme"));
         assert!(!o.status.started());
@@ -437,9 +458,16 @@ mod tests {
     #[test]
     fn refusals_are_the_reason_and_nothing_starts() {
         let free = |_: &str| None;
-        for reason in [RestoreReason::DatabaseNotEmpty, RestoreReason::KmsMismatch, RestoreReason::DumpNotFound] {
+        for reason in [
+            RestoreReason::DatabaseNotEmpty,
+            RestoreReason::KmsMismatch,
+            RestoreReason::DumpNotFound,
+        ] {
             let o = observe(&validator(None), &inputs(Some(step(reason)), &free)).unwrap();
-            assert_eq!((o.condition.0, o.condition.1.as_str()), (false, reason.as_str()));
+            assert_eq!(
+                (o.condition.0, o.condition.1.as_str()),
+                (false, reason.as_str())
+            );
             assert!(!o.status.started());
         }
         let o = observe(&validator(None), &inputs(None, &free)).unwrap();
@@ -462,13 +490,23 @@ mod tests {
         i.app_available_since = Some(at("2026-01-01T00:05:00Z"));
         let o = observe(&validator(Some(started)), &i).unwrap();
         assert_eq!(o.condition.1, "Completed");
-        assert_eq!(o.status.completed_at.as_deref(), Some("2026-01-01T00:05:00Z"));
+        assert_eq!(
+            o.status.completed_at.as_deref(),
+            Some("2026-01-01T00:05:00Z")
+        );
         // Later: the pod restarted, a failing step shows up, the spec is removed: still completed.
         let done = o.status;
-        let o = observe(&validator(Some(done.clone())), &inputs(Some(step(RestoreReason::DatabaseNotEmpty)), &free)).unwrap();
+        let o = observe(
+            &validator(Some(done.clone())),
+            &inputs(Some(step(RestoreReason::DatabaseNotEmpty)), &free),
+        )
+        .unwrap();
         assert_eq!(o.condition.1, "Completed");
         let mut v = validator(Some(done));
         v.spec.restore = None;
-        assert_eq!(observe(&v, &inputs(None, &free)).unwrap().condition.1, "Completed");
+        assert_eq!(
+            observe(&v, &inputs(None, &free)).unwrap().condition.1,
+            "Completed"
+        );
     }
 }

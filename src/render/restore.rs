@@ -91,7 +91,11 @@ pub(super) fn active<'a>(ctx: &'a Context) -> Option<&'a RestoreSpec> {
 }
 
 /// Adds the restore to the validator app's Deployment.
-pub(super) fn add_to_validator_app(ctx: &Context, deployment: &mut Deployment, operator_image: &str) {
+pub(super) fn add_to_validator_app(
+    ctx: &Context,
+    deployment: &mut Deployment,
+    operator_image: &str,
+) {
     let Some(restore) = active(ctx) else {
         return;
     };
@@ -114,7 +118,9 @@ pub(super) fn add_to_validator_app(ctx: &Context, deployment: &mut Deployment, o
         ..Volume::default()
     });
     if let Some(app) = pod.containers.first_mut() {
-        app.volume_mounts.get_or_insert_with(Vec::new).push(mount(true));
+        app.volume_mounts
+            .get_or_insert_with(Vec::new)
+            .push(mount(true));
         app.env
             .get_or_insert_with(Vec::new)
             .extend(config_vars(&ctx.validator.spec.validator_app, restore));

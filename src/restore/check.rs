@@ -135,7 +135,11 @@ impl KmsTarget {
 
 /// Checks a verified dump against the restore: its keys fit `kms`, and it is not of
 /// `new_identifier` already. Returns the kind of keys it holds.
-pub(crate) fn check(dump: &Dump, new_identifier: &str, kms: &KmsTarget) -> Result<KeyKind, Refusal> {
+pub(crate) fn check(
+    dump: &Dump,
+    new_identifier: &str,
+    kms: &KmsTarget,
+) -> Result<KeyKind, Refusal> {
     if dump
         .participant
         .as_ref()
@@ -278,22 +282,43 @@ mod tests {
 
     #[test]
     fn kms_references_need_the_same_provider_and_region() {
-        assert_eq!(check(&dump(vec![kms(ARN_EU)]), "new", &aws("eu-west-1")), Ok(KeyKind::Kms));
+        assert_eq!(
+            check(&dump(vec![kms(ARN_EU)]), "new", &aws("eu-west-1")),
+            Ok(KeyKind::Kms)
+        );
         let r = check(&dump(vec![kms(ARN_EU)]), "new", &aws("us-east-1")).unwrap_err();
         assert_eq!(r.reason, RestoreReason::KmsMismatch);
-        assert!(r.message.contains("eu-west-1") && r.message.contains("us-east-1"), "{}", r.message);
+        assert!(
+            r.message.contains("eu-west-1") && r.message.contains("us-east-1"),
+            "{}",
+            r.message
+        );
         let gcp = KmsTarget::Gcp {
             project: "p".into(),
             location: "l".into(),
             key_ring: "r".into(),
         };
-        assert_eq!(check(&dump(vec![kms(ARN_EU)]), "new", &gcp).unwrap_err().reason, RestoreReason::KmsMismatch);
-        let other_ring = kms("projects/p/locations/l/keyRings/other/cryptoKeys/k/cryptoKeyVersions/1");
-        assert_eq!(check(&dump(vec![other_ring]), "new", &gcp).unwrap_err().reason, RestoreReason::KmsMismatch);
+        assert_eq!(
+            check(&dump(vec![kms(ARN_EU)]), "new", &gcp)
+                .unwrap_err()
+                .reason,
+            RestoreReason::KmsMismatch
+        );
+        let other_ring =
+            kms("projects/p/locations/l/keyRings/other/cryptoKeys/k/cryptoKeyVersions/1");
+        assert_eq!(
+            check(&dump(vec![other_ring]), "new", &gcp)
+                .unwrap_err()
+                .reason,
+            RestoreReason::KmsMismatch
+        );
         let same_ring = kms("projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1");
         assert_eq!(check(&dump(vec![same_ring]), "new", &gcp), Ok(KeyKind::Kms));
         // A bare key id names no location: the participant checks it when it registers it.
-        assert_eq!(check(&dump(vec![kms("1234abcd-12ab")]), "new", &aws("eu-west-1")), Ok(KeyKind::Kms));
+        assert_eq!(
+            check(&dump(vec![kms("1234abcd-12ab")]), "new", &aws("eu-west-1")),
+            Ok(KeyKind::Kms)
+        );
     }
 
     #[test]
@@ -308,8 +333,14 @@ mod tests {
     fn private_keys_cannot_go_into_an_external_kms() {
         let r = check(&dump(vec![pair()]), "new", &aws("eu-west-1")).unwrap_err();
         assert_eq!(r.reason, RestoreReason::PrivateKeysIntoExternalKms);
-        assert_eq!(check(&dump(vec![pair()]), "new", &KmsTarget::Off), Ok(KeyKind::Private));
-        assert_eq!(check(&dump(vec![pair()]), "new", &KmsTarget::Envelope), Ok(KeyKind::Private));
+        assert_eq!(
+            check(&dump(vec![pair()]), "new", &KmsTarget::Off),
+            Ok(KeyKind::Private)
+        );
+        assert_eq!(
+            check(&dump(vec![pair()]), "new", &KmsTarget::Envelope),
+            Ok(KeyKind::Private)
+        );
     }
 
     #[test]
@@ -324,7 +355,11 @@ mod tests {
             KmsTarget::Off,
             KmsTarget::Envelope,
             aws("eu-west-1"),
-            KmsTarget::Gcp { project: "p".into(), location: "l".into(), key_ring: "r".into() },
+            KmsTarget::Gcp {
+                project: "p".into(),
+                location: "l".into(),
+                key_ring: "r".into(),
+            },
             KmsTarget::Driver { name: "d".into() },
         ] {
             assert_eq!(KmsTarget::parse(&t.to_arg()), Ok(t));

@@ -26,7 +26,10 @@ pub enum Source {
     /// An object name.
     Object(String),
     /// The newest verified dump of a validator (in its namespace).
-    Latest { validator: String, namespace: String },
+    Latest {
+        validator: String,
+        namespace: String,
+    },
 }
 
 /// What the operator cleared: the object and fingerprint the written dump must have.
@@ -155,11 +158,10 @@ async fn fetch(spec: &FetchSpec, store: &Store) -> Result<(String, Vec<u8>), Box
             CommandError::NoVerifiedDump { .. } | CommandError::Store(StoreError::NotFound(_)) => {
                 RestoreReason::DumpNotFound
             }
-            CommandError::Store(StoreError::Object { source, .. })
-                if matches!(source, object_store::Error::NotFound { .. }) =>
-            {
-                RestoreReason::DumpNotFound
-            }
+            CommandError::Store(StoreError::Object {
+                source: object_store::Error::NotFound { .. },
+                ..
+            }) => RestoreReason::DumpNotFound,
             CommandError::Store(StoreError::Secret {
                 source: kube::Error::Api(status),
                 ..

@@ -283,7 +283,10 @@ pub fn check_with(image: Image, container: &Value, optional: OptionalSecrets) ->
 /// The restore's dump file (`participant-bootstrapping-dump.file`) is on a volume mounted in the
 /// container: the chart mounts its Secret there, so the app finds the file at start.
 fn dump_file_mounted(tree: &Value, container: &Value) -> Option<String> {
-    let file = text(tree, &format!("{BACKEND}.participant-bootstrapping-dump.file"))?;
+    let file = text(
+        tree,
+        &format!("{BACKEND}.participant-bootstrapping-dump.file"),
+    )?;
     let mounted = array(container, "volumeMounts").iter().any(|m| {
         m["mountPath"]
             .as_str()
