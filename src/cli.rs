@@ -224,6 +224,9 @@ pub struct IdentitiesArgs {
     /// The participant identifier the dump must name (`PAR::<identifier>::<fingerprint>`).
     #[arg(long)]
     pub participant_identifier: String,
+    /// The namespace fingerprint the dump must name (a restored validator's).
+    #[arg(long)]
+    pub participant_fingerprint: Option<String>,
     /// Name of the Validator (object names are `<prefix>/<namespace>/<validator>/…`).
     #[arg(long)]
     pub validator: String,

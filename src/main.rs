@@ -229,6 +229,7 @@ async fn backup_identities(args: cli::IdentitiesArgs) -> ExitCode {
                 namespace,
                 validator: args.validator,
                 participant_identifier: args.participant_identifier,
+                participant_fingerprint: args.participant_fingerprint,
                 validator_app_url: args.validator_app_url,
                 keep: args.keep as usize,
                 credentials,

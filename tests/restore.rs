@@ -192,9 +192,15 @@ async fn a_validator_is_restored_from_its_verified_backup() {
     let fp = fingerprint(0x10);
 
     let server = server();
-    server
-        .insert(&restoring_validator(&moto, "restore"))
-        .unwrap();
+    let mut v = restoring_validator(&moto, "restore");
+    v.spec.backup = Some(
+        serde_json::from_value(json!({"identities": {
+            "schedule": "0 */6 * * *",
+            "destination": {"s3": {"bucket": "restore", "prefix": "canton", "region": REGION}},
+            "serviceAccount": {"name": "acme-restore"}}}))
+        .unwrap(),
+    );
+    server.insert(&v).unwrap();
     let _op = start(
         &server,
         config_from(&[(
@@ -274,6 +280,30 @@ async fn a_validator_is_restored_from_its_verified_backup() {
     assert_eq!(status["object"], json!(first.object.clone().unwrap()));
     assert!(status["startedAt"].is_string(), "{status}");
     assert!(!events(&server, "RestoreImporting").is_empty());
+    // Its identity backups expect the new identifier and the dump's fingerprint.
+    within(60, async {
+        eventually("backups expect the restored fingerprint", || {
+            get(
+                &server,
+                "batch/v1",
+                "cronjobs",
+                &format!("{RESTORED}-identity-backup"),
+            )
+            .and_then(|c| {
+                c.pointer("/spec/jobTemplate/spec/template/spec/containers/0/args")
+                    .cloned()
+            })
+            .is_some_and(|a| {
+                let a: Vec<String> = serde_json::from_value(a).unwrap();
+                a.windows(2)
+                    .any(|w| w == ["--participant-fingerprint", fp.as_str()])
+                    && a.windows(2)
+                        .any(|w| w == ["--participant-identifier", NEW_ID])
+            })
+        })
+        .await;
+    })
+    .await;
 
     // Phase two: the cleared dump is written, readable only by its owner (the app's user).
     let d = app_deployment(&server);
