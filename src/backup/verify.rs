@@ -310,8 +310,9 @@ mod tests {
             baseline: None,
             fingerprint,
         };
-        assert!(verify(&bytes, expected(Some(&fp(1)))).is_ok());
-        let r = verify(&bytes, expected(Some(&fp(9)))).unwrap_err();
+        let (own, other) = (fp(1), fp(9));
+        assert!(verify(&bytes, expected(Some(&own))).is_ok());
+        let r = verify(&bytes, expected(Some(&other))).unwrap_err();
         assert_eq!(r.reason, Reason::WrongParticipant);
         assert!(r.message.contains("restored"), "{}", r.message);
     }
