@@ -96,6 +96,12 @@ pub enum Command {
         #[command(subcommand)]
         command: ReleasesCommand,
     },
+    /// Restores from an identity dump (the validator app's init container while `spec.restore` is
+    /// imported).
+    Restore {
+        #[command(subcommand)]
+        command: RestoreCommand,
+    },
 }
 
 /// `releases` subcommands.
@@ -119,6 +125,56 @@ pub enum ReleasesCommand {
         #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
     },
+}
+
+/// `restore` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// Fetch a dump, verify it and check it fits this Validator; with --cleared-fingerprint also
+    /// write it for the validator app. Writes a one-line JSON result; exit 0 when written, 3 when
+    /// verified and waiting for the operator's clearance, else 1.
+    Fetch(RestoreFetchArgs),
+}
+
+/// Options of `restore fetch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestoreFetchArgs {
+    #[command(flatten)]
+    pub at: DestinationArgs,
+    /// Object name, as `backup list` shows it.
+    #[arg(long, conflicts_with = "latest", required_unless_present = "latest")]
+    pub object: Option<String>,
+    /// The newest dump of --validator that verifies.
+    #[arg(long, requires = "validator")]
+    pub latest: bool,
+    /// Name of the Validator whose dumps these are (with --latest).
+    #[arg(long)]
+    pub validator: Option<String>,
+    /// Its namespace (default: POD_NAMESPACE, else the in-cluster namespace).
+    #[arg(short = 'n', long, env = "POD_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The identifier the dump must be of (`PAR::<identifier>::…`).
+    #[arg(long)]
+    pub participant_identifier: String,
+    /// The restored participant's new identifier (the dump must not be of it already).
+    #[arg(long)]
+    pub new_participant_identifier: String,
+    /// Where this Validator keeps keys: off, envelope, aws/<region>,
+    /// gcp/<project>/<location>/<key ring> or driver/<name>.
+    #[arg(long)]
+    pub kms: String,
+    /// The object the operator cleared for import (with --cleared-fingerprint).
+    #[arg(long, requires = "cleared_fingerprint")]
+    pub cleared_object: Option<String>,
+    /// The namespace fingerprint the operator cleared: write the dump only if it has it.
+    #[arg(long, requires = "cleared_object")]
+    pub cleared_fingerprint: Option<String>,
+    /// Where the dump is written for the validator app.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Where the one-line JSON result is written (also printed on standard output).
+    #[arg(long, default_value = "/dev/termination-log")]
+    pub result_file: PathBuf,
 }
 
 /// `backup` subcommands.
@@ -204,6 +260,9 @@ pub struct IdentitiesArgs {
     /// The participant identifier the dump must name (`PAR::<identifier>::<fingerprint>`).
     #[arg(long)]
     pub participant_identifier: String,
+    /// The namespace fingerprint the dump must name (a restored validator's).
+    #[arg(long)]
+    pub participant_fingerprint: Option<String>,
     /// Name of the Validator (object names are `<prefix>/<namespace>/<validator>/…`).
     #[arg(long)]
     pub validator: String,

@@ -19,6 +19,7 @@ pub mod operator;
 pub mod reference;
 pub mod release;
 pub mod render;
+pub mod restore;
 pub mod rotation;
 pub mod telemetry;
 pub mod verify;

@@ -129,7 +129,63 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     output,
                 },
         } => releases_below(release, file, namespace, all_namespaces, output),
+        Command::Restore {
+            command: cli::RestoreCommand::Fetch(args),
+        } => restore_fetch(args),
     }
+}
+
+/// The restore init container's run: the result line goes to the result file and standard
+/// output, whatever happens.
+fn restore_fetch(args: cli::RestoreFetchArgs) -> anyhow::Result<ExitCode> {
+    use canton_operator::backup::{commands, store};
+    use canton_operator::restore::{KmsTarget, RestoreReason, RestoreResult, fetch};
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let settings = || -> Result<fetch::FetchSpec, String> {
+        let source = match (args.object.clone(), args.validator.clone()) {
+            (Some(object), _) => fetch::Source::Object(object),
+            (None, Some(validator)) => fetch::Source::Latest {
+                validator,
+                namespace: commands::namespace(args.namespace.clone())
+                    .map_err(|e| e.to_string())?,
+            },
+            (None, None) => {
+                return Err("say which dump: --object NAME, or --latest --validator NAME".into());
+            }
+        };
+        Ok(fetch::FetchSpec {
+            destination: store::Destination::parse(&args.at.destination)
+                .map_err(|e| e.to_string())?,
+            connect: connect(&args.at),
+            source,
+            participant_identifier: args.participant_identifier.clone(),
+            new_participant_identifier: args.new_participant_identifier.clone(),
+            kms: KmsTarget::parse(&args.kms)?,
+            cleared: args
+                .cleared_object
+                .clone()
+                .zip(args.cleared_fingerprint.clone())
+                .map(|(object, fingerprint)| fetch::Cleared {
+                    object,
+                    fingerprint,
+                }),
+            output: args.output.clone(),
+        })
+    };
+    let result = match settings() {
+        Ok(spec) => runtime.block_on(fetch::run(&spec)),
+        Err(message) => RestoreResult::new(RestoreReason::InvalidConfig, message),
+    };
+    let line = result.to_line();
+    println!("{line}");
+    if let Err(e) = std::fs::write(&args.result_file, &line) {
+        eprintln!("warning: writing {}: {e}", args.result_file.display());
+    }
+    Ok(match result.reason {
+        RestoreReason::Fetched => ExitCode::SUCCESS,
+        RestoreReason::Verified => ExitCode::from(fetch::AWAITING_CLEARANCE),
+        _ => ExitCode::FAILURE,
+    })
 }
 
 fn backup(command: cli::BackupCommand) -> anyhow::Result<ExitCode> {
@@ -226,6 +282,7 @@ async fn backup_identities(args: cli::IdentitiesArgs) -> ExitCode {
                 namespace,
                 validator: args.validator,
                 participant_identifier: args.participant_identifier,
+                participant_fingerprint: args.participant_fingerprint,
                 validator_app_url: args.validator_app_url,
                 keep: args.keep as usize,
                 credentials,

@@ -20,6 +20,7 @@ fn spec(app: std::net::SocketAddr, keep: usize) -> RunSpec {
         namespace: NAMESPACE.into(),
         validator: VALIDATOR.into(),
         participant_identifier: IDENTIFIER.into(),
+        participant_fingerprint: None,
         validator_app_url: format!("http://{app}"),
         keep,
         credentials: Ok(Credentials {

@@ -454,3 +454,92 @@ fn a_service_monitor_s_interval_and_labels_are_checked() {
         "app.kubernetes.io/* labels are set by the operator",
     );
 }
+
+/// The restore example with its `spec.restore` changed by `edit` (JSON, as a user writes it).
+fn restoring(edit: impl FnOnce(&mut Value)) -> Validator {
+    let mut v = validator("examples/validator-restore.yaml");
+    let mut restore = serde_json::to_value(&v.spec.restore).unwrap();
+    edit(&mut restore);
+    v.spec.restore = serde_json::from_value(restore).unwrap();
+    v
+}
+
+#[test]
+fn a_restore_names_one_dump_a_new_identifier_and_a_service_account() {
+    assert_eq!(restoring(|_| {}).validate_cel(), Ok(()));
+    assert_refused(
+        restoring(|r| {
+            r["object"] = json!("canton/validators/acme/identities-20260101T000000Z.json")
+        })
+        .validate_cel(),
+        "exactly one of object and latest",
+    );
+    // The dump's own identifier as the new one (and so as validatorApp.participantIdentifier).
+    let reused = restoring(|r| r["participantIdentifier"] = r["newParticipantIdentifier"].clone());
+    assert_refused(
+        reused.validate_cel(),
+        "newParticipantIdentifier must differ",
+    );
+    let mut reused =
+        restoring(|r| r["newParticipantIdentifier"] = r["participantIdentifier"].clone());
+    reused.spec.validator_app.participant_identifier = Some("acme-participant".into());
+    assert_refused(
+        reused.validate_cel(),
+        "newParticipantIdentifier must differ",
+    );
+    assert_refused(
+        restoring(|r| {
+            r["serviceAccount"] = json!({"create": true, "awsRoleArn": "arn:aws:iam::1:role/r"})
+        })
+        .validate_cel(),
+        "restore.serviceAccount needs name",
+    );
+    let mut other_id = restoring(|_| {});
+    other_id.spec.validator_app.participant_identifier = Some("something-else".into());
+    assert_refused(
+        other_id.validate_cel(),
+        "must equal spec.restore.newParticipantIdentifier",
+    );
+}
+
+#[test]
+fn a_restore_is_fixed_once_its_import_started_and_may_go_once_it_completed() {
+    let with_status = |restore: Value| {
+        let mut v = restoring(|_| {});
+        v.status = Some(serde_json::from_value(json!({"restore": restore})).unwrap());
+        v
+    };
+    let started = json!({"fingerprint": "1220ab", "startedAt": "2026-01-01T00:00:00Z"});
+    let completed = json!({"fingerprint": "1220ab", "startedAt": "2026-01-01T00:00:00Z", "completedAt": "2026-01-01T01:00:00Z"});
+    let changed = |old: &Validator| {
+        let mut new = old.clone();
+        new.spec.restore.as_mut().unwrap().migrate_validator_party = false;
+        new
+    };
+    let removed = |old: &Validator| {
+        let mut new = old.clone();
+        new.spec.restore = None;
+        new
+    };
+    // Before the import: a typo can be fixed.
+    let pending = with_status(json!({}));
+    assert_update_allowed(&pending, &changed(&pending));
+    let old = with_status(started);
+    assert_update_refused(
+        &old,
+        &changed(&old),
+        "cannot change once its import has started",
+    );
+    assert_update_refused(
+        &old,
+        &removed(&old),
+        "cannot change once its import has started",
+    );
+    let old = with_status(completed);
+    assert_update_refused(
+        &old,
+        &changed(&old),
+        "cannot change once its import has started",
+    );
+    assert_update_allowed(&old, &removed(&old));
+}

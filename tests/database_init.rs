@@ -79,6 +79,10 @@ impl Server {
     }
 
     fn sql(&self, statement: &str) -> String {
+        self.sql_in("postgres", statement)
+    }
+
+    fn sql_in(&self, database: &str, statement: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
             .args([
                 "-h",
@@ -88,7 +92,7 @@ impl Server {
                 "-U",
                 "cnadmin",
             ])
-            .args(["-d", "postgres", "-tA", "-c", statement])
+            .args(["-d", database, "-tA", "-c", statement])
             .env("PGPASSWORD", PASSWORD)
             .output()
             .unwrap();
@@ -109,6 +113,11 @@ impl Server {
     /// Runs an init container's command with its environment, the Secret read as [`PASSWORD`] and
     /// the host pointed at this server.
     fn run(&self, container: &Container) -> Output {
+        self.run_with(container, &[])
+    }
+
+    /// [`Server::run`] with more variables (such as where the termination message goes).
+    fn run_with(&self, container: &Container, extra: &[(&str, &str)]) -> Output {
         let command = container.command.clone().unwrap();
         let mut cmd = Command::new(&command[0]);
         cmd.args(&command[1..]).env_clear();
@@ -123,6 +132,7 @@ impl Server {
         }
         cmd.env("PGHOST", "127.0.0.1")
             .env("PGPORT", self.port.to_string());
+        cmd.envs(extra.iter().copied());
         cmd.output().unwrap()
     }
 }
@@ -279,4 +289,83 @@ fn names_reach_sql_only_as_quoted_identifiers() {
     let names = server.databases();
     assert!(names.contains(&hostile.to_string()), "{names:?}");
     assert!(names.contains(&"cantonnet".to_string()), "{names:?}");
+}
+
+/// The restore's database check, run as rendered (with the participant's own credentials) against
+/// the real server: a database that does not exist yet, or exists with no node, passes; one that
+/// holds another node, or keys without a node id, is refused with `DatabaseNotEmpty` in the
+/// termination message; one that holds only the node this restore imported passes (a restart
+/// after the import).
+#[test]
+fn the_restore_refuses_a_participant_database_that_holds_a_node() {
+    let server = Server::start();
+    let v = validator("examples/validator-restore.yaml");
+    let rendered = render(&v, &decision("examples/validator-restore.yaml", &[])).unwrap();
+    let check = pod_spec(&rendered.validator_app)
+        .init_containers
+        .iter()
+        .flatten()
+        .find(|c| c.name == "restore-database-check")
+        .expect("the restore's database check")
+        .clone();
+    let database = v.spec.participant.postgres.database.clone().unwrap();
+    let log = server.dir.path().join("termination-log");
+    let log_path = log.to_str().unwrap().to_string();
+    let run = || {
+        let _ = std::fs::remove_file(&log);
+        let out = server.run_with(&check, &[("TERMINATION_LOG", &log_path)]);
+        let message = std::fs::read_to_string(&log).unwrap_or_default();
+        let result = canton_operator::restore::RestoreResult::parse(&message)
+            .unwrap_or_else(|e| panic!("{e}: {message:?} {}", text(&out.stderr)));
+        (out.status.success(), result)
+    };
+    let reason = |r: &canton_operator::restore::RestoreResult| r.reason.as_str().to_string();
+
+    let (ok, r) = run();
+    assert!(ok && reason(&r) == "DatabaseEmpty", "{r:?}");
+    assert!(r.message.contains("does not exist"), "{r:?}");
+
+    server.sql(&format!("create database {database}"));
+    server.sql_in(&database, "create schema participant");
+    let (ok, r) = run();
+    assert!(ok && reason(&r) == "DatabaseEmpty", "no tables yet: {r:?}");
+
+    // As Canton's migrations leave it before the validator app initialises the node.
+    server.sql_in(
+        &database,
+        "create table participant.common_node_id (identifier varchar not null, namespace varchar not null); \
+         create table participant.common_crypto_private_keys (key_id varchar primary key)",
+    );
+    let (ok, r) = run();
+    assert!(ok && reason(&r) == "DatabaseEmpty", "empty tables: {r:?}");
+
+    server.sql_in(
+        &database,
+        "insert into participant.common_crypto_private_keys values ('k1')",
+    );
+    let (ok, r) = run();
+    assert!(
+        !ok && reason(&r) == "DatabaseNotEmpty",
+        "keys, no node: {r:?}"
+    );
+    assert!(r.message.contains("1 key(s)"), "{r:?}");
+
+    server.sql_in(
+        &database,
+        "insert into participant.common_node_id values ('other-node', '1220ffff')",
+    );
+    let (ok, r) = run();
+    assert!(!ok && reason(&r) == "DatabaseNotEmpty", "{r:?}");
+    assert!(r.message.contains("other-node::1220ffff"), "{r:?}");
+
+    server.sql_in(
+        &database,
+        "update participant.common_node_id set identifier = 'acme-participant-r1'",
+    );
+    let (ok, r) = run();
+    assert!(
+        ok && reason(&r) == "DatabaseEmpty",
+        "the restored node itself: {r:?}"
+    );
+    assert!(r.message.contains("already imported"), "{r:?}");
 }

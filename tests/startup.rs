@@ -897,3 +897,64 @@ fn a_release_without_facts_has_no_model() {
         assert!(startup::model(unknown).is_err(), "{unknown}");
     }
 }
+
+/// The restore example's validator app: the dump's configuration resolves with the keys the
+/// reader needs, and its file is on a mounted volume; without the mount, or with a broken
+/// block, the harness says so.
+#[test]
+fn the_restore_example_resolves_with_the_dump_mounted() {
+    let rendered = common::rendered("examples/validator-restore.yaml", &[]);
+    let deployment = to_json(&rendered.validator_app);
+    let app = deployment
+        .pointer("/spec/template/spec/containers/0")
+        .expect("a container")
+        .clone();
+    assert_eq!(
+        check_container(Image::ValidatorApp, &app),
+        Vec::<String>::new()
+    );
+    let env = startup::environment(&app, OptionalSecrets::Present).expect("environment");
+    let tree = startup::resolve(Image::ValidatorApp, &env)
+        .tree
+        .expect("resolves");
+    let dump = startup::at(&tree, &backend("participant-bootstrapping-dump")).expect("dump block");
+    assert_eq!(dump["type"], json!("file"));
+    assert_eq!(dump["file"], json!(canton_operator::render::DUMP_FILE));
+    assert_eq!(
+        dump["new-participant-identifier"],
+        json!("acme-participant-r1")
+    );
+    assert_eq!(
+        startup::at(
+            &tree,
+            &backend("migrate-validator-party.scan.admin-api.url")
+        ),
+        Some(&json!("https://scan.sv-1.global.canton.network.example"))
+    );
+
+    let mut unmounted = app.clone();
+    unmounted["volumeMounts"] = json!([]);
+    let problems = check_container(Image::ValidatorApp, &unmounted);
+    assert!(
+        problems.iter().any(|p| p.contains("on no volume mounted")),
+        "{problems:#?}"
+    );
+    let broken = with(
+        app,
+        var(
+            "ADDITIONAL_CONFIG_ZZ",
+            &format!(
+                "{} = {{ type = \"url\" }}\n{} = {{ scan = {{ admin-api = \"x\" }} }}",
+                backend("participant-bootstrapping-dump"),
+                backend("migrate-validator-party")
+            ),
+        ),
+    );
+    let problems = check_container(Image::ValidatorApp, &broken);
+    for fragment in ["type` is not `file`", "scan.admin-api.url` is missing"] {
+        assert!(
+            problems.iter().any(|p| p.contains(fragment)),
+            "{fragment}: {problems:#?}"
+        );
+    }
+}

@@ -146,4 +146,8 @@ pub struct BackupSuccess {
     pub object: String,
     /// Size in bytes.
     pub size_bytes: i64,
+    /// The participant the dump is of (`PAR::<identifier>::<fingerprint>`): what a restore of
+    /// another Validator is checked against (two live participants with one identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<String>,
 }

@@ -8,6 +8,7 @@ pub mod field_validation;
 mod kms_spec;
 mod monitoring;
 mod pods;
+mod restore;
 mod rotation;
 mod status;
 mod validator;
@@ -24,6 +25,7 @@ pub use pods::{
     ImagePullPolicy, KUBERNETES_TYPED_FIELDS, OPERATOR_KEY_PREFIX, OPERATOR_POD_LABELS,
     OPERATOR_VOLUMES, PARTICIPANT_CONTAINERS, PodSettings, VALIDATOR_APP_CONTAINERS,
 };
+pub use restore::{LatestDump, RestoreSpec, RestoreStatus};
 pub use rotation::{
     AdminApiTls, BACKUP_CONFIRMED_ANNOTATION, KeyProgress, KeyRotationSettings, MAX_KEYS,
     OkmProposal, PreCreatedKmsKey, ROTATION_VALIDATOR_LABEL, RotationPhase, ValidatorKeyRotation,

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::backup::BackupStatus;
+use super::restore::RestoreStatus;
 
 /// Observed state of a Validator.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -22,6 +23,9 @@ pub struct ValidatorStatus {
     /// The identity backups' latest attempt and latest verified success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupStatus>,
+    /// The restore from an identity dump (`spec.restore`): which dump, whose identity, when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreStatus>,
 }
 
 /// A short account of where the participant's keys live.

@@ -13,6 +13,7 @@ use super::pods::{
     OPERATOR_VOLUMES_RULE, PARTICIPANT_CONTAINERS_RULE, PodSettings, VALIDATOR_APP_CONTAINERS_RULE,
     kubernetes_type,
 };
+use super::restore::RestoreSpec;
 use super::status::ValidatorStatus;
 use super::validator_app::{
     PruningSchedule, ScanClient, SynchronizerConnection, TopupSettings, WalletSettings, WebUisSpec,
@@ -131,6 +132,8 @@ reserved_env!(
         "ADDITIONAL_CONFIG_WALLET_SWEEP",
         "ADDITIONAL_CONFIG_AUTO_ACCEPT_TRANSFERS",
         "ADDITIONAL_CONFIG_PARTICIPANT_PRUNING",
+        "ADDITIONAL_CONFIG_PARTICIPANT_BOOTSTRAPPING_DUMP",
+        "ADDITIONAL_CONFIG_MIGRATE_VALIDATOR_PARTY",
     ]
 );
 
@@ -145,8 +148,11 @@ reserved_env!(
     namespaced,
     status = "ValidatorStatus",
     cel,
+    validation = Rule::new("!has(oldSelf.status) || !has(oldSelf.status.restore) || !has(oldSelf.status.restore.startedAt) || (has(self.spec.restore) && has(oldSelf.spec.restore) && self.spec.restore == oldSelf.spec.restore) || (!has(self.spec.restore) && has(oldSelf.status.restore.completedAt))")
+        .message("spec.restore cannot change once its import has started (status.restore.startedAt); it may be removed once the import has completed (status.restore.completedAt)"),
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"KMS","type":"string","jsonPath":".status.kms.summary"}"#,
+    printcolumn = r#"{"name":"Restore","type":"string","jsonPath":".status.conditions[?(@.type==\"Restored\")].reason"}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".spec.version"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -159,6 +165,8 @@ reserved_env!(
         .message("spec.version cannot go down, and once a release number such as 0.7.4 it stays one: Splice does not support downgrades. Restore the previous release, or create a new validator"),
     validation = Rule::new("!has(self.kms) || !has(self.kms.sessionSigningKeys) || !self.kms.sessionSigningKeys.enabled || (self.kms.enabled && self.kms.mode == 'external')")
         .message("kms.sessionSigningKeys works only with KMS in external mode (enabled: true, mode: external)"),
+    validation = Rule::new("!has(self.restore) || (has(self.validatorApp.participantIdentifier) && self.validatorApp.participantIdentifier == self.restore.newParticipantIdentifier)")
+        .message("spec.validatorApp.participantIdentifier must equal spec.restore.newParticipantIdentifier: the restored participant is PAR::<new identifier>::<the dump's fingerprint>, and its identity backups expect that identifier"),
 )]
 pub struct ValidatorSpec {
     /// Splice release the validator runs, such as `0.7.4`: the default image tag of every workload.
@@ -217,6 +225,10 @@ pub struct ValidatorSpec {
     /// How Prometheus finds the validator's metrics (a ServiceMonitor, opt-in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring: Option<MonitoringSpec>,
+    /// Restore the participant's identity from a verified identity dump (into a new, empty
+    /// participant database). See docs/backup.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreSpec>,
 }
 
 impl ValidatorSpec {

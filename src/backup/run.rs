@@ -17,6 +17,8 @@ pub struct RunSpec {
     pub namespace: String,
     pub validator: String,
     pub participant_identifier: String,
+    /// The namespace fingerprint the dump must have (a restored validator's).
+    pub participant_fingerprint: Option<String>,
     pub validator_app_url: String,
     /// Dumps kept after a verified run (at least 1).
     pub keep: usize,
@@ -163,6 +165,7 @@ async fn backup(
         identifier: &spec.participant_identifier,
         stamp: Some(stamp),
         baseline: baseline.as_ref(),
+        fingerprint: spec.participant_fingerprint.as_deref(),
     };
     let dump = verify::verify(&bytes, expected).map_err(|r| Failure {
         reason: r.reason,
@@ -271,6 +274,7 @@ pub fn verify_alone(
             identifier: &identifier,
             stamp: None,
             baseline: None,
+            fingerprint: None,
         },
     )
 }

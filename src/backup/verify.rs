@@ -43,6 +43,9 @@ pub(crate) struct Expected<'a> {
     pub identifier: &'a str,
     /// The stamp of the object the dump would be written as (`None` offline).
     pub stamp: Option<&'a str>,
+    /// The namespace fingerprint the participant must keep (a restored validator's, from
+    /// `status.restore.fingerprint`), even before a verified dump of it exists.
+    pub fingerprint: Option<&'a str>,
     pub baseline: Option<&'a Baseline>,
 }
 
@@ -99,6 +102,14 @@ fn check_participant(dump: &Dump, expected: Expected<'_>) -> Result<ParticipantI
         return Err(format!(
             "the dump is of participant {:?}, not of this validator's {:?}",
             dump.id, expected.identifier
+        ));
+    }
+    if let Some(fingerprint) = expected.fingerprint
+        && participant.fingerprint != fingerprint
+    {
+        return Err(format!(
+            "the dump's namespace fingerprint in {:?} is not {fingerprint}, the one this validator was restored with: another node with the same identifier",
+            dump.id
         ));
     }
     if let Some(base) = expected.baseline {
@@ -233,6 +244,7 @@ mod tests {
             identifier: "acme",
             stamp: Some("20250102T000000Z"),
             baseline: Some(&base),
+            fingerprint: None,
         };
         let r = verify(&new, expected).unwrap_err();
         assert_eq!(r.reason, Reason::MissingKeys);
@@ -259,6 +271,7 @@ mod tests {
                 identifier: "acme",
                 stamp: Some(stamp),
                 baseline: Some(&base),
+                fingerprint: None,
             };
             assert_eq!(
                 verify(&bytes, expected).unwrap_err().reason,
@@ -278,9 +291,29 @@ mod tests {
             identifier: "acme",
             stamp: None,
             baseline: None,
+            fingerprint: None,
         };
         let r = verify(&bytes, expected).unwrap_err();
         assert_eq!(r.reason, Reason::MissingKeys);
         assert!(r.message.contains("namespace"), "{}", r.message);
+    }
+
+    #[test]
+    fn a_restored_validator_s_dumps_keep_its_fingerprint() {
+        let bytes = dump_with(vec![
+            pair(Purpose::Signing, 1),
+            pair(Purpose::Encryption, 3),
+        ]);
+        let expected = |fingerprint| Expected {
+            identifier: "acme",
+            stamp: None,
+            baseline: None,
+            fingerprint,
+        };
+        let (own, other) = (fp(1), fp(9));
+        assert!(verify(&bytes, expected(Some(&own))).is_ok());
+        let r = verify(&bytes, expected(Some(&other))).unwrap_err();
+        assert_eq!(r.reason, Reason::WrongParticipant);
+        assert!(r.message.contains("restored"), "{}", r.message);
     }
 }

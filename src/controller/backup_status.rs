@@ -38,6 +38,7 @@ pub(crate) struct Run {
     pub message: String,
     pub object: Option<String>,
     pub size_bytes: Option<u64>,
+    pub participant_id: Option<String>,
 }
 
 impl Run {
@@ -49,6 +50,7 @@ impl Run {
             message: result.message,
             object: result.object,
             size_bytes: result.size_bytes,
+            participant_id: result.participant_id,
         }
     }
 }
@@ -77,6 +79,7 @@ pub(crate) fn run_of(pod: &Pod) -> Option<Run> {
             ),
             object: None,
             size_bytes: None,
+            participant_id: None,
         },
     })
 }
@@ -112,6 +115,7 @@ pub(crate) fn next_status(previous: Option<&BackupStatus>, runs: &[Run]) -> Back
                     .size_bytes
                     .and_then(|s| i64::try_from(s).ok())
                     .unwrap_or(0),
+                participant_id: run.participant_id.clone(),
             });
         }
     }
@@ -215,6 +219,7 @@ mod tests {
             message: format!("{reason} happened"),
             object: (outcome == Outcome::Verified).then(|| format!("dump-{time}")),
             size_bytes: Some(1234),
+            participant_id: None,
         }
     }
 

@@ -6,6 +6,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+use super::restore_status::{RESTORED, RestoreObservation};
 use crate::api::{BackupStatus, KmsStatus, ValidatorStatus};
 use crate::decision::KmsDecision;
 use crate::kms::KmsMode;
@@ -64,6 +65,8 @@ pub(crate) struct Observation<'a> {
     pub release_known: Option<SideCondition>,
     /// `MinimumReleaseMet`, when the operator is given a minimum release.
     pub minimum_release: Option<SideCondition>,
+    /// The restore from an identity dump, when the spec asks for one (or one completed).
+    pub restore: Option<RestoreObservation>,
 }
 
 /// What the backup runs add up to (see `backup_status`).
@@ -107,6 +110,10 @@ pub(crate) fn desired_status(
             obs.generation,
         )
     });
+    let restore = obs.restore.as_ref().map(|r| {
+        let (ok, reason, message) = &r.condition;
+        condition(RESTORED, *ok, reason, message.clone(), obs.generation)
+    });
     let side = [&obs.release_known, &obs.minimum_release]
         .into_iter()
         .zip([RELEASE_KNOWN, MINIMUM_RELEASE_MET])
@@ -124,6 +131,7 @@ pub(crate) fn desired_status(
         .into_iter()
         .chain(backup)
         .chain(side)
+        .chain(restore)
         .map(|c| keep_transition_time(c, old, now))
         .collect();
     ValidatorStatus {
@@ -131,6 +139,11 @@ pub(crate) fn desired_status(
         conditions,
         kms: kms_status(obs).or_else(|| previous.and_then(|p| p.kms.clone())),
         backup: obs.backup.as_ref().map(|b| b.status.clone()),
+        restore: obs
+            .restore
+            .as_ref()
+            .map(|r| r.status.clone())
+            .or_else(|| previous.and_then(|p| p.restore.clone())),
     }
 }
 

@@ -19,6 +19,7 @@ pub(crate) mod preflight;
 mod projection;
 pub(crate) mod quantity;
 mod reconcile;
+pub(crate) mod restore_status;
 mod rollout;
 mod status;
 
@@ -47,7 +48,10 @@ use reconcile::{error_policy, reconcile};
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
-use crate::render::{BACKUP_COMPONENT, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, ServiceMonitor};
+use crate::render::{
+    BACKUP_COMPONENT, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, ServiceMonitor,
+    VALIDATOR_APP_COMPONENT,
+};
 
 /// `run --debounce-ms` when not given (chosen from the scale runs, docs/performance.md).
 pub const DEFAULT_DEBOUNCE_MS: u64 = 250;
@@ -183,7 +187,7 @@ pub async fn controller_run(
             .owns_stream(cron_job_events)
             .owns_stream(monitor_events)
             .reconcile_all_on(crd_appeared)
-            // A backup run finished: its validator's status.backup and IdentityBackedUp follow.
+            // A backup run or a restore step finished: status.backup / status.restore follow.
             .watches_stream(backup_pod_events, validator_of_backup_pod)
             // Validators waiting for a rollout slot are reconciled when one frees.
             .reconcile_on(rollout_wakeups)
@@ -258,7 +262,7 @@ where
 }
 
 /// The pods of identity backup Jobs (they belong to Jobs, not to the Validator), cached to read
-/// each run's result.
+/// each run's result, and the validator app's pods, whose restore init containers leave theirs.
 fn backup_pod_cache(
     client: &Client,
     namespace: Option<&str>,
@@ -269,7 +273,7 @@ fn backup_pod_cache(
     let (store, writer) = reflector::store();
     let config = watcher::Config::default()
         .labels(&format!(
-            "{MANAGED_BY}={MANAGER},{COMPONENT}={BACKUP_COMPONENT}"
+            "{MANAGED_BY}={MANAGER},{COMPONENT} in ({BACKUP_COMPONENT},{VALIDATOR_APP_COMPONENT})"
         ))
         .any_semantic()
         .page_size(LIST_PAGE);

@@ -16,6 +16,7 @@ use super::conditions::KmsOutcome;
 use super::context::Context;
 use super::error::{Error, Result};
 use super::preflight::{check_service_account, external_service_account};
+use super::restore_status;
 use super::rollout;
 use super::status;
 use crate::api::Validator;
@@ -110,6 +111,9 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
         operator_namespace,
         operator_image: ctx.config.operator_image.as_deref(),
     };
+    // The restore's progress (cleared, completed) decides what the validator app's pod gets; the
+    // status written below records the same progress (its conditions still show the change).
+    let validator = restore_status::for_render(&validator, ctx)?.unwrap_or(validator);
     let mut rendered = match render_in(&validator, &decision, &site) {
         Ok(rendered) => rendered,
         Err(e) => return refuse(&validator, ctx, blocked(e.reason(), e.to_string())).await,

@@ -16,6 +16,7 @@ use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
 use super::monitoring;
+use super::restore_status::{self, RESTORED};
 use super::rollout;
 use crate::api::{Validator, ValidatorStatus};
 use crate::render::{INSTANCE, backup_name, participant_name, validator_app_name};
@@ -35,6 +36,7 @@ pub(crate) async fn update(
     let previous = validator.status.as_ref();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let backup = backup_observation(validator, ctx, &namespace, &name, now.0)?;
+    let restore = restore_status::observe_in(validator, ctx, app.as_ref(), now.0)?;
     ctx.metrics.set_backup_success(
         &format!("{namespace}/{name}"),
         backup
@@ -61,6 +63,7 @@ pub(crate) async fn update(
         backup,
         release_known: conditions::release_known(version),
         minimum_release,
+        restore,
     };
     let mut status = desired_status(&obs, previous, &now);
     rollout::set_condition(
@@ -208,6 +211,7 @@ async fn publish_changes(
     }
     publish_backup_change(validator, ctx, previous, status).await;
     publish_release_changes(validator, ctx, previous, status).await;
+    publish_restore_change(validator, ctx, previous, status).await;
     if !report.created.is_empty() {
         let note = format!("created {}", report.created.join(", "));
         events::publish(ctx, validator, false, "Provisioned", note).await;
@@ -298,4 +302,30 @@ async fn publish_release_changes(
             .await;
         }
     }
+}
+
+/// An Event for each stage of a restore: a Warning for a refusal, a Normal one for progress.
+async fn publish_restore_change(
+    validator: &Validator,
+    ctx: &Context,
+    previous: Option<&ValidatorStatus>,
+    status: &ValidatorStatus,
+) {
+    let before = conditions::find(previous, RESTORED);
+    let Some(after) = conditions::find(Some(status), RESTORED) else {
+        return;
+    };
+    if before.is_some_and(|b| b.status == after.status && b.reason == after.reason) {
+        return;
+    }
+    let progress = matches!(
+        after.reason.as_str(),
+        "Fetching" | "Verified" | "Importing" | "Completed"
+    );
+    let reason = if progress {
+        format!("Restore{}", after.reason)
+    } else {
+        after.reason.clone()
+    };
+    events::publish(ctx, validator, !progress, &reason, after.message.clone()).await;
 }

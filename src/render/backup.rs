@@ -133,6 +133,17 @@ fn container(ctx: &Context, backup: &IdentityBackup, image: &str) -> Container {
         "--keep".to_string(),
         backup.keep.unwrap_or(DEFAULT_KEEP).to_string(),
     ];
+    // A restored validator keeps the dump's namespace: its backups must too, from the first one.
+    let restored = ctx
+        .validator
+        .status
+        .as_ref()
+        .and_then(|s| s.restore.as_ref())
+        .filter(|r| r.started())
+        .and_then(|r| r.fingerprint.clone());
+    if let Some(fingerprint) = restored {
+        args.extend(["--participant-fingerprint".to_string(), fingerprint]);
+    }
     args.extend(destination_args(&backup.destination));
     Container {
         name: "backup".to_string(),
@@ -163,7 +174,7 @@ fn container(ctx: &Context, backup: &IdentityBackup, image: &str) -> Container {
 }
 
 /// `--destination` and its settings, as the backup command reads them.
-fn destination_args(destination: &BackupDestination) -> Vec<String> {
+pub(super) fn destination_args(destination: &BackupDestination) -> Vec<String> {
     let mut args = vec!["--destination".to_string(), destination_url(destination)];
     if let Some(s3) = &destination.s3 {
         args.extend(["--region".to_string(), s3.region.clone()]);

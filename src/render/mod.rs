@@ -7,6 +7,7 @@ mod network_policy;
 mod participant;
 mod placement;
 mod pod;
+mod restore;
 mod service_monitor;
 mod validate;
 mod validator_app;
@@ -33,6 +34,7 @@ pub use network_policy::{
     network_policy_name,
 };
 pub use participant::{PARTICIPANT_COMPONENT, participant_name};
+pub use restore::{DUMP_DIR, DUMP_FILE};
 pub use service_monitor::{
     Endpoint, METRICS_PORT_NAME, MONITORING_COMPONENT, NamespaceSelector, ServiceMonitor,
     ServiceMonitorSpec, service_monitor_name,
@@ -208,7 +210,16 @@ pub(crate) fn render_in(
         let settings = PodSettings::merged(shared, spec.participant.pod.as_ref());
         placement::place(template, &settings);
     }
+    // The operator's own image (the backup Job's, the restore's init container), moved to
+    // `spec.imageRegistry` like every default image.
+    let operator_image = placement::relocate(
+        &site
+            .operator_image
+            .map_or_else(default_operator_image, str::to_string),
+        ctx.registry,
+    );
     let mut validator_app = validator_app::deployment(&ctx);
+    restore::add_to_validator_app(&ctx, &mut validator_app, &operator_image);
     if let Some(template) = template(&mut validator_app) {
         let app = &spec.validator_app;
         placement::add_extras(
@@ -233,11 +244,7 @@ pub(crate) fn render_in(
             placement::place(template, &ui_settings);
         }
     }
-    let operator_image = site
-        .operator_image
-        .map_or_else(default_operator_image, str::to_string);
-    let mut identity_backup =
-        backup::cron_job(&ctx, &placement::relocate(&operator_image, ctx.registry));
+    let mut identity_backup = backup::cron_job(&ctx, &operator_image);
     if let Some(template) = identity_backup
         .as_mut()
         .and_then(|c| c.spec.as_mut())

@@ -82,7 +82,7 @@ pub(super) fn deployment(ctx: &Context) -> Deployment {
     deployment
 }
 
-fn database_name(ctx: &Context) -> String {
+pub(super) fn database_name(ctx: &Context) -> String {
     ctx.validator
         .spec
         .participant

@@ -401,6 +401,58 @@ fn check_with(
                     )
                 }),
         );
+        if image == Image::ValidatorApp {
+            problems.extend(dump_file_mounted(&tree, container));
+        }
+    }
+    problems
+}
+
+/// The restore's dump file (`participant-bootstrapping-dump.file`) is on a volume mounted in the
+/// container: the chart mounts its Secret there, so the app finds the file at start.
+fn dump_file_mounted(tree: &Value, container: &Value) -> Option<String> {
+    let file = text(
+        tree,
+        &format!("{BACKEND}.participant-bootstrapping-dump.file"),
+    )?;
+    let mounted = array(container, "volumeMounts").iter().any(|m| {
+        m["mountPath"]
+            .as_str()
+            .is_some_and(|dir| file.starts_with(&format!("{}/", dir.trim_end_matches('/'))))
+    });
+    (!mounted).then(|| format!("the dump file {file} is on no volume mounted in the container"))
+}
+
+/// `participant-bootstrapping-dump` is read as a coproduct on `type`: `file` with `file` (and an
+/// optional `new-participant-identifier`, which must not be empty when given);
+/// `migrate-validator-party` needs `scan.admin-api.url`.
+fn restore(backend: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(dump) = at(backend, "participant-bootstrapping-dump") {
+        if text(dump, "type") != Some("file") {
+            problems.push(format!(
+                "`{BACKEND}.participant-bootstrapping-dump.type` is not `file`"
+            ));
+        }
+        if text(dump, "file").is_none() {
+            problems.push(format!(
+                "`{BACKEND}.participant-bootstrapping-dump.file` is missing"
+            ));
+        }
+        if at(dump, "new-participant-identifier").is_some()
+            && text(dump, "new-participant-identifier").is_none()
+        {
+            problems.push(format!(
+                "`{BACKEND}.participant-bootstrapping-dump.new-participant-identifier` is empty"
+            ));
+        }
+    }
+    if let Some(migrate) = at(backend, "migrate-validator-party")
+        && text(migrate, "scan.admin-api.url").is_none()
+    {
+        problems.push(format!(
+            "`{BACKEND}.migrate-validator-party.scan.admin-api.url` is missing"
+        ));
     }
     problems
 }
@@ -468,6 +520,7 @@ fn check_validator_app(tree: &Value) -> Vec<String> {
     problems.extend(synchronizer(backend));
     problems.extend(storage(backend, BACKEND));
     problems.extend(ledger_api_auth(backend));
+    problems.extend(restore(backend));
     problems
 }
 
