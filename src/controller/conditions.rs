@@ -89,6 +89,7 @@ pub(crate) fn desired_status(
         conditions,
         kms: kms_status(obs).or_else(|| previous.and_then(|p| p.kms.clone())),
         backup: obs.backup.as_ref().map(|b| b.status.clone()),
+        key_rotation: previous.and_then(|p| p.key_rotation.clone()),
     }
 }
 

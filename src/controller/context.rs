@@ -18,6 +18,7 @@ use super::cached::Cached;
 use super::child_cache::ChildCache;
 use super::echoes::Echoes;
 use super::rollout::Rollouts;
+use super::rotation_schedule::RotationCache;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;
@@ -101,6 +102,8 @@ pub(crate) struct Context {
     pub validators: Store<Cached<Validator>>,
     /// Rollout slots for operator-caused workload changes.
     pub rollouts: Rollouts,
+    /// The ValidatorKeyRotations, for the rotation schedule and its history.
+    pub rotations: RotationCache,
     /// Consecutive failures per validator, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<Cached<Validator>>, u32>>,
 }
@@ -117,10 +120,12 @@ impl Context {
         validators: Store<Cached<Validator>>,
         echoes: Arc<Echoes>,
         rollouts: Rollouts,
+        rotations: RotationCache,
     ) -> Self {
         Self {
             echoes,
             rollouts,
+            rotations,
             events: Publisher::new(client.clone(), FIELD_MANAGER),
             client,
             config,

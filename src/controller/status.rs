@@ -16,7 +16,7 @@ use super::context::{Context, FIELD_MANAGER};
 use super::error::{Error, Result};
 use super::events;
 use super::rollout;
-use crate::api::{Validator, ValidatorStatus};
+use crate::api::{KeyRotationScheduleStatus, Validator, ValidatorStatus};
 use crate::render::{INSTANCE, backup_name, participant_name, validator_app_name};
 use k8s_openapi::jiff::Timestamp;
 
@@ -26,6 +26,7 @@ pub(crate) async fn update(
     ctx: &Context,
     outcome: &KmsOutcome,
     report: &ApplyReport,
+    key_rotation: Option<&KeyRotationScheduleStatus>,
 ) -> Result<()> {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let name = validator.name_any();
@@ -49,6 +50,7 @@ pub(crate) async fn update(
         backup,
     };
     let mut status = desired_status(&obs, previous, &now);
+    status.key_rotation = key_rotation.cloned();
     rollout::set_condition(
         &mut status,
         previous,
@@ -139,7 +141,15 @@ async fn write(
         return Err(Error::NotLeader);
     }
     let api: Api<Validator> = Api::namespaced(ctx.client.clone(), namespace);
-    let body = json!({ "status": status });
+    let mut body = json!({ "status": status });
+    // A merge patch keeps what it does not name: a schedule that was removed is nulled.
+    let had_schedule = validator
+        .status
+        .as_ref()
+        .is_some_and(|s| s.key_rotation.is_some());
+    if had_schedule && status.key_rotation.is_none() {
+        body["status"]["keyRotation"] = serde_json::Value::Null;
+    }
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
