@@ -419,3 +419,58 @@ async fn a_paused_rotation_waits_for_a_watch_event_not_a_poll() {
     .await;
     controller.abort();
 }
+
+/// The idle request rate of a fleet with schedules (nothing due), per simulated minute, by kind:
+/// `IDLE_N=200 cargo test --test rotation_schedule idle_request_rate -- --ignored --nocapture`.
+/// A measurement for docs/performance.md, not an assertion: it runs on any version of the operator.
+#[tokio::test(start_paused = true)]
+#[ignore = "measurement; prints the idle request rate"]
+async fn idle_request_rate() {
+    let n: usize = std::env::var("IDLE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let server = server();
+    for i in 0..n {
+        insert_scheduled(&server, &format!("v{i}"), "2160h", 30 * DAY);
+    }
+    let _op = start(&server, config(false));
+    for i in 0..n {
+        let name = format!("v{i}");
+        wait_until("both Deployments", || {
+            deployment(&server, &format!("{name}-participant")).is_some()
+                && deployment(&server, &format!("{name}-validator-app")).is_some()
+        })
+        .await;
+        make_available(&server, &format!("{name}-participant"));
+        make_available(&server, &format!("{name}-validator-app"));
+    }
+    wait_until("every validator Ready", || {
+        (0..n).all(|i| {
+            condition(&server, &format!("v{i}"), "Ready").is_some_and(|c| c["status"] == "True")
+        })
+    })
+    .await;
+    settle(&server, Duration::from_secs(5)).await;
+    server.clear_requests();
+    let minutes = 10;
+    tokio::time::sleep(minutes * MINUTE).await;
+    let requests = server.requests();
+    let (lists, gets, writes) = costs(&requests);
+    let watches = requests.iter().filter(|r| r.is_watch()).count();
+    let per_minute = |count: usize| count as f64 / f64::from(minutes);
+    let rotation_lists = requests
+        .iter()
+        .filter(|r| is_list(r) && r.path.ends_with("/validatorkeyrotations"))
+        .count();
+    println!(
+        "idle, {n} validators with schedules, per simulated minute over {minutes}: \
+         all {:.1}, LIST {:.1} (of ValidatorKeyRotations {:.1}), GET {:.1}, write {:.1}, WATCH {:.1}",
+        per_minute(requests.len()),
+        per_minute(lists),
+        per_minute(rotation_lists),
+        per_minute(gets),
+        per_minute(writes),
+        per_minute(watches),
+    );
+}
