@@ -349,6 +349,46 @@ async fn after_a_restart_the_schedule_goes_on_from_the_status() {
     .await;
 }
 
+#[tokio::test]
+async fn removing_the_schedule_clears_its_status_once() {
+    within(60, async {
+        let server = server();
+        insert_scheduled(&server, "once", "2160h", Duration::ZERO);
+        let _op = start(&server, config(false));
+        converged(&server, "once").await;
+        server
+            .merge_patch(
+                API,
+                "validators",
+                Some(NS),
+                "once",
+                json!({"spec": {"kms": {"rotation": null}}}),
+                "kubectl-edit",
+            )
+            .expect("schedule removed");
+        eventually("status.keyRotation gone", || {
+            key_rotation(&server, "once").is_null()
+        })
+        .await;
+        settle(&server, Duration::from_millis(300)).await;
+        server.clear_requests();
+        // Reconciled again (a label change): the status is as computed, nothing is written.
+        server
+            .merge_patch(
+                API,
+                "validators",
+                Some(NS),
+                "once",
+                json!({"metadata": {"labels": {"team": "a"}}}),
+                "kubectl-edit",
+            )
+            .expect("labelled");
+        settle(&server, Duration::from_millis(500)).await;
+        assert_no_writes(&server, "after the schedule was cleared");
+    })
+    .await;
+}
+
 /// A rotation paused for a backup asks nothing while it waits, and goes on when its Validator's
 /// status shows a verified backup that finished after the new keys.
 #[tokio::test(start_paused = true)]

@@ -40,7 +40,8 @@ pub struct KeyRotationScheduleStatus {
     /// The ValidatorKeyRotation requested then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scheduled_rotation: Option<String>,
-    /// When the next scheduled rotation is due (later while another rotation is unfinished).
+    /// When the next scheduled rotation is due. It is requested then, or as soon as no other
+    /// rotation of this validator is unfinished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_schedule_time: Option<Time>,
 }
