@@ -227,10 +227,7 @@ async fn a_due_schedule_requests_one_rotation_and_records_it() {
         let last = ago(2 * HOUR);
         record_schedule(&server, "due", last, "due-rotation-old");
         let _op = start(&server, config(false));
-        let expected = format!(
-            "due-rotation-{}",
-            plus(last, HOUR).strftime("%Y%m%d%H%M%S")
-        );
+        let expected = format!("due-rotation-{}", plus(last, HOUR).strftime("%Y%m%d%H%M%S"));
         eventually("the rotation recorded in status", || {
             key_rotation(&server, "due")["lastScheduledRotation"] == expected.as_str()
         })
@@ -289,7 +286,13 @@ async fn finished_rotations_are_trimmed_to_the_history_bound() {
         let finished_hours_ago = [7, 8, 6, 5, 4, 3, 2, 1];
         for (i, hours) in finished_hours_ago.iter().enumerate() {
             let completed = HOUR * *hours;
-            insert_finished(&server, &format!("r{i}"), "busy", completed + MINUTE, completed);
+            insert_finished(
+                &server,
+                &format!("r{i}"),
+                "busy",
+                completed + MINUTE,
+                completed,
+            );
         }
         let _op = start(&server, config(false));
         eventually("five finished rotations left", || {

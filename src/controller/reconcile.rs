@@ -128,7 +128,9 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
     )
     .await?;
     let again = [rollout::recheck(&report), scheduled.wake_in, Some(RESYNC)];
-    Ok(Action::requeue(again.into_iter().flatten().min().unwrap_or(RESYNC)))
+    Ok(Action::requeue(
+        again.into_iter().flatten().min().unwrap_or(RESYNC),
+    ))
 }
 
 fn blocked(reason: &str, message: String) -> KmsOutcome {
@@ -182,7 +184,10 @@ async fn refuse(validator: &Validator, ctx: &Context, outcome: KmsOutcome) -> Re
         ..ApplyReport::default()
     };
     // The schedule waits while the validator is refused; its status stays as it was.
-    let key_rotation = validator.status.as_ref().and_then(|s| s.key_rotation.as_ref());
+    let key_rotation = validator
+        .status
+        .as_ref()
+        .and_then(|s| s.key_rotation.as_ref());
     status::update(validator, ctx, &outcome, &report, key_rotation).await?;
     Ok(Action::requeue(RESYNC))
 }

@@ -154,7 +154,14 @@ pub(crate) async fn schedule(validator: &Validator, ctx: &Context) -> Result<Sch
 
 /// `spec.kms.rotation.every`, when set and usable.
 fn every(validator: &Validator) -> Option<Duration> {
-    let every = validator.spec.kms.as_ref()?.rotation.as_ref()?.every.as_deref()?;
+    let every = validator
+        .spec
+        .kms
+        .as_ref()?
+        .rotation
+        .as_ref()?
+        .every
+        .as_deref()?;
     match parse_every(every) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -206,7 +213,9 @@ async fn trim_history(ctx: &Context, namespace: &str, existing: &[Existing]) -> 
             ..DeleteParams::default()
         };
         match api.delete(name, &params).await {
-            Ok(_) => tracing::info!(rotation = %name, namespace, "finished key rotation deleted: beyond the history kept"),
+            Ok(_) => {
+                tracing::info!(rotation = %name, namespace, "finished key rotation deleted: beyond the history kept")
+            }
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
             Err(e) => return Err(e.into()),
         }
@@ -227,8 +236,12 @@ mod tests {
 
     #[test]
     fn wake_ups_are_never_early() {
-        let now: Timestamp = "2025-01-01T00:00:00.250Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
-        let at: Timestamp = "2025-01-01T00:01:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
+        let now: Timestamp = "2025-01-01T00:00:00.250Z"
+            .parse()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let at: Timestamp = "2025-01-01T00:01:00Z"
+            .parse()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
         assert_eq!(until(now, at), Duration::from_secs(60));
         assert_eq!(until(at, now), Duration::ZERO);
     }

@@ -19,9 +19,7 @@ pub mod reconcile;
 pub mod schedule;
 pub mod step;
 
-pub use reconcile::{
-    AdminResolver, RotationSettings, Shared, ValidatorLookup, run, run_shared,
-};
+pub use reconcile::{AdminResolver, RotationSettings, Shared, ValidatorLookup, run, run_shared};
 /// The participant Admin API messages and services canton-operator uses, generated from `proto/`
 /// (a wire-compatible subset of Canton's own files; each names the Canton file it mirrors).
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]

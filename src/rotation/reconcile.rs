@@ -190,11 +190,9 @@ pub async fn run_shared(
         validators_ready: shared.validators_ready,
     });
     let store = shared.rotations.clone();
-    let wakeups = shared
-        .validator_changes
-        .flat_map(move |(namespace, name)| {
-            futures::stream::iter(waiting_for_validator(&store, &namespace, &name))
-        });
+    let wakeups = shared.validator_changes.flat_map(move |(namespace, name)| {
+        futures::stream::iter(waiting_for_validator(&store, &namespace, &name))
+    });
     Controller::for_stream(shared.rotation_events, shared.rotations)
         .reconcile_on(wakeups)
         .with_config(controller::Config::default().concurrency(settings.concurrency))

@@ -97,7 +97,11 @@ pub(crate) fn plan(
 }
 
 /// The schedule once rotation `name` was requested at `created` (the API server's time).
-pub(crate) fn requested(name: &str, created: Timestamp, every: Duration) -> KeyRotationScheduleStatus {
+pub(crate) fn requested(
+    name: &str,
+    created: Timestamp,
+    every: Duration,
+) -> KeyRotationScheduleStatus {
     KeyRotationScheduleStatus {
         last_schedule_time: Some(Time(created)),
         last_scheduled_rotation: Some(name.to_string()),
@@ -115,7 +119,11 @@ pub(crate) fn beyond_history(existing: &[Existing], keep: usize) -> Vec<&str> {
         .collect();
     finished.sort();
     let excess = finished.len().saturating_sub(keep);
-    finished.into_iter().take(excess).map(|(_, name)| name).collect()
+    finished
+        .into_iter()
+        .take(excess)
+        .map(|(_, name)| name)
+        .collect()
 }
 
 fn after(t: Timestamp, every: Duration) -> Option<Timestamp> {
@@ -182,7 +190,14 @@ mod tests {
     #[test]
     fn due_one_period_after_creation_then_after_each_rotation() {
         let created = ts("2025-01-01T00:00:00Z");
-        let early = plan("v", created, 90 * DAY, None, &[], ts("2025-03-01T00:00:00Z"));
+        let early = plan(
+            "v",
+            created,
+            90 * DAY,
+            None,
+            &[],
+            ts("2025-03-01T00:00:00Z"),
+        );
         assert_eq!(early.create, None);
         assert_eq!(early.wake_at, Some(ts("2025-04-01T00:00:00Z")));
         assert_eq!(early.status.last_schedule_time, None);
@@ -190,7 +205,14 @@ mod tests {
             early.status.next_schedule_time,
             Some(Time(ts("2025-04-01T00:00:00Z")))
         );
-        let due = plan("v", created, 90 * DAY, None, &[], ts("2025-04-02T00:00:00Z"));
+        let due = plan(
+            "v",
+            created,
+            90 * DAY,
+            None,
+            &[],
+            ts("2025-04-02T00:00:00Z"),
+        );
         assert_eq!(
             due.create,
             Some(Due {
@@ -214,10 +236,24 @@ mod tests {
             "2025-04-02T00:00:05Z",
             RotationPhase::Succeeded,
         )];
-        let quiet = plan("v", created, 90 * DAY, Some(&after), &done, ts("2025-05-01T00:00:00Z"));
+        let quiet = plan(
+            "v",
+            created,
+            90 * DAY,
+            Some(&after),
+            &done,
+            ts("2025-05-01T00:00:00Z"),
+        );
         assert_eq!(quiet.create, None);
         assert_eq!(quiet.status, after);
-        let next = plan("v", created, 90 * DAY, Some(&after), &done, ts("2025-07-02T00:00:00Z"));
+        let next = plan(
+            "v",
+            created,
+            90 * DAY,
+            Some(&after),
+            &done,
+            ts("2025-07-02T00:00:00Z"),
+        );
         assert_eq!(
             next.create.map(|d| d.name),
             Some("v-rotation-20250701000005".into())
@@ -229,14 +265,38 @@ mod tests {
         let created = ts("2025-01-01T00:00:00Z");
         let last = recorded("2025-06-01T00:00:00Z", "v-rotation-20250601000000");
         // Every rotation object deleted: nothing is due before the recorded time + period.
-        let p = plan("v", created, 30 * DAY, Some(&last), &[], ts("2025-06-20T00:00:00Z"));
+        let p = plan(
+            "v",
+            created,
+            30 * DAY,
+            Some(&last),
+            &[],
+            ts("2025-06-20T00:00:00Z"),
+        );
         assert_eq!(p.create, None);
         assert_eq!(p.wake_at, Some(ts("2025-07-01T00:00:00Z")));
-        assert_eq!(p.status.last_scheduled_rotation.as_deref(), Some("v-rotation-20250601000000"));
+        assert_eq!(
+            p.status.last_scheduled_rotation.as_deref(),
+            Some("v-rotation-20250601000000")
+        );
         // An older rotation left in the cache does not move it back.
-        let old = [existing("v-rotation-20250301000000", "2025-03-01T00:00:00Z", RotationPhase::Succeeded)];
-        let p = plan("v", created, 30 * DAY, Some(&last), &old, ts("2025-06-20T00:00:00Z"));
-        assert_eq!(p.status.last_schedule_time, Some(Time(ts("2025-06-01T00:00:00Z"))));
+        let old = [existing(
+            "v-rotation-20250301000000",
+            "2025-03-01T00:00:00Z",
+            RotationPhase::Succeeded,
+        )];
+        let p = plan(
+            "v",
+            created,
+            30 * DAY,
+            Some(&last),
+            &old,
+            ts("2025-06-20T00:00:00Z"),
+        );
+        assert_eq!(
+            p.status.last_schedule_time,
+            Some(Time(ts("2025-06-01T00:00:00Z")))
+        );
         assert_eq!(p.create, None);
     }
 
@@ -245,8 +305,19 @@ mod tests {
         let created = ts("2025-01-01T00:00:00Z");
         let last = recorded("2025-06-01T00:00:00Z", "v-rotation-20250601000000");
         // One by hand, or one requested just before a crash lost its status write.
-        let newer = [existing("manual", "2025-06-10T00:00:00Z", RotationPhase::Succeeded)];
-        let p = plan("v", created, 30 * DAY, Some(&last), &newer, ts("2025-07-05T00:00:00Z"));
+        let newer = [existing(
+            "manual",
+            "2025-06-10T00:00:00Z",
+            RotationPhase::Succeeded,
+        )];
+        let p = plan(
+            "v",
+            created,
+            30 * DAY,
+            Some(&last),
+            &newer,
+            ts("2025-07-05T00:00:00Z"),
+        );
         assert_eq!(p.create, None);
         assert_eq!(p.status.last_scheduled_rotation.as_deref(), Some("manual"));
         assert_eq!(p.wake_at, Some(ts("2025-07-10T00:00:00Z")));
@@ -257,8 +328,18 @@ mod tests {
         let created = ts("2025-01-01T00:00:00Z");
         let last = recorded("2025-01-01T00:00:00Z", "v-rotation-20250101000000");
         // Down for three periods: one rotation, named after the first missed due time.
-        let p = plan("v", created, DAY, Some(&last), &[], ts("2025-01-04T12:00:00Z"));
-        assert_eq!(p.create.map(|d| d.name), Some("v-rotation-20250102000000".into()));
+        let p = plan(
+            "v",
+            created,
+            DAY,
+            Some(&last),
+            &[],
+            ts("2025-01-04T12:00:00Z"),
+        );
+        assert_eq!(
+            p.create.map(|d| d.name),
+            Some("v-rotation-20250102000000".into())
+        );
     }
 
     #[test]
@@ -270,18 +351,32 @@ mod tests {
             RotationPhase::AwaitingBackup,
         ] {
             let running = [existing("manual", "2025-01-02T00:00:00Z", phase)];
-            let p = plan("v", created, DAY, None, &running, ts("2026-01-01T00:00:00Z"));
+            let p = plan(
+                "v",
+                created,
+                DAY,
+                None,
+                &running,
+                ts("2026-01-01T00:00:00Z"),
+            );
             assert_eq!(p.create, None);
             // Its end wakes the validator; no timer meanwhile.
             assert_eq!(p.wake_at, None);
-            assert_eq!(p.status.next_schedule_time, Some(Time(ts("2025-01-03T00:00:00Z"))));
+            assert_eq!(
+                p.status.next_schedule_time,
+                Some(Time(ts("2025-01-03T00:00:00Z")))
+            );
         }
         let failed = [existing(
             "manual",
             "2025-01-02T00:00:00Z",
             RotationPhase::Failed,
         )];
-        assert!(plan("v", created, DAY, None, &failed, ts("2026-01-01T00:00:00Z")).create.is_some());
+        assert!(
+            plan("v", created, DAY, None, &failed, ts("2026-01-01T00:00:00Z"))
+                .create
+                .is_some()
+        );
     }
 
     #[test]
