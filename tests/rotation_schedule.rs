@@ -392,6 +392,62 @@ async fn removing_the_schedule_clears_its_status_once() {
     .await;
 }
 
+/// The rotation controller alone, with a participant that cannot be reached (the tests look only
+/// at the API server).
+fn rotation_controller(server: &FakeApiServer) -> tokio::task::JoinHandle<()> {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = closed.local_addr().expect("address").to_string();
+    drop(closed);
+    let mut settings = RotationSettings::new(Some(NS.to_string()));
+    settings.resolver = Arc::new(move |_: &Validator| Ok(AdminTarget::plaintext(&address)));
+    settings.timeouts = Timeouts {
+        connect: Duration::from_millis(200),
+        request: Duration::from_millis(200),
+    };
+    let (leading_tx, leading) = watch::channel(true);
+    let client = server.client();
+    tokio::spawn(async move {
+        let _leading = leading_tx;
+        run(client, settings, leading).await;
+    })
+}
+
+/// A rotation whose Validator does not exist says so, asks nothing while it waits, and starts
+/// when the Validator is created.
+#[tokio::test(start_paused = true)]
+async fn a_rotation_waits_for_its_validator_without_polling() {
+    let server = server();
+    server
+        .insert(&json!({
+            "apiVersion": API,
+            "kind": "ValidatorKeyRotation",
+            "metadata": {"name": "early", "namespace": NS},
+            "spec": {"validator": "later"},
+        }))
+        .expect("ValidatorKeyRotation");
+    let controller = rotation_controller(&server);
+    let reason = || {
+        server
+            .get(API, ROTATIONS, Some(NS), "early")
+            .map(|r| r["status"]["reason"].clone())
+            .unwrap_or_default()
+    };
+    wait_until("ValidatorNotFound", || reason() == "ValidatorNotFound").await;
+    settle(&server, Duration::from_secs(1)).await;
+    server.clear_requests();
+    tokio::time::sleep(10 * MINUTE).await;
+    let requests = server.requests();
+    assert_eq!(
+        costs(&requests),
+        (0, 0, 0),
+        "a waiting rotation asked: {:?}",
+        described(&requests)
+    );
+    server.insert(&validator("later")).expect("Validator");
+    wait_until("the rotation goes on", || reason() != "ValidatorNotFound").await;
+    controller.abort();
+}
+
 /// A rotation paused for a backup asks nothing while it waits, and goes on when its Validator's
 /// status shows a verified backup that finished after the new keys.
 #[tokio::test(start_paused = true)]
@@ -416,18 +472,7 @@ async fn a_paused_rotation_waits_for_a_watch_event_not_a_poll() {
             json!({"phase": "AwaitingBackup", "keysEffectiveAt": rfc3339(effective)}),
         )
         .expect("rotation status");
-    // A participant that cannot be reached: the test looks only at the API server.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let address = closed.local_addr().expect("address").to_string();
-    drop(closed);
-    let mut settings = RotationSettings::new(Some(NS.to_string()));
-    settings.resolver = Arc::new(move |_: &Validator| Ok(AdminTarget::plaintext(&address)));
-    settings.timeouts = Timeouts {
-        connect: Duration::from_millis(200),
-        request: Duration::from_millis(200),
-    };
-    let (_leading_tx, leading) = watch::channel(true);
-    let controller = tokio::spawn(run(server.client(), settings, leading));
+    let controller = rotation_controller(&server);
     settle(&server, Duration::from_secs(1)).await;
     server.clear_requests();
     tokio::time::sleep(10 * MINUTE).await;

@@ -265,13 +265,13 @@ async fn reconcile(
             "Validator {} does not exist in namespace {namespace}; the rotation starts when it does",
             rotation.spec.validator
         );
-        let outcome = waiting(
-            &rotation,
-            VALIDATOR_NOT_FOUND,
-            message,
-            ctx.settings.step.poll * 6,
-        );
-        write_status(&rotation, &outcome.status, &api, &ctx).await?;
+        // The cache may lag our own status writes: the waiting status starts from the latest.
+        let Some(current) = fresh(&api, &rotation).await? else {
+            return Ok(Action::await_change());
+        };
+        let status = waiting_status(&current, VALIDATOR_NOT_FOUND, message);
+        write_status(&current, &status, &api, &ctx).await?;
+        // Woken when the Validator appears (`waiting_for_validator`).
         return Ok(Action::await_change());
     };
     let backup = last_success_time(validator.status.as_ref().and_then(|s| s.backup.as_ref()));
@@ -281,12 +281,9 @@ async fn reconcile(
         return Ok(Action::await_change());
     }
     // The cache may lag our own status writes; the step must start from the latest status.
-    let Some(current) = api.get_opt(&rotation.name_any()).await? else {
+    let Some(current) = fresh(&api, &rotation).await? else {
         return Ok(Action::await_change());
     };
-    if current.phase().is_terminal() || current.metadata.deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
-    }
     let outcome = match blocked_by_another(&current, &ctx) {
         None => take_step(&current, &validator, &ctx).await,
         Some(waiting) => waiting,
@@ -300,6 +297,15 @@ async fn reconcile(
         Next::After(d) => Action::requeue(d),
         Next::AwaitChange | Next::Done => Action::await_change(),
     })
+}
+
+/// The rotation as the API server has it now, unless it is gone, finished or being deleted.
+async fn fresh(
+    api: &Api<ValidatorKeyRotation>,
+    rotation: &ValidatorKeyRotation,
+) -> Result<Option<ValidatorKeyRotation>, RotationError> {
+    let current = api.get_opt(&rotation.name_any()).await?;
+    Ok(current.filter(|r| !r.phase().is_terminal() && r.metadata.deletion_timestamp.is_none()))
 }
 
 /// The waiting status of a pending rotation while another of the same validator is unfinished
@@ -337,15 +343,23 @@ fn waiting(
     message: String,
     after: Duration,
 ) -> Outcome {
+    Outcome {
+        status: waiting_status(rotation, reason, message),
+        next: Next::After(after),
+        event: None,
+    }
+}
+
+fn waiting_status(
+    rotation: &ValidatorKeyRotation,
+    reason: &str,
+    message: String,
+) -> ValidatorKeyRotationStatus {
     let mut status = rotation.status.clone().unwrap_or_default();
     status.phase.get_or_insert(RotationPhase::Pending);
     status.reason = Some(reason.to_string());
     status.message = Some(message);
-    Outcome {
-        status,
-        next: Next::After(after),
-        event: None,
-    }
+    status
 }
 
 /// Connects (with timeouts) and takes one step; an unreachable participant becomes status.
