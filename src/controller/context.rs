@@ -18,7 +18,7 @@ use super::cached::Cached;
 use super::child_cache::ChildCache;
 use super::echoes::Echoes;
 use super::rollout::Rollouts;
-use super::rotation_schedule::RotationCache;
+use super::rotation_cache::RotationCache;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;

@@ -19,6 +19,7 @@ mod projection;
 pub(crate) mod quantity;
 mod reconcile;
 mod rollout;
+mod rotation_cache;
 mod rotation_schedule;
 mod status;
 
@@ -180,7 +181,7 @@ pub async fn controller_run(
         validator_store.clone(),
         echoes.clone(),
         rollouts,
-        rotation_schedule::RotationCache::new(rotation_store),
+        rotation_cache::RotationCache::new(rotation_store),
     ));
     // Every watch backs off on its own and its errors stop here (see `log_errors`).
     let forget = ctx.clone();

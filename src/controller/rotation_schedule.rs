@@ -3,14 +3,10 @@
 //! requested with one create, and the reconcile is requeued for the next due time. Finished
 //! rotations are trimmed to a short history, which the schedule does not depend on.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
-use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 
 use super::context::{Context, FIELD_MANAGER};
@@ -30,40 +26,6 @@ pub(crate) const ROTATION_HISTORY: usize = 5;
 /// it yet (its watch event normally wakes the validator first).
 const NAME_TAKEN_RETRY: Duration = Duration::from_secs(30);
 
-/// The ValidatorKeyRotation cache the rotation controller's watch fills, shared with the
-/// Validator reconcile.
-#[derive(Clone)]
-pub(crate) struct RotationCache {
-    store: Store<ValidatorKeyRotation>,
-    ready: Shared<BoxFuture<'static, ()>>,
-}
-
-impl RotationCache {
-    pub(crate) fn new(store: Store<ValidatorKeyRotation>) -> Self {
-        // One shared future: kube's `wait_until_ready` wakes only the last task that polled it.
-        let ready = {
-            let store = store.clone();
-            async move {
-                let _ = store.wait_until_ready().await;
-            }
-            .boxed()
-            .shared()
-        };
-        Self { store, ready }
-    }
-
-    /// The rotations of one validator.
-    fn of(&self, namespace: &str, validator: &str) -> Vec<Arc<ValidatorKeyRotation>> {
-        self.store
-            .state()
-            .into_iter()
-            .filter(|r| {
-                r.metadata.namespace.as_deref() == Some(namespace) && r.spec.validator == validator
-            })
-            .collect()
-    }
-}
-
 /// What the schedule decided for one validator.
 #[derive(Debug, Default)]
 pub(crate) struct Scheduled {
@@ -77,7 +39,7 @@ pub(crate) struct Scheduled {
 pub(crate) async fn schedule(validator: &Validator, ctx: &Context) -> Result<Scheduled> {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let name = validator.name_any();
-    ctx.rotations.ready.clone().await;
+    ctx.rotations.wait_until_ready().await;
     let existing: Vec<Existing> = ctx
         .rotations
         .of(&namespace, &name)
@@ -199,11 +161,10 @@ async fn trim_history(ctx: &Context, namespace: &str, existing: &[Existing]) -> 
         return Err(Error::NotLeader);
     }
     let api: Api<ValidatorKeyRotation> = Api::namespaced(ctx.client.clone(), namespace);
-    let cached = ctx.rotations.store.state();
     for name in doomed {
-        let uid = cached
-            .iter()
-            .find(|r| r.metadata.namespace.as_deref() == Some(namespace) && r.name_any() == name)
+        let uid = ctx
+            .rotations
+            .get(namespace, name)
             .and_then(|r| r.meta().uid.clone());
         let params = DeleteParams {
             preconditions: Some(Preconditions {
