@@ -5,6 +5,7 @@
 //! watch event instead of polling.
 
 mod harness;
+mod rotation_support;
 mod support;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use canton_operator::rotation::{RotationSettings, run};
 use harness::*;
 use http::Method;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use rotation_support::FakeParticipant;
 use serde_json::{Value, json};
 use support::fake_api::{FakeApiServer, RecordedRequest};
 use tokio::sync::watch;
@@ -392,12 +394,8 @@ async fn removing_the_schedule_clears_its_status_once() {
     .await;
 }
 
-/// The rotation controller alone, with a participant that cannot be reached (the tests look only
-/// at the API server).
-fn rotation_controller(server: &FakeApiServer) -> tokio::task::JoinHandle<()> {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let address = closed.local_addr().expect("address").to_string();
-    drop(closed);
+/// The rotation controller alone, reaching every participant at `address`.
+fn rotation_controller(server: &FakeApiServer, address: String) -> tokio::task::JoinHandle<()> {
     let mut settings = RotationSettings::new(Some(NS.to_string()));
     settings.resolver = Arc::new(move |_: &Validator| Ok(AdminTarget::plaintext(&address)));
     settings.timeouts = Timeouts {
@@ -425,7 +423,11 @@ async fn a_rotation_waits_for_its_validator_without_polling() {
             "spec": {"validator": "later"},
         }))
         .expect("ValidatorKeyRotation");
-    let controller = rotation_controller(&server);
+    // A participant that cannot be reached: the test looks only at the API server.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = closed.local_addr().expect("address").to_string();
+    drop(closed);
+    let controller = rotation_controller(&server, address);
     let reason = || {
         server
             .get(API, ROTATIONS, Some(NS), "early")
@@ -448,13 +450,13 @@ async fn a_rotation_waits_for_its_validator_without_polling() {
     controller.abort();
 }
 
-/// A rotation paused for a backup asks nothing while it waits, and goes on when its Validator's
-/// status shows a verified backup that finished after the new keys.
+/// A rotation paused for a backup asks nothing of the API server or the participant while it
+/// waits, and goes on when its Validator's status shows a verified backup that finished after
+/// the new keys.
 #[tokio::test(start_paused = true)]
 async fn a_paused_rotation_waits_for_a_watch_event_not_a_poll() {
     let server = server();
     server.insert(&validator("paused")).expect("Validator");
-    let effective = ago(HOUR);
     server
         .insert(&json!({
             "apiVersion": API,
@@ -463,18 +465,21 @@ async fn a_paused_rotation_waits_for_a_watch_event_not_a_poll() {
             "spec": {"validator": "paused", "pauseForBackup": true},
         }))
         .expect("ValidatorKeyRotation");
-    server
-        .set_status(
-            API,
-            ROTATIONS,
-            Some(NS),
-            "paused-rotation",
-            json!({"phase": "AwaitingBackup", "keysEffectiveAt": rfc3339(effective)}),
-        )
-        .expect("rotation status");
-    let controller = rotation_controller(&server);
+    let participant = FakeParticipant::new(2, Duration::from_millis(30));
+    let address = participant.serve().await.to_string();
+    let controller = rotation_controller(&server, address);
+    let rotation = || {
+        server
+            .get(API, ROTATIONS, Some(NS), "paused-rotation")
+            .unwrap_or_default()
+    };
+    wait_until("AwaitingBackup", || {
+        rotation()["status"]["phase"] == "AwaitingBackup"
+    })
+    .await;
     settle(&server, Duration::from_secs(1)).await;
     server.clear_requests();
+    let calls = participant.calls().len();
     tokio::time::sleep(10 * MINUTE).await;
     let requests = server.requests();
     assert_eq!(
@@ -483,28 +488,49 @@ async fn a_paused_rotation_waits_for_a_watch_event_not_a_poll() {
         "a paused rotation asked: {:?}",
         described(&requests)
     );
+    assert_eq!(
+        participant.calls().len(),
+        calls,
+        "the participant was asked"
+    );
 
-    // A backup from before the new keys changes nothing; one after them wakes the rotation.
+    // A backup from before the new keys changes nothing; one after them lets it finish.
+    let effective = parse(&rotation()["status"]["keysEffectiveAt"]);
     let backup = |finished: Timestamp| {
         json!({"backup": {"lastSuccess": {
             "finishedAt": rfc3339(finished), "object": "dump", "sizeBytes": 1
         }}})
     };
     server
-        .set_status(API, "validators", Some(NS), "paused", backup(ago(2 * HOUR)))
+        .set_status(
+            API,
+            "validators",
+            Some(NS),
+            "paused",
+            backup(
+                effective
+                    .checked_sub(SignedDuration::from_secs(60))
+                    .expect("in range"),
+            ),
+        )
         .expect("status");
     settle(&server, Duration::from_secs(1)).await;
     assert_eq!(costs(&server.requests()), (0, 0, 0));
+    assert_eq!(
+        participant.calls().len(),
+        calls,
+        "the participant was asked"
+    );
     server
-        .set_status(API, "validators", Some(NS), "paused", backup(ago(MINUTE)))
+        .set_status(
+            API,
+            "validators",
+            Some(NS),
+            "paused",
+            backup(plus(effective, Duration::from_secs(1))),
+        )
         .expect("status");
-    wait_until("the rotation is read again", || {
-        server
-            .requests()
-            .iter()
-            .any(|r| r.method == Method::GET && r.path.ends_with("/paused-rotation"))
-    })
-    .await;
+    wait_until("Succeeded", || rotation()["status"]["phase"] == "Succeeded").await;
     controller.abort();
 }
 
