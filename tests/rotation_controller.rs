@@ -55,7 +55,6 @@ fn settings(address: String, timeouts: Timeouts) -> RotationSettings {
         backoff_cap: Duration::from_millis(50),
     };
     s.timeouts = timeouts;
-    s.schedule_period = Duration::from_secs(3600);
     s
 }
 

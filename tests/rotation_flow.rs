@@ -357,7 +357,7 @@ async fn pause_for_backup_then_resume() {
         let mut rotation = request(s);
         assert_eq!(
             drive(&fake, addr, &mut rotation, Driver::default()).await,
-            BACKUP_POLL
+            AWAITING_BACKUP
         );
         let status = rotation.status.clone().unwrap_or_default();
         assert_eq!(status.phase, Some(RotationPhase::AwaitingBackup));
@@ -377,7 +377,7 @@ async fn pause_for_backup_then_resume() {
         // Waiting again changes nothing.
         assert_eq!(
             drive(&fake, addr, &mut rotation, Driver::default()).await,
-            BACKUP_POLL
+            AWAITING_BACKUP
         );
         assert_eq!(fake.count("Authorize"), 1);
 
@@ -395,8 +395,9 @@ async fn pause_for_backup_then_resume() {
     }
 }
 
-/// What a rotation paused for a backup answers: look again in a minute.
-const BACKUP_POLL: Next = Next::After(Duration::from_secs(60));
+/// What a rotation paused for a backup answers: nothing to do until the request or the
+/// Validator's status changes (the controller is woken by their watch events, not a poll).
+const AWAITING_BACKUP: Next = Next::AwaitChange;
 
 #[tokio::test]
 async fn a_verified_backup_after_the_new_keys_resumes_a_paused_rotation() {
@@ -408,7 +409,7 @@ async fn a_verified_backup_after_the_new_keys_resumes_a_paused_rotation() {
     let mut rotation = request(s);
     assert_eq!(
         drive(&fake, addr, &mut rotation, Driver::default()).await,
-        BACKUP_POLL
+        AWAITING_BACKUP
     );
     let effective = rotation
         .status

@@ -31,7 +31,7 @@ pub use rotation::{
     OkmProposal, PreCreatedKmsKey, ROTATION_VALIDATOR_LABEL, RotationPhase, ValidatorKeyRotation,
     ValidatorKeyRotationSpec, ValidatorKeyRotationStatus,
 };
-pub use status::{KmsStatus, ValidatorStatus};
+pub use status::{KeyRotationScheduleStatus, KmsStatus, ValidatorStatus};
 pub use validator::{
     AdditionalEnvVar, DatabaseInit, LedgerApiAuth, LogLevel, PARTICIPANT_OPERATOR_ENV,
     ParticipantSpec, PostgresSpec, SecretKeyRef, VALIDATOR_APP_OPERATOR_ENV, Validator,

@@ -1,6 +1,6 @@
 //! `status`: what the operator observed and decided, for `kubectl get` and `kubectl describe`.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,28 @@ pub struct ValidatorStatus {
     /// The restore from an identity dump (`spec.restore`): which dump, whose identity, when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<RestoreStatus>,
+    /// The key rotation schedule (`spec.kms.rotation.every`): the last rotation requested and
+    /// when the next is due. The schedule counts from here, not from the ValidatorKeyRotation
+    /// objects, which are kept only as a short history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation: Option<KeyRotationScheduleStatus>,
+}
+
+/// Where a validator's key rotation schedule stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRotationScheduleStatus {
+    /// When the newest rotation of this validator was requested, by the schedule or by hand:
+    /// the next one is due `spec.kms.rotation.every` later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<Time>,
+    /// The ValidatorKeyRotation requested then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scheduled_rotation: Option<String>,
+    /// When the next scheduled rotation is due. It is requested then, or as soon as no other
+    /// rotation of this validator is unfinished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_schedule_time: Option<Time>,
 }
 
 /// A short account of where the participant's keys live.

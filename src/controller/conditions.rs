@@ -144,6 +144,7 @@ pub(crate) fn desired_status(
             .as_ref()
             .map(|r| r.status.clone())
             .or_else(|| previous.and_then(|p| p.restore.clone())),
+        key_rotation: previous.and_then(|p| p.key_rotation.clone()),
     }
 }
 

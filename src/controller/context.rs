@@ -19,6 +19,7 @@ use super::child_cache::ChildCache;
 use super::echoes::Echoes;
 use super::monitoring::ServiceMonitorCrd;
 use super::rollout::Rollouts;
+use super::rotation_cache::RotationCache;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;
@@ -121,6 +122,8 @@ pub(crate) struct Context {
     pub validators: Store<Cached<Validator>>,
     /// Rollout slots for operator-caused workload changes.
     pub rollouts: Rollouts,
+    /// The ValidatorKeyRotations, for the rotation schedule and its history.
+    pub rotations: RotationCache,
     /// Consecutive failures per validator, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<Cached<Validator>>, u32>>,
 }
@@ -137,10 +140,12 @@ impl Context {
         validators: Store<Cached<Validator>>,
         echoes: Arc<Echoes>,
         rollouts: Rollouts,
+        rotations: RotationCache,
     ) -> Self {
         Self {
             echoes,
             rollouts,
+            rotations,
             events: Publisher::new(client.clone(), FIELD_MANAGER),
             client,
             config,

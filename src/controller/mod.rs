@@ -21,6 +21,8 @@ pub(crate) mod quantity;
 mod reconcile;
 pub(crate) mod restore_status;
 mod rollout;
+mod rotation_cache;
+mod rotation_schedule;
 mod status;
 
 use std::sync::Arc;
@@ -45,7 +47,7 @@ use echoes::Echoes;
 use monitoring::ServiceMonitorCrd;
 use reconcile::{error_policy, reconcile};
 
-use crate::api::Validator;
+use crate::api::{Validator, ValidatorKeyRotation};
 use crate::config::OperatorConfig;
 use crate::metrics::Metrics;
 use crate::render::{
@@ -147,12 +149,43 @@ pub async fn controller_run(
         backup_pods,
     )
     .with_service_monitors(monitor_cache, monitor_crd);
-    // Key rotations run under the same leadership, beside the Validator controller.
-    let mut rotation_settings = crate::rotation::RotationSettings::new(settings.namespace.clone());
-    rotation_settings.metrics = Some(metrics.clone());
-    let rotations = crate::rotation::run(client.clone(), rotation_settings, leading.clone());
     // Validators are cached compactly too, and decoded when reconciled.
     let (validator_store, validator_writer) = reflector::store();
+    // Key rotations run under the same leadership, beside the Validator controller, on one
+    // watch of ValidatorKeyRotations: a rotation's change wakes its Validator (the schedule
+    // reads the cache), a Validator's change wakes its waiting rotations.
+    let (rotation_store, rotation_writer) = reflector::store();
+    let (wake_validator, validator_wakeups) = futures::channel::mpsc::unbounded();
+    let rotation_events = watcher(
+        api::<ValidatorKeyRotation>(&client, ns),
+        watcher::Config::default()
+            .any_semantic()
+            .page_size(LIST_PAGE),
+    )
+    .default_backoff()
+    .reflect(rotation_writer)
+    .touched_objects()
+    .inspect_ok(move |rotation| {
+        if let Some(namespace) = rotation.namespace() {
+            let validator = ObjectRef::new(&rotation.spec.validator).within(&namespace);
+            let _ = wake_validator.unbounded_send(validator);
+        }
+    });
+    let (validator_changed, validator_changes) = futures::channel::mpsc::unbounded();
+    let mut rotation_settings = crate::rotation::RotationSettings::new(settings.namespace.clone());
+    rotation_settings.metrics = Some(metrics.clone());
+    let rotations = crate::rotation::run_shared(
+        client.clone(),
+        rotation_settings,
+        leading.clone(),
+        crate::rotation::Shared {
+            rotations: rotation_store.clone(),
+            rotation_events: log_errors(rotation_events, "validatorkeyrotations").boxed(),
+            validator: validator_lookup(validator_store.clone()),
+            validators_ready: ready_once(validator_store.clone()),
+            validator_changes: validator_changes.boxed(),
+        },
+    );
     let (rollouts, rollout_wakeups) =
         rollout::Rollouts::new(settings.max_concurrent_rollouts, metrics.clone());
     let ctx = Arc::new(Context::new(
@@ -164,6 +197,7 @@ pub async fn controller_run(
         validator_store.clone(),
         echoes.clone(),
         rollouts,
+        rotation_cache::RotationCache::new(rotation_store),
     ));
     // Every watch backs off on its own and its errors stop here (see `log_errors`).
     let forget = ctx.clone();
@@ -176,6 +210,7 @@ pub async fn controller_run(
     .default_backoff()
     .reflect(validator_writer)
     .inspect(move |event| forget_deleted(&forget, event))
+    .inspect(move |event| tell_rotations(&validator_changed, event))
     .applied_objects();
     let validator_events = skip_echoes(validator_events, echoes);
     let validators =
@@ -191,6 +226,8 @@ pub async fn controller_run(
             .watches_stream(backup_pod_events, validator_of_backup_pod)
             // Validators waiting for a rollout slot are reconciled when one frees.
             .reconcile_on(rollout_wakeups)
+            // A rotation changed: its validator's schedule and history follow.
+            .reconcile_on(validator_wakeups)
             .with_config(
                 controller::Config::default()
                     .concurrency(settings.concurrency)
@@ -249,6 +286,41 @@ fn forget_deleted(
         Ok(watcher::Event::InitDone) => ctx.forget_all_deleted(),
         _ => {}
     }
+}
+
+/// Passes every Validator the watch shows (the operator's own status writes included, such as a
+/// new verified backup) to the rotation controller.
+fn tell_rotations(
+    changed: &futures::channel::mpsc::UnboundedSender<(String, String)>,
+    event: &Result<watcher::Event<Cached<Validator>>, watcher::Error>,
+) {
+    if let Ok(watcher::Event::Apply(validator) | watcher::Event::InitApply(validator)) = event
+        && let Some(namespace) = validator.namespace()
+    {
+        let _ = changed.unbounded_send((namespace, validator.name_any()));
+    }
+}
+
+/// A Validator from the compact cache, decoded.
+fn validator_lookup(store: Store<Cached<Validator>>) -> crate::rotation::ValidatorLookup {
+    Arc::new(move |namespace: &str, name: &str| {
+        store
+            .get(&ObjectRef::new(name).within(namespace))
+            .and_then(|cached| cached.decode().ok())
+    })
+}
+
+/// Resolves once `store` holds its first list; may be awaited by any number of tasks (kube's
+/// `wait_until_ready` wakes only the last task that polled it).
+fn ready_once(
+    store: Store<Cached<Validator>>,
+) -> futures::future::Shared<futures::future::BoxFuture<'static, ()>> {
+    use futures::FutureExt;
+    async move {
+        let _ = store.wait_until_ready().await;
+    }
+    .boxed()
+    .shared()
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>

@@ -18,6 +18,7 @@ use super::error::{Error, Result};
 use super::preflight::{check_service_account, external_service_account};
 use super::restore_status;
 use super::rollout;
+use super::rotation_schedule;
 use super::status;
 use crate::api::Validator;
 use crate::decision::{DecisionSource, KmsDecision, SOURCE_ANNOTATION, resolve};
@@ -123,14 +124,19 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
     children::apply(&rendered, &plan, ctx, &mut report).await?;
     children::prune(&validator, &rendered, ctx, &mut report).await?;
     rollout::finish(&validator, plan, ctx, &mut report).await?;
+    let scheduled = rotation_schedule::schedule(&validator, ctx).await?;
     status::update(
         &validator,
         ctx,
         &KmsOutcome::Configured(Box::new(decision)),
         &report,
+        scheduled.status.as_ref(),
     )
     .await?;
-    Ok(Action::requeue(rollout::recheck(&report).unwrap_or(RESYNC)))
+    let again = [rollout::recheck(&report), scheduled.wake_in, Some(RESYNC)];
+    Ok(Action::requeue(
+        again.into_iter().flatten().min().unwrap_or(RESYNC),
+    ))
 }
 
 fn blocked(reason: &str, message: String) -> KmsOutcome {
@@ -183,7 +189,12 @@ async fn refuse(validator: &Validator, ctx: &Context, outcome: KmsOutcome) -> Re
         rollout: rollout::settle_refused(validator, ctx).await?,
         ..ApplyReport::default()
     };
-    status::update(validator, ctx, &outcome, &report).await?;
+    // The schedule waits while the validator is refused; its status stays as it was.
+    let key_rotation = validator
+        .status
+        .as_ref()
+        .and_then(|s| s.key_rotation.as_ref());
+    status::update(validator, ctx, &outcome, &report, key_rotation).await?;
     Ok(Action::requeue(RESYNC))
 }
 

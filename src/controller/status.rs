@@ -18,7 +18,7 @@ use super::events;
 use super::monitoring;
 use super::restore_status::{self, RESTORED};
 use super::rollout;
-use crate::api::{Validator, ValidatorStatus};
+use crate::api::{KeyRotationScheduleStatus, Validator, ValidatorStatus};
 use crate::render::{INSTANCE, backup_name, participant_name, validator_app_name};
 use k8s_openapi::jiff::Timestamp;
 
@@ -28,6 +28,7 @@ pub(crate) async fn update(
     ctx: &Context,
     outcome: &KmsOutcome,
     report: &ApplyReport,
+    key_rotation: Option<&KeyRotationScheduleStatus>,
 ) -> Result<()> {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let name = validator.name_any();
@@ -66,6 +67,7 @@ pub(crate) async fn update(
         restore,
     };
     let mut status = desired_status(&obs, previous, &now);
+    status.key_rotation = key_rotation.cloned();
     rollout::set_condition(
         &mut status,
         previous,
@@ -171,7 +173,15 @@ async fn write(
         return Err(Error::NotLeader);
     }
     let api: Api<Validator> = Api::namespaced(ctx.client.clone(), namespace);
-    let body = json!({ "status": status });
+    let mut body = json!({ "status": status });
+    // A merge patch keeps what it does not name: a schedule that was removed is nulled.
+    let had_schedule = validator
+        .status
+        .as_ref()
+        .is_some_and(|s| s.key_rotation.is_some());
+    if had_schedule && status.key_rotation.is_none() {
+        body["status"]["keyRotation"] = serde_json::Value::Null;
+    }
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()

@@ -6,7 +6,8 @@
 //! - [`admin`]: the Admin API client (tonic) behind [`admin::ParticipantAdmin`].
 //! - [`step`]: one step: observe, plan, act, and the status that results (no Kubernetes).
 //! - [`keys`]: what `canton-operator keys` shows.
-//! - [`schedule`]: when a scheduled rotation is due, and its deterministic name (pure).
+//! - [`schedule`]: when a scheduled rotation is due, its deterministic name, and which finished
+//!   rotations fall out of the history (pure).
 //! - [`reconcile`]: the Kubernetes controller around it.
 
 pub mod admin;
@@ -18,7 +19,7 @@ pub mod reconcile;
 pub mod schedule;
 pub mod step;
 
-pub use reconcile::{AdminResolver, RotationSettings, run, schedule_once};
+pub use reconcile::{AdminResolver, RotationSettings, Shared, ValidatorLookup, run, run_shared};
 /// The participant Admin API messages and services canton-operator uses, generated from `proto/`
 /// (a wire-compatible subset of Canton's own files; each names the Canton file it mirrors).
 #[allow(clippy::all, clippy::pedantic, missing_docs, rustdoc::all)]

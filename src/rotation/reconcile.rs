@@ -1,27 +1,27 @@
 //! The rotation controller: for each ValidatorKeyRotation, one [`step`](super::step) per
 //! reconcile against `<validator>-participant:5002`, status written with merge patches on the
-//! status subresource, Events on phase changes; and the scheduler that requests due rotations.
+//! status subresource, Events on phase changes. Finished rotations and rotations paused for a
+//! backup cost no request: they are judged from the caches and woken by watch events. (Scheduled
+//! rotations are requested by the Validator's reconcile, `controller::rotation_schedule`.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::admin::{AdminClient, AdminError, AdminTarget, Timeouts, TlsTarget, in_cluster_address};
-use super::duration::parse_every;
-use super::schedule::{Existing, blocking_rotation, due_rotation};
-use super::step::{self, Next, Outcome, StepSettings};
-use crate::api::{
-    ROTATION_VALIDATOR_LABEL, RotationPhase, Validator, ValidatorKeyRotation,
-    ValidatorKeyRotationSpec, ValidatorKeyRotationStatus,
-};
+use super::schedule::blocking_rotation;
+use super::step::{self, Next, Outcome, StepSettings, still_awaiting_backup};
+use crate::api::{RotationPhase, Validator, ValidatorKeyRotation, ValidatorKeyRotationStatus};
 use crate::controller::backup_status::last_success_time;
 use crate::events::{Note, Publisher, Severity};
 use crate::metrics::Metrics;
@@ -51,8 +51,6 @@ pub struct RotationSettings {
     pub step: StepSettings,
     pub timeouts: Timeouts,
     pub resolver: AdminResolver,
-    /// How often the scheduler looks for due rotations.
-    pub schedule_period: Duration,
     /// Rotations reconciled at once.
     pub concurrency: u16,
     /// Where the rotations in progress are shown (`key_rotation_started_timestamp_seconds`).
@@ -67,7 +65,6 @@ impl RotationSettings {
             step: StepSettings::default(),
             timeouts: Timeouts::default(),
             resolver: Arc::new(default_target),
-            schedule_period: Duration::from_secs(60),
             concurrency: 2,
             metrics: None,
         }
@@ -100,11 +97,31 @@ pub fn default_target(validator: &Validator) -> Result<AdminTarget, AdminError> 
     })
 }
 
+/// A Validator by namespace and name, as the operator's cache has it.
+pub type ValidatorLookup = Arc<dyn Fn(&str, &str) -> Option<Validator> + Send + Sync>;
+
+/// What the rotation controller reads and is woken by, shared with the Validator controller so
+/// that each kind is watched once.
+pub struct Shared {
+    /// The rotations' cache, and the watch events that fill it.
+    pub rotations: Store<ValidatorKeyRotation>,
+    pub rotation_events: BoxStream<'static, Result<ValidatorKeyRotation, watcher::Error>>,
+    /// The Validators' cache, and a future that resolves once it holds the first list (it may
+    /// be awaited by many tasks).
+    pub validator: ValidatorLookup,
+    pub validators_ready: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
+    /// Validators that changed, as (namespace, name): their waiting rotations look again.
+    pub validator_changes: BoxStream<'static, (String, String)>,
+}
+
 struct Ctx {
     client: Client,
     settings: RotationSettings,
     events: Publisher,
     leading: watch::Receiver<bool>,
+    rotations: Store<ValidatorKeyRotation>,
+    validator: ValidatorLookup,
+    validators_ready: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
 }
 
 impl Ctx {
@@ -113,25 +130,108 @@ impl Ctx {
     }
 }
 
-/// Runs the rotation controller and the scheduler until the future is dropped.
+/// Runs the rotation controller with its own watches of ValidatorKeyRotations and Validators,
+/// until the future is dropped.
 pub async fn run(client: Client, settings: RotationSettings, leading: watch::Receiver<bool>) {
+    let ns = settings.namespace.as_deref();
+    let (rotations, rotation_writer) = reflector::store();
+    let rotation_events = watcher(
+        namespaced_or_all::<ValidatorKeyRotation>(&client, ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(rotation_writer)
+    .touched_objects()
+    .boxed();
+    let (validators, validator_writer) = reflector::store::<Validator>();
+    let validator_changes = watcher(
+        namespaced_or_all::<Validator>(&client, ns),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(validator_writer)
+    .applied_objects()
+    .try_filter_map(|v| futures::future::ok(v.namespace().map(|ns| (ns, v.name_any()))))
+    .filter_map(|r| futures::future::ready(r.ok()))
+    .boxed();
+    let validators_ready = {
+        let validators = validators.clone();
+        async move {
+            let _ = validators.wait_until_ready().await;
+        }
+        .boxed()
+        .shared()
+    };
+    let validator: ValidatorLookup = Arc::new(move |namespace: &str, name: &str| {
+        validators
+            .get(&ObjectRef::new(name).within(namespace))
+            .map(|v| Validator::clone(&v))
+    });
+    let shared = Shared {
+        rotations,
+        rotation_events,
+        validator,
+        validators_ready,
+        validator_changes,
+    };
+    run_shared(client, settings, leading, shared).await;
+}
+
+/// Runs the rotation controller on caches and watches the caller keeps.
+pub async fn run_shared(
+    client: Client,
+    settings: RotationSettings,
+    leading: watch::Receiver<bool>,
+    shared: Shared,
+) {
     let ctx = Arc::new(Ctx {
         events: Publisher::new(client.clone(), FIELD_MANAGER),
-        client: client.clone(),
+        client,
         settings: settings.clone(),
         leading,
+        rotations: shared.rotations.clone(),
+        validator: shared.validator,
+        validators_ready: shared.validators_ready,
     });
-    let api: Api<ValidatorKeyRotation> = namespaced_or_all(&client, settings.namespace.as_deref());
-    let controller = Controller::new(api, watcher::Config::default().any_semantic())
+    let store = shared.rotations.clone();
+    let wakeups = shared.validator_changes.flat_map(move |(namespace, name)| {
+        futures::stream::iter(waiting_for_validator(&store, &namespace, &name))
+    });
+    Controller::for_stream(shared.rotation_events, shared.rotations)
+        .reconcile_on(wakeups)
         .with_config(controller::Config::default().concurrency(settings.concurrency))
-        .run(reconcile, error_policy, ctx.clone())
+        .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 tracing::debug!(error = %e, "rotation controller event");
             }
-        });
-    futures::future::join(controller, schedule_loop(ctx)).await;
+        })
+        .await;
 }
+
+/// The rotations a change of their Validator may let go on: those paused for a backup (its
+/// `status.backup` may now show a verified one) and those waiting for it to exist.
+fn waiting_for_validator(
+    store: &Store<ValidatorKeyRotation>,
+    namespace: &str,
+    name: &str,
+) -> Vec<ObjectRef<ValidatorKeyRotation>> {
+    store
+        .state()
+        .iter()
+        .filter(|r| {
+            r.metadata.namespace.as_deref() == Some(namespace)
+                && r.spec.validator == name
+                && (r.phase() == RotationPhase::AwaitingBackup
+                    || r.status.as_ref().and_then(|s| s.reason.as_deref())
+                        == Some(VALIDATOR_NOT_FOUND))
+        })
+        .map(|r| ObjectRef::from(r.as_ref()))
+        .collect()
+}
+
+/// The waiting reason of a rotation whose Validator does not exist.
+const VALIDATOR_NOT_FOUND: &str = "ValidatorNotFound";
 
 fn namespaced_or_all<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -158,19 +258,44 @@ async fn reconcile(
     let namespace = rotation
         .namespace()
         .ok_or(RotationError::MissingNamespace)?;
+    // A finished rotation stays finished: the cached copy is enough to leave it alone.
+    if rotation.phase().is_terminal() || rotation.metadata.deletion_timestamp.is_some() {
+        show_progress(&ctx, &namespace, &rotation, None);
+        return Ok(Action::await_change());
+    }
     let api: Api<ValidatorKeyRotation> = Api::namespaced(ctx.client.clone(), &namespace);
+    ctx.validators_ready.clone().await;
+    let Some(validator) = (ctx.validator)(&namespace, &rotation.spec.validator) else {
+        let message = format!(
+            "Validator {} does not exist in namespace {namespace}; the rotation starts when it does",
+            rotation.spec.validator
+        );
+        // The cache may lag our own status writes: the waiting status starts from the latest.
+        let Some(current) = fresh(&api, &rotation).await? else {
+            show_progress(&ctx, &namespace, &rotation, None);
+            return Ok(Action::await_change());
+        };
+        let status = waiting_status(&current, VALIDATOR_NOT_FOUND, message);
+        write_status(&current, &status, &api, &ctx).await?;
+        show_progress(&ctx, &namespace, &current, Some(&status));
+        // Woken when the Validator appears (`waiting_for_validator`).
+        return Ok(Action::await_change());
+    };
+    let backup = last_success_time(validator.status.as_ref().and_then(|s| s.backup.as_ref()));
+    // Paused for a backup nobody confirmed: nothing to ask anyone until the request or the
+    // Validator's status changes, and both wake this controller.
+    if still_awaiting_backup(&rotation, backup) {
+        show_progress(&ctx, &namespace, &rotation, rotation.status.as_ref());
+        return Ok(Action::await_change());
+    }
     // The cache may lag our own status writes; the step must start from the latest status.
-    let Some(current) = api.get_opt(&rotation.name_any()).await? else {
+    let Some(current) = fresh(&api, &rotation).await? else {
         show_progress(&ctx, &namespace, &rotation, None);
         return Ok(Action::await_change());
     };
-    if current.phase().is_terminal() || current.metadata.deletion_timestamp.is_some() {
-        show_progress(&ctx, &namespace, &current, None);
-        return Ok(Action::await_change());
-    }
-    let outcome = match prerequisites(&current, &api, &ctx, &namespace).await? {
-        Ok(validator) => take_step(&current, &validator, &ctx).await,
-        Err(waiting) => waiting,
+    let outcome = match blocked_by_another(&current, &ctx) {
+        None => take_step(&current, &validator, &ctx).await,
+        Some(waiting) => waiting,
     };
     write_status(&current, &outcome.status, &api, &ctx).await?;
     show_progress(&ctx, &namespace, &current, Some(&outcome.status));
@@ -184,42 +309,42 @@ async fn reconcile(
     })
 }
 
-/// The Validator, or the waiting status when the rotation cannot start yet.
-async fn prerequisites(
-    rotation: &ValidatorKeyRotation,
+/// The rotation as the API server has it now, unless it is gone, finished or being deleted.
+async fn fresh(
     api: &Api<ValidatorKeyRotation>,
-    ctx: &Ctx,
-    namespace: &str,
-) -> Result<Result<Validator, Outcome>, RotationError> {
-    let validators: Api<Validator> = Api::namespaced(ctx.client.clone(), namespace);
-    let Some(validator) = validators.get_opt(&rotation.spec.validator).await? else {
-        let message = format!(
-            "Validator {} does not exist in namespace {namespace}; the rotation starts when it does",
-            rotation.spec.validator
-        );
-        return Ok(Err(waiting(
-            rotation,
-            "ValidatorNotFound",
-            message,
-            ctx.settings.step.poll * 6,
-        )));
-    };
-    if rotation.phase() == RotationPhase::Pending {
-        let all = api.list(&ListParams::default()).await?.items;
-        if let Some(other) = blocking_rotation(rotation, &all) {
-            let message = format!(
-                "waiting for ValidatorKeyRotation {} of the same validator to finish: at most one runs at a time",
-                other.name_any()
-            );
-            return Ok(Err(waiting(
-                rotation,
-                "WaitingForOtherRotation",
-                message,
-                ctx.settings.step.poll,
-            )));
-        }
+    rotation: &ValidatorKeyRotation,
+) -> Result<Option<ValidatorKeyRotation>, RotationError> {
+    let current = api.get_opt(&rotation.name_any()).await?;
+    Ok(current.filter(|r| !r.phase().is_terminal() && r.metadata.deletion_timestamp.is_none()))
+}
+
+/// The waiting status of a pending rotation while another of the same validator is unfinished
+/// (from the cache, whose watch events wake this one when that one finishes).
+fn blocked_by_another(rotation: &ValidatorKeyRotation, ctx: &Ctx) -> Option<Outcome> {
+    if rotation.phase() != RotationPhase::Pending {
+        return None;
     }
-    Ok(Ok(validator))
+    let siblings: Vec<ValidatorKeyRotation> = ctx
+        .rotations
+        .state()
+        .iter()
+        .filter(|r| {
+            r.metadata.namespace == rotation.metadata.namespace
+                && r.spec.validator == rotation.spec.validator
+        })
+        .map(|r| ValidatorKeyRotation::clone(r))
+        .collect();
+    let other = blocking_rotation(rotation, &siblings)?;
+    let message = format!(
+        "waiting for ValidatorKeyRotation {} of the same validator to finish: at most one runs at a time",
+        other.name_any()
+    );
+    Some(waiting(
+        rotation,
+        "WaitingForOtherRotation",
+        message,
+        ctx.settings.step.poll,
+    ))
 }
 
 fn waiting(
@@ -228,15 +353,23 @@ fn waiting(
     message: String,
     after: Duration,
 ) -> Outcome {
+    Outcome {
+        status: waiting_status(rotation, reason, message),
+        next: Next::After(after),
+        event: None,
+    }
+}
+
+fn waiting_status(
+    rotation: &ValidatorKeyRotation,
+    reason: &str,
+    message: String,
+) -> ValidatorKeyRotationStatus {
     let mut status = rotation.status.clone().unwrap_or_default();
     status.phase.get_or_insert(RotationPhase::Pending);
     status.reason = Some(reason.to_string());
     status.message = Some(message);
-    Outcome {
-        status,
-        next: Next::After(after),
-        event: None,
-    }
+    status
 }
 
 /// Connects (with timeouts) and takes one step; an unreachable participant becomes status.
@@ -338,138 +471,6 @@ async fn publish(ctx: &Ctx, rotation: &ValidatorKeyRotation, note: &step::Note) 
     };
     if let Err(e) = ctx.events.publish(rotation, &event).await {
         tracing::warn!(error = %e, "could not publish event");
-    }
-}
-
-/// Every `schedule_period`, requests the rotations that are due.
-async fn schedule_loop(ctx: Arc<Ctx>) {
-    loop {
-        if ctx.is_leading()
-            && let Err(e) = schedule_once(&ctx.client, ctx.settings.namespace.as_deref()).await
-        {
-            tracing::warn!(error = %e, "could not check rotation schedules");
-        }
-        tokio::time::sleep(ctx.settings.schedule_period).await;
-    }
-}
-
-/// Creates every ValidatorKeyRotation that `spec.kms.rotation.every` makes due now; returns
-/// their names. Safe to run from several replicas at once: names are deterministic.
-///
-/// Validators are listed a page at a time: one LIST of every typed Validator (with its
-/// `managedFields` and status) was the operator's peak of memory at 1,000 validators, about
-/// 23 MiB (docs/performance.md, "Memory").
-pub async fn schedule_once(
-    client: &Client,
-    namespace: Option<&str>,
-) -> Result<Vec<String>, kube::Error> {
-    let validators: Api<Validator> = namespaced_or_all(client, namespace);
-    let mut created = Vec::new();
-    let mut params = ListParams::default().limit(crate::controller::LIST_PAGE);
-    loop {
-        let page = validators.list(&params).await?;
-        for validator in &page.items {
-            if let Some(name) = schedule_validator(client, validator).await? {
-                created.push(name);
-            }
-        }
-        match page.metadata.continue_.filter(|token| !token.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(created),
-        }
-    }
-}
-
-/// The rotation `validator`'s schedule makes due now, if any, created.
-async fn schedule_validator(
-    client: &Client,
-    validator: &Validator,
-) -> Result<Option<String>, kube::Error> {
-    let Some(settings) = validator
-        .spec
-        .kms
-        .as_ref()
-        .and_then(|k| k.rotation.as_ref())
-    else {
-        return Ok(None);
-    };
-    let Some(every) = settings.every.as_deref() else {
-        return Ok(None);
-    };
-    let every = match parse_every(every) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(validator = %validator.name_any(), error = %e, "spec.kms.rotation.every is unusable; no rotation is scheduled");
-            return Ok(None);
-        }
-    };
-    request_if_due(
-        client,
-        validator,
-        every,
-        settings.pause_for_backup.unwrap_or(false),
-    )
-    .await
-}
-
-async fn request_if_due(
-    client: &Client,
-    validator: &Validator,
-    every: Duration,
-    pause_for_backup: bool,
-) -> Result<Option<String>, kube::Error> {
-    let (Some(namespace), Some(created)) = (
-        validator.namespace(),
-        validator.metadata.creation_timestamp.as_ref(),
-    ) else {
-        return Ok(None);
-    };
-    let name = validator.name_any();
-    let api: Api<ValidatorKeyRotation> = Api::namespaced(client.clone(), &namespace);
-    let existing: Vec<Existing> = api
-        .list(&ListParams::default())
-        .await?
-        .items
-        .iter()
-        .filter(|r| r.spec.validator == name)
-        .map(|r| Existing {
-            name: r.name_any(),
-            created: r
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0)
-                .unwrap_or(created.0),
-            phase: r.phase(),
-        })
-        .collect();
-    let Some(due) = due_rotation(
-        &name,
-        created.0,
-        every,
-        &existing,
-        k8s_openapi::jiff::Timestamp::now(),
-    ) else {
-        return Ok(None);
-    };
-    let mut rotation = ValidatorKeyRotation::new(
-        &due.name,
-        ValidatorKeyRotationSpec {
-            validator: name.clone(),
-            pause_for_backup,
-            ..ValidatorKeyRotationSpec::default()
-        },
-    );
-    rotation.metadata.namespace = Some(namespace);
-    rotation.metadata.labels = Some([(ROTATION_VALIDATOR_LABEL.to_string(), name.clone())].into());
-    rotation.metadata.owner_references = validator.controller_owner_ref(&()).map(|o| vec![o]);
-    match api.create(&PostParams::default(), &rotation).await {
-        Ok(_) => {
-            tracing::info!(validator = %name, rotation = %due.name, "scheduled key rotation requested");
-            Ok(Some(due.name))
-        }
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
-        Err(e) => Err(e),
     }
 }
 

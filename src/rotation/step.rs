@@ -104,9 +104,6 @@ pub(crate) async fn observe<A: ParticipantAdmin>(admin: &mut A) -> Result<Observ
     })
 }
 
-/// How often a rotation paused for a backup looks for a verified identity backup.
-const BACKUP_POLL: Duration = Duration::from_secs(60);
-
 /// Takes one step of a rotation that is not finished.
 pub async fn advance<A: ParticipantAdmin>(
     rotation: &ValidatorKeyRotation,
@@ -178,6 +175,21 @@ pub async fn advance_with_backups<A: ParticipantAdmin>(
         );
     }
     act(rotation, admin, plan, next, now, settings).await
+}
+
+/// Whether a rotation is paused for a backup that nothing has confirmed yet: neither the request
+/// (field or annotation) nor a verified backup that finished after the new keys became
+/// effective. Such a rotation has nothing to do until the request or the Validator's
+/// `status.backup` changes, and the controller is woken by those changes.
+pub fn still_awaiting_backup(
+    rotation: &ValidatorKeyRotation,
+    verified_backup_at: Option<Timestamp>,
+) -> bool {
+    let backed_up = rotation
+        .status
+        .as_ref()
+        .is_some_and(|s| backed_up_after_keys(s, verified_backup_at));
+    rotation.phase() == RotationPhase::AwaitingBackup && !rotation.backup_confirmed() && !backed_up
 }
 
 /// Whether a verified backup finished after the new keys became effective.
@@ -276,8 +288,9 @@ async fn act<A: ParticipantAdmin>(
         }
         Action::AwaitBackup => {
             let message = "new keys are effective and the old keys still valid: back up the participant's keys, then set spec.backupConfirmed: true (or annotate canton-operator.dev/backup-confirmed=true); with spec.backup.identities on the Validator, the next verified backup confirms it";
-            // Looked at again now and then: a verified scheduled backup may confirm it.
-            waiting(next, message.to_string(), Next::After(BACKUP_POLL))
+            // Nothing to poll: a confirmation on the request or a verified backup on the
+            // Validator's status wakes the controller (see `still_awaiting_backup`).
+            waiting(next, message.to_string(), Next::AwaitChange)
         }
     }
 }

@@ -50,7 +50,7 @@ LEASE_NAME = "canton-operator-leader"
 WORKLOAD_PERMISSIONS = {
     (GROUP, "validators", (), frozenset({"get", "list", "watch", "patch"})),
     (GROUP, "validators/status", (), frozenset({"get", "patch", "update"})),
-    (GROUP, "validatorkeyrotations", (), frozenset({"get", "list", "watch", "create", "patch"})),
+    (GROUP, "validatorkeyrotations", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     (GROUP, "validatorkeyrotations/status", (), frozenset({"get", "patch"})),
     ("apps", "deployments", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "services", (), frozenset({"get", "list", "watch", "create", "patch", "delete"})),

@@ -448,6 +448,46 @@ impl FakeApiServer {
         state.replace(&ctx, current).map_err(to_status)
     }
 
+    /// Moves an object's `metadata.creationTimestamp` back by `age`, as if it had been created
+    /// that long ago: the tests' way to let time pass for objects (a real server never changes
+    /// the field). Watches see a modification.
+    pub fn backdate(
+        &self,
+        api_version: &str,
+        plural: &str,
+        namespace: Option<&str>,
+        name: &str,
+        age: std::time::Duration,
+    ) -> Result<Value, Box<Status>> {
+        let ctx = self.ctx_for(api_version, plural, namespace, name, TEST_MANAGER)?;
+        let mut state = lock(&self.inner.state);
+        let key = ctx.key();
+        let mut stored = state
+            .store
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| to_status(ApiError::not_found(&ctx.rt, name)))?;
+        let mut obj = (*stored.obj).clone();
+        let created = obj["metadata"]["creationTimestamp"]
+            .as_str()
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .ok_or_else(|| to_status(ApiError::bad_request("no creationTimestamp")))?;
+        let age = k8s_openapi::jiff::SignedDuration::try_from(age)
+            .map_err(|e| to_status(ApiError::bad_request(e.to_string())))?;
+        let back = created
+            .checked_sub(age)
+            .map_err(|e| to_status(ApiError::bad_request(e.to_string())))?;
+        obj["metadata"]["creationTimestamp"] =
+            Value::from(back.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        let rv = state.store.next_rv();
+        obj["metadata"]["resourceVersion"] = Value::from(rv.to_string());
+        stored.obj = Arc::new(obj);
+        let out = (*stored.obj).clone();
+        state.store.put(key, stored, rv);
+        state.changes.send_replace(rv);
+        Ok(out)
+    }
+
     /// Marks `deployment` (as read from this server) rolled out and available at its current
     /// generation, as the Deployment controller would: counts, `Available` and `Progressing`
     /// conditions, written as `kube-controller-manager` through the status subresource.
