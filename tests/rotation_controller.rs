@@ -168,9 +168,11 @@ async fn an_unreachable_participant_shows_in_status_instead_of_hanging() {
 #[tokio::test]
 async fn a_rotation_in_progress_is_in_the_metrics_until_it_ends() {
     let server = cluster();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let address = closed.local_addr().expect("address").to_string();
-    drop(closed);
+    // A participant that takes connections and never answers: each attempt lasts the request
+    // timeout, so the rotation is in progress (its status written between attempts) for a while
+    // before it fails.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = silent.local_addr().expect("address").to_string();
     let timeouts = Timeouts {
         connect: Duration::from_millis(300),
         request: Duration::from_millis(500),
@@ -218,5 +220,6 @@ async fn a_rotation_in_progress_is_in_the_metrics_until_it_ends() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     controller.abort();
+    drop(silent);
     assert!(series(&metrics.encode()).is_empty(), "{}", metrics.encode());
 }

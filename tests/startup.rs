@@ -100,10 +100,11 @@ fn render_as_cli(
         .map_err(|e| e.to_string())
 }
 
-/// Every start-up problem of one Deployment, for one workload of `release`.
+/// Every start-up problem of one Deployment, for one workload of `release`. `pinned`: the image
+/// the spec names for it, run as written whatever the release.
 fn check_workload(
     (release, model): (&str, &ReleaseModel),
-    image: Image,
+    (image, pinned): (Image, Option<&str>),
     deployment: &Deployment,
     resources_overridden: bool,
     creates_database: bool,
@@ -115,11 +116,18 @@ fn check_workload(
     };
     let mut problems = check_release(model, image, container);
     let tag = container["image"].as_str().unwrap_or_default();
-    if !tag.ends_with(&format!("/{}:{release}", image.image_name())) {
-        problems.push(format!(
-            "runs image {tag}, not {}:{release}",
-            image.image_name()
-        ));
+    match pinned {
+        Some(pinned) if tag != pinned => {
+            problems.push(format!("runs image {tag}, not the spec's {pinned}"));
+        }
+        Some(_) => {}
+        None if !tag.ends_with(&format!("/{}:{release}", image.image_name())) => {
+            problems.push(format!(
+                "runs image {tag}, not {}:{release}",
+                image.image_name()
+            ));
+        }
+        None => {}
     }
     let database = startup::database(image, container);
     let expect = PodExpectations {
@@ -153,24 +161,24 @@ fn check_rendered(
         });
     let workloads = [
         (
-            Image::Participant,
+            (Image::Participant, spec.participant.image.as_deref()),
             &rendered.participant,
             spec.participant.resources.is_some(),
         ),
         (
-            Image::ValidatorApp,
+            (Image::ValidatorApp, spec.validator_app.image.as_deref()),
             &rendered.validator_app,
             spec.validator_app.resources.is_some(),
         ),
     ];
     workloads
         .into_iter()
-        .map(|(image, deployment, overridden)| {
+        .map(|((image, pinned), deployment, overridden)| {
             let name = deployment.metadata.name.clone().unwrap_or_default();
             let heading = format!("{} (Deployment {name})", image.folder());
             let problems = check_workload(
                 release,
-                image,
+                (image, pinned),
                 deployment,
                 overridden,
                 creates_database,

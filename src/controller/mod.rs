@@ -139,7 +139,7 @@ pub async fn controller_run(
     let monitor_crd = ServiceMonitorCrd::new();
     let monitor_events = after_served(monitor_crd.subscribe(), monitor_events);
     let crd_appeared = became_served(monitor_crd.subscribe());
-    let discovery = monitor_crd.clone().poll(client.clone());
+    let discovery = monitor_crd.clone().discover(client.clone());
     let stores = Stores::new(
         deployments,
         services,

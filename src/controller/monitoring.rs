@@ -2,13 +2,12 @@
 //! `MonitoringReady` condition that says what became of a validator's request for one.
 //!
 //! The CRD is optional. Whether it is served is asked of API discovery (which every
-//! authenticated client may read, no RBAC needed): at start-up and every
-//! [`DISCOVERY_POLL`], and again by a reconcile that wants a ServiceMonitor while it is
-//! missing. The ServiceMonitor watch starts only once the CRD is served, so clusters without
+//! authenticated client may read, no RBAC needed): once at start-up, and again by a reconcile
+//! that wants a ServiceMonitor while it is missing (no periodic poll: an idle fleet makes no
+//! requests). The ServiceMonitor watch starts only once the CRD is served, so clusters without
 //! the Prometheus Operator see no failing watch.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Client, Resource};
@@ -23,9 +22,6 @@ pub(crate) const MONITORING_READY: &str = "MonitoringReady";
 pub(crate) const SERVICE_MONITOR_APPLIED: &str = "ServiceMonitorApplied";
 pub(crate) const SERVICE_MONITOR_CRD_MISSING: &str = "ServiceMonitorCrdMissing";
 pub(crate) const SERVICE_MONITOR_NOT_APPLIED: &str = "ServiceMonitorNotApplied";
-
-/// How often discovery is asked whether the CRD came or went.
-pub(crate) const DISCOVERY_POLL: Duration = Duration::from_secs(60);
 
 /// What became of a validator's ServiceMonitor in one reconcile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +47,7 @@ impl Monitoring {
             Monitoring::CrdMissing => (
                 false,
                 SERVICE_MONITOR_CRD_MISSING,
-                "the cluster does not serve monitoring.coreos.com/v1 ServiceMonitor (the Prometheus Operator's CRD): nothing was created. Install the Prometheus Operator (it is checked again every minute), or turn spec.monitoring.serviceMonitor off".to_string(),
+                "the cluster does not serve monitoring.coreos.com/v1 ServiceMonitor (the Prometheus Operator's CRD): nothing was created. Install the Prometheus Operator (discovery is asked again at this validator's next reconcile, within five minutes), or turn spec.monitoring.serviceMonitor off".to_string(),
             ),
             Monitoring::NotApplied { name, error } => (
                 false,
@@ -167,12 +163,11 @@ impl ServiceMonitorCrd {
         }
     }
 
-    /// Asks discovery every [`DISCOVERY_POLL`], starting now.
-    pub(crate) async fn poll(self, client: Client) {
-        loop {
-            self.check(&client).await;
-            tokio::time::sleep(DISCOVERY_POLL).await;
-        }
+    /// Asks discovery once, at start. Later questions come only from reconciles of validators
+    /// that ask for a ServiceMonitor ([`Self::served`]) and from an apply the server answers
+    /// 404 ([`Self::served_now`]): an idle fleet that asks for none costs no discovery request.
+    pub(crate) async fn discover(self, client: Client) {
+        self.check(&client).await;
     }
 }
 
