@@ -7,6 +7,7 @@ pub mod config;
 pub mod controller;
 pub mod decision;
 pub mod events;
+pub(crate) mod field_manager;
 pub mod hocon;
 pub mod http;
 pub mod iam;

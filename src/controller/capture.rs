@@ -5,11 +5,12 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::context::{Context, FIELD_MANAGER};
+use super::context::Context;
 use super::error::{Error, Result};
 use super::events;
 use crate::api::Validator;
 use crate::decision::{KmsDecision, SOURCE_ANNOTATION};
+use crate::field_manager::FIELD_MANAGER;
 
 /// The server-side apply body that records `decision` (only the fields this operator owns).
 pub(crate) fn capture_patch(

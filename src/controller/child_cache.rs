@@ -7,7 +7,7 @@
 //! it, two labels, its owners' uids and, for a Deployment, its replica counts: about 300 bytes
 //! instead of the object. At 1,000 validators the caches were most of the operator's memory
 //! (docs/performance.md, "Memory"). When a fingerprint differs from the render's, the child is
-//! read from the API server and compared field by field (`children::live`).
+//! read from the API server and compared field by field (`current::current`).
 //!
 //! The watch decodes each event into a [`Seen`] (the kept fields and the metadata the controller's
 //! owner triggers and echo check read) straight from the API server's JSON; nothing else of the
@@ -28,7 +28,7 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use super::projection::{self, Fingerprint};
-use super::rollout::ROLLOUT_LABEL;
+use super::rollout::stamp::ROLLOUT as ROLLOUT_LABEL;
 use crate::render::{INSTANCE, MANAGED_BY, MANAGER};
 
 /// What the cache keeps of one child.

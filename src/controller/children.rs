@@ -1,59 +1,21 @@
 //! Applying the rendered children with server-side apply, and deleting the ones no longer wanted.
 
-use std::fmt::Debug;
-
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::child_cache::{ChildCache, Seen};
-use super::context::{Context, FIELD_MANAGER};
-use super::diff::first_difference;
+use super::context::Context;
+use super::current::{Child, Current, current};
 use super::error::{Error, Result};
 use super::monitoring::Monitoring;
-use super::projection::{self, Fingerprint};
-use super::rollout::{Plan, Workloads};
+use super::projection;
+use super::report::ApplyReport;
+use super::rollout::Plan;
 use crate::api::Validator;
+use crate::field_manager::FIELD_MANAGER;
 use crate::render::{self, Rendered, ServiceMonitor};
-
-/// A namespaced child kind this operator caches, compares and deletes.
-pub(crate) trait Child:
-    Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-    + Clone
-    + Debug
-    + DeserializeOwned
-{
-}
-
-impl<K> Child for K where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + Debug
-        + DeserializeOwned
-{
-}
-
-/// What applying the children changed.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct ApplyReport {
-    /// Children that did not exist and were created.
-    pub created: Vec<String>,
-    /// Children that existed but differed (someone edited them, or the spec changed).
-    pub updated: Vec<String>,
-    /// Children deleted because the spec no longer wants them.
-    pub deleted: Vec<String>,
-    /// What the status reads of the Deployments written, as the server answered: newer than the
-    /// cache, which may not have their watch events yet (and no reconcile follows those events,
-    /// see `Echoes`).
-    pub written_deployments: Vec<Deployment>,
-    /// Where the workloads stand against this operator release's render (`WorkloadsCurrent`).
-    pub rollout: Option<Workloads>,
-    /// What became of the ServiceMonitor the spec asks for (`MonitoringReady`).
-    pub monitoring: Option<Monitoring>,
-}
 
 /// Applies every rendered child that differs from the cache; identical ones cost no request.
 /// The Deployments `plan` leaves as they are (waiting for a rollout slot, or found current) are
@@ -165,43 +127,6 @@ where
     compare_and_apply(desired, cache, None, ctx, report).await
 }
 
-/// Whether a child says what its render says: the one answer the apply, the rollout plan and
-/// drift correction use.
-pub(crate) enum Current {
-    /// Not there: to be created.
-    Absent,
-    /// Says what the render says, by the cache's fingerprint or accepted render, or read and
-    /// compared field by field (and then remembered, so it is not read again).
-    Yes,
-    /// Read, and a field the operator's apply owns differs (or was taken by another manager).
-    No(Live),
-}
-
-/// Answers [`Current`] for one rendered child (`desired_json` is `desired` encoded): from the
-/// cache when it can, else by reading the child once.
-pub(crate) async fn current<K: Child + Serialize>(
-    desired: &K,
-    desired_json: &Value,
-    cache: &ChildCache<K>,
-    ctx: &Context,
-) -> Result<Current> {
-    let namespace = desired.namespace().ok_or(Error::MissingNamespace)?;
-    let name = desired.name_any();
-    let rendered = projection::of_rendered(desired_json);
-    Ok(match cache.get(&namespace, &name) {
-        None => Current::Absent,
-        Some(kept) if kept.matches(rendered) => Current::Yes,
-        Some(_) => match live::<K>(ctx, &namespace, &name).await? {
-            None => Current::Absent,
-            Some(live) if !differs(desired, desired_json, &live) => {
-                cache.accept(&namespace, &name, live.fingerprint, rendered);
-                Current::Yes
-            }
-            Some(live) => Current::No(live),
-        },
-    })
-}
-
 /// [`apply_one`] on what is `found` of the child already (by the rollout plan), or on what
 /// [`current`] finds.
 async fn compare_and_apply<K>(
@@ -260,60 +185,6 @@ where
         Some(_) => report.updated.push(what),
     }
     Ok(Some(answer))
-}
-
-/// Whether the live child fails to say what the render says, logged either way: where it differs
-/// when it does (it is applied again), at debug when the fingerprints differed but the fields do
-/// not (it is left as it is).
-fn differs<K: Resource<DynamicType = ()>>(desired: &K, desired_json: &Value, live: &Live) -> bool {
-    match first_difference(desired_json, &live.value) {
-        None => {
-            tracing::debug!(child = %render::describe(desired), "a child whose fingerprint differs from the render's says everything the render says: left as it is");
-            false
-        }
-        Some(path) => {
-            tracing::info!(child = %render::describe(desired), %path, "re-applying a child that differs from the rendered one");
-            true
-        }
-    }
-}
-
-/// A child as the API server has it now, projected to what the operator's apply owns.
-pub(crate) struct Live {
-    /// Comparable with `diff::first_difference` against the render.
-    pub value: Value,
-    /// As the child cache would keep it.
-    pub fingerprint: Fingerprint,
-}
-
-impl Live {
-    fn resource_version(&self) -> Option<&str> {
-        self.value
-            .pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-    }
-}
-
-/// Reads a child whose cached fingerprint differs from the render's, to compare it field by
-/// field and say where it differs (a read, not a write: it happens only on a difference).
-async fn live<K: Child + Serialize>(
-    ctx: &Context,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<Live>> {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    let Some(object) = api.get_opt(name).await? else {
-        return Ok(None);
-    };
-    let Value::Object(object) = serde_json::to_value(&object).map_err(|source| Error::Encode {
-        what: "a live child object",
-        source,
-    })?
-    else {
-        return Ok(None);
-    };
-    let (value, fingerprint) = projection::live::<K>(&object);
-    Ok(Some(Live { value, fingerprint }))
 }
 
 /// Deletes every child of this Validator that the render does not contain, of every kind the

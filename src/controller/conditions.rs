@@ -6,15 +6,24 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use super::restore_status::{RESTORED, RestoreObservation};
-use crate::api::{BackupStatus, KmsStatus, ValidatorStatus};
+use crate::api::{BackupStatus, KmsStatus, RestoreStatus, ValidatorStatus};
 use crate::decision::KmsDecision;
 use crate::kms::KmsMode;
 
 pub(crate) const READY: &str = "Ready";
+/// The restore's condition (`spec.restore`).
+pub(crate) const RESTORED: &str = "Restored";
 pub(crate) const KMS_CONFIGURED: &str = "KmsConfigured";
 pub(crate) const PARTICIPANT_READY: &str = "ParticipantReady";
 pub(crate) const VALIDATOR_APP_READY: &str = "ValidatorAppReady";
+/// What a restore adds up to (`restore_status` observes it).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RestoreObservation {
+    pub status: RestoreStatus,
+    /// `Restored`: status, reason, message.
+    pub condition: (bool, String, String),
+}
+
 /// Present when identity backups are configured; not part of `Ready` (a validator without a
 /// fresh backup still runs), watched on its own.
 pub(crate) const IDENTITY_BACKED_UP: &str = "IdentityBackedUp";

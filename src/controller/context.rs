@@ -18,16 +18,16 @@ use super::cached::Cached;
 use super::child_cache::ChildCache;
 use super::echoes::Echoes;
 use super::monitoring::ServiceMonitorCrd;
-use super::rollout::Rollouts;
+use super::rollout::slots::Rollouts;
 use super::rotation_cache::RotationCache;
 use crate::api::Validator;
 use crate::config::OperatorConfig;
 use crate::events::Publisher;
+use crate::field_manager::FIELD_MANAGER;
 use crate::metrics::Metrics;
 use crate::render::ServiceMonitor;
 
 /// The field manager of every write this operator makes.
-pub(crate) const FIELD_MANAGER: &str = "canton-operator";
 
 /// Caches of the children, fed by the controller's own watches.
 #[derive(Clone)]

@@ -9,6 +9,7 @@ mod children;
 pub(crate) mod conditions;
 mod context;
 pub(crate) mod crd;
+mod current;
 pub(crate) mod diff;
 mod echoes;
 mod error;
@@ -19,6 +20,7 @@ pub(crate) mod preflight;
 mod projection;
 pub(crate) mod quantity;
 mod reconcile;
+mod report;
 pub(crate) mod restore_status;
 mod rollout;
 mod rotation_cache;
@@ -187,7 +189,7 @@ pub async fn controller_run(
         },
     );
     let (rollouts, rollout_wakeups) =
-        rollout::Rollouts::new(settings.max_concurrent_rollouts, metrics.clone());
+        rollout::slots::Rollouts::new(settings.max_concurrent_rollouts, metrics.clone());
     let ctx = Arc::new(Context::new(
         client.clone(),
         config,

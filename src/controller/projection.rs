@@ -17,9 +17,9 @@ use kube::Resource;
 use ring::digest::{Context, SHA256};
 use serde_json::{Map, Value};
 
-use super::context::FIELD_MANAGER;
 use super::diff::{Field, is_empty};
 use super::quantity;
+use crate::field_manager::FIELD_MANAGER;
 
 /// The metadata fields the operator renders and compares (name and namespace are the key).
 const COMPARED_METADATA: [&str; 3] = ["labels", "annotations", "ownerReferences"];

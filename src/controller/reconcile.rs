@@ -11,11 +11,12 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::cached::Cached;
 use super::capture::capture;
-use super::children::{self, ApplyReport};
+use super::children;
 use super::conditions::KmsOutcome;
 use super::context::Context;
 use super::error::{Error, Result};
 use super::preflight::{check_service_account, external_service_account};
+use super::report::ApplyReport;
 use super::restore_status;
 use super::rollout;
 use super::rotation_schedule;

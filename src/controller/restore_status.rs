@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::conditions::{READY, is_available};
+use super::conditions::{READY, RestoreObservation, is_available};
 use super::context::Context;
 use super::error::{Error, Result};
 use crate::api::{RestoreSpec, RestoreStatus, Validator};
@@ -23,20 +23,10 @@ use crate::backup::dump::ParticipantId;
 use crate::render::{INSTANCE, validator_app_name};
 use crate::restore::{RestoreReason, RestoreResult};
 
-/// The condition type.
-pub(crate) const RESTORED: &str = "Restored";
 /// The init container that checks the participant's database.
 pub(crate) const DATABASE_CHECK_CONTAINER: &str = "restore-database-check";
 /// The init container that fetches and verifies the dump.
 pub(crate) const FETCH_CONTAINER: &str = "restore-fetch";
-
-/// What a restore adds up to.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RestoreObservation {
-    pub status: RestoreStatus,
-    /// `Restored`: status, reason, message.
-    pub condition: (bool, String, String),
-}
 
 /// One restore init container's last result.
 #[derive(Debug, Clone, PartialEq)]

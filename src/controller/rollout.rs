@@ -8,9 +8,9 @@
 //! (same generation, other hash), which waits for one of `--max-concurrent-rollouts` slots
 //! (`slots`). The slot is held, and its Deployments labelled, until they are available again.
 
-mod condition;
-mod slots;
-mod stamp;
+pub(crate) mod condition;
+pub(crate) mod slots;
+pub(crate) mod stamp;
 
 use std::time::Duration;
 
@@ -21,19 +21,19 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
 use super::child_cache::Kept;
-use super::children::{self, ApplyReport, Current};
 use super::conditions::is_available;
-use super::context::{Context, FIELD_MANAGER};
+use super::context::Context;
+use super::current::{self, Current};
 use super::error::{Error, Result};
 use super::events;
+use super::report::ApplyReport;
 use crate::api::Validator;
+use crate::field_manager::FIELD_MANAGER;
 use crate::render::{self, Rendered, Ui, participant_name, validator_app_name, web_ui_name};
 
 pub(crate) use condition::{Workloads, set as set_condition};
-pub(crate) use slots::Rollouts;
 use slots::{Grant, Key};
 use stamp::Change;
-pub(crate) use stamp::ROLLOUT as ROLLOUT_LABEL;
 
 /// How soon a validator waiting for a slot looks again when no freed slot woke it.
 pub(crate) const WAIT_RECHECK: Duration = Duration::from_secs(30);
@@ -47,7 +47,7 @@ struct Entry {
     marked: bool,
     /// What the cache has of it, read again only to see whether a rollout is done.
     cached: Option<Deployment>,
-    /// Whether it says what the render says, as `children::current` answered (with the live
+    /// Whether it says what the render says, as `current::current` answered (with the live
     /// object when it was read); the apply goes by it instead of asking again.
     found: Current,
 }
@@ -309,7 +309,7 @@ async fn inspect(
         stamp::mark(deployment);
     }
     let desired = serde_json::to_value(&*deployment).map_err(encode)?;
-    let found = children::current(&*deployment, &desired, &ctx.stores.deployments, ctx).await?;
+    let found = current::current(&*deployment, &desired, &ctx.stores.deployments, ctx).await?;
     let change = match &found {
         Current::Absent => Change::Create,
         Current::Yes => Change::Unchanged,

@@ -9,12 +9,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
 use kube::{Resource, ResourceExt};
 
-use super::context::{Context, FIELD_MANAGER};
+use super::context::Context;
 use super::error::{Error, Result};
 use crate::api::{
     KeyRotationScheduleStatus, ROTATION_VALIDATOR_LABEL, Validator, ValidatorKeyRotation,
     ValidatorKeyRotationSpec,
 };
+use crate::field_manager::FIELD_MANAGER;
 use crate::rotation::duration::parse_every;
 use crate::rotation::schedule::{Existing, beyond_history, plan, requested};
 

@@ -7,18 +7,20 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use super::backup_status::{condition as backup_condition, last_success_time, next_status, run_of};
-use super::children::ApplyReport;
+use super::conditions::RESTORED;
 use super::conditions::{
     self, BackupObservation, IDENTITY_BACKED_UP, KMS_CONFIGURED, KmsOutcome, MINIMUM_RELEASE_MET,
     Observation, RELEASE_KNOWN, desired_status,
 };
-use super::context::{Context, FIELD_MANAGER};
+use super::context::Context;
 use super::error::{Error, Result};
 use super::events;
 use super::monitoring;
-use super::restore_status::{self, RESTORED};
+use super::report::ApplyReport;
+use super::restore_status;
 use super::rollout;
 use crate::api::{KeyRotationScheduleStatus, Validator, ValidatorStatus};
+use crate::field_manager::FIELD_MANAGER;
 use crate::render::{INSTANCE, backup_name, participant_name, validator_app_name};
 use k8s_openapi::jiff::Timestamp;
 

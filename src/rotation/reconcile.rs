@@ -24,10 +24,8 @@ use super::step::{self, Next, Outcome, StepSettings, still_awaiting_backup};
 use crate::api::{RotationPhase, Validator, ValidatorKeyRotation, ValidatorKeyRotationStatus};
 use crate::controller::backup_status::last_success_time;
 use crate::events::{Note, Publisher, Severity};
+use crate::field_manager::FIELD_MANAGER;
 use crate::metrics::Metrics;
-
-/// The field manager of every write.
-const FIELD_MANAGER: &str = "canton-operator";
 
 /// Finds a validator's Admin API: in the cluster by default; tests point it elsewhere.
 pub type AdminResolver = Arc<dyn Fn(&Validator) -> Result<AdminTarget, AdminError> + Send + Sync>;
