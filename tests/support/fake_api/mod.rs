@@ -17,7 +17,8 @@
 //!   request that triggers them (a real cluster does it moments later).
 //!   Objects whose ownerReferences all point at missing owners are deleted
 //!   right after being written (see `set_gc_dangling`).
-//! - No admission webhooks, RBAC, quotas, scale subresource or pod lifecycle.
+//! - No RBAC, quotas, admission plugins, scale subresource or pod lifecycle;
+//!   mutating admission webhooks only as a test installs them (`mutating_webhook`).
 //!   The Deployment controller is opt-in (`run_deployment_controller`):
 //!   otherwise nothing fills in `status` unless a test calls `set_status` or
 //!   `make_deployment_available`.
