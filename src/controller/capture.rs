@@ -57,7 +57,11 @@ pub(crate) async fn capture(
             &PatchParams::apply(FIELD_MANAGER),
             &Patch::Apply(&patch),
         )
-        .await?;
+        .await
+        .map_err(Error::api(
+            "recording spec.kms in",
+            format!("Validator {namespace}/{}", validator.name_any()),
+        ))?;
     sending.answered(&updated);
     let note = format!(
         "recorded spec.kms from the operator's environment: {}{}",

@@ -80,17 +80,17 @@ async fn apply_service_monitor(
     let name = monitor.name_any();
     match apply_one(monitor, &ctx.stores.service_monitors, ctx, report).await {
         Ok(_) => Ok(Monitoring::Applied { name }),
-        Err(Error::Kube(kube::Error::Api(status))) => {
+        Err(e) => match e.api_status() {
             // Served a moment ago, gone now: discovery decides.
-            if status.code == 404 && !crd.served_now(&ctx.client).await {
-                return Ok(Monitoring::CrdMissing);
+            Some(status) if status.code == 404 && !crd.served_now(&ctx.client).await => {
+                Ok(Monitoring::CrdMissing)
             }
-            Ok(Monitoring::NotApplied {
+            Some(status) => Ok(Monitoring::NotApplied {
                 name,
-                error: status.message,
-            })
-        }
-        Err(e) => Err(e),
+                error: status.message.clone(),
+            }),
+            None => Err(e),
+        },
     }
 }
 
@@ -169,7 +169,8 @@ where
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&desired_json),
         )
-        .await?;
+        .await
+        .map_err(Error::api("applying", render::describe(desired)))?;
     sending.answered(&answer);
     // What the server made of this render is what applying it again would make: remembered, so
     // an answer whose owned fields still differ (a value a mutating webhook sets) is not
@@ -320,7 +321,10 @@ async fn prune_kind<K: Child>(
         match api.delete(&name, &DeleteParams::background()).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                let object = format!("{} {}/{name}", K::kind(&()), owner.namespace);
+                return Err(Error::api("deleting", object)(e));
+            }
         }
         report.deleted.push(format!("{}/{name}", K::kind(&())));
     }

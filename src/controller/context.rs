@@ -27,8 +27,6 @@ use crate::field_manager::FIELD_MANAGER;
 use crate::metrics::Metrics;
 use crate::render::ServiceMonitor;
 
-/// The field manager of every write this operator makes.
-
 /// Caches of the children, fed by the controller's own watches.
 #[derive(Clone)]
 pub(crate) struct Stores {

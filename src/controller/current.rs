@@ -112,7 +112,11 @@ async fn live<K: Child + Serialize>(
     name: &str,
 ) -> Result<Option<Live>> {
     let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    let Some(object) = api.get_opt(name).await? else {
+    let Some(object) = api.get_opt(name).await.map_err(Error::api(
+        "reading",
+        format!("{} {namespace}/{name}", K::kind(&())),
+    ))?
+    else {
         return Ok(None);
     };
     let Value::Object(object) = serde_json::to_value(&object).map_err(|source| Error::Encode {

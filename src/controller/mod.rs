@@ -1,5 +1,7 @@
-//! The operator: watches Validators and their children, and reconciles while it holds the Lease.
-//! The only module with a Kubernetes client.
+//! The Validator controller: watches Validators and their children, and reconciles while it
+//! holds the Lease; the key-rotation controller (`crate::rotation`) runs beside it on a shared
+//! ValidatorKeyRotation watch. Besides these two, only `backup`/`restore` (their Jobs' own
+//! commands), `verify` and `events` hold a Kubernetes client (ARCHITECTURE.md has the map).
 
 pub(crate) mod backup_status;
 mod cached;

@@ -14,7 +14,7 @@ use super::capture::capture;
 use super::children;
 use super::conditions::KmsOutcome;
 use super::context::Context;
-use super::error::{Error, Result};
+use super::error::{Error, Result, Step};
 use super::preflight::{check_service_account, external_service_account};
 use super::report::ApplyReport;
 use super::restore_status;
@@ -101,9 +101,14 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
     };
     let validator = match validator.spec.kms {
         Some(_) => validator.clone(),
-        None => capture(validator, &decision, ctx).await?,
+        None => capture(validator, &decision, ctx)
+            .await
+            .map_err(|e| e.during(Step::Capture))?,
     };
-    if let Err(blocked) = preflight(&validator, &decision, ctx).await? {
+    if let Err(blocked) = preflight(&validator, &decision, ctx)
+        .await
+        .map_err(|e| e.during(Step::Preflight))?
+    {
         // Someone is expected to create or annotate the ServiceAccount: look again soon.
         refuse(&validator, ctx, blocked).await?;
         return Ok(Action::requeue(PREFLIGHT_RETRY));
@@ -115,17 +120,29 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
     };
     // The restore's progress (cleared, completed) decides what the validator app's pod gets; the
     // status written below records the same progress (its conditions still show the change).
-    let validator = restore_status::for_render(&validator, ctx)?.unwrap_or(validator);
+    let validator = restore_status::for_render(&validator, ctx)
+        .map_err(|e| e.during(Step::Restore))?
+        .unwrap_or(validator);
     let mut rendered = match render_in(&validator, &decision, &site) {
         Ok(rendered) => rendered,
         Err(e) => return refuse(&validator, ctx, blocked(e.reason(), e.to_string())).await,
     };
-    let plan = rollout::plan(&validator, &mut rendered, ctx).await?;
+    let plan = rollout::plan(&validator, &mut rendered, ctx)
+        .await
+        .map_err(|e| e.during(Step::Plan))?;
     let mut report = ApplyReport::default();
-    children::apply(&rendered, &plan, ctx, &mut report).await?;
-    children::prune(&validator, &rendered, ctx, &mut report).await?;
-    rollout::finish(&validator, plan, ctx, &mut report).await?;
-    let scheduled = rotation_schedule::schedule(&validator, ctx).await?;
+    children::apply(&rendered, &plan, ctx, &mut report)
+        .await
+        .map_err(|e| e.during(Step::Apply))?;
+    children::prune(&validator, &rendered, ctx, &mut report)
+        .await
+        .map_err(|e| e.during(Step::Prune))?;
+    rollout::finish(&validator, plan, ctx, &mut report)
+        .await
+        .map_err(|e| e.during(Step::Rollout))?;
+    let scheduled = rotation_schedule::schedule(&validator, ctx)
+        .await
+        .map_err(|e| e.during(Step::Schedule))?;
     status::update(
         &validator,
         ctx,
@@ -133,7 +150,8 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
         &report,
         scheduled.status.as_ref(),
     )
-    .await?;
+    .await
+    .map_err(|e| e.during(Step::Status))?;
     let again = [rollout::recheck(&report), scheduled.wake_in, Some(RESYNC)];
     Ok(Action::requeue(
         again.into_iter().flatten().min().unwrap_or(RESYNC),
@@ -187,7 +205,9 @@ async fn preflight(
 async fn refuse(validator: &Validator, ctx: &Context, outcome: KmsOutcome) -> Result<Action> {
     tracing::info!(validator = %validator.name_any(), ?outcome, "validator not provisioned");
     let report = ApplyReport {
-        rollout: rollout::settle_refused(validator, ctx).await?,
+        rollout: rollout::settle_refused(validator, ctx)
+            .await
+            .map_err(|e| e.during(Step::Rollout))?,
         ..ApplyReport::default()
     };
     // The schedule waits while the validator is refused; its status stays as it was.
@@ -195,7 +215,9 @@ async fn refuse(validator: &Validator, ctx: &Context, outcome: KmsOutcome) -> Re
         .status
         .as_ref()
         .and_then(|s| s.key_rotation.as_ref());
-    status::update(validator, ctx, &outcome, &report, key_rotation).await?;
+    status::update(validator, ctx, &outcome, &report, key_rotation)
+        .await
+        .map_err(|e| e.during(Step::Status))?;
     Ok(Action::requeue(RESYNC))
 }
 

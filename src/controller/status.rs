@@ -191,7 +191,15 @@ async fn write(
     let sending = ctx.echoes.sending(validator);
     let answer = api
         .patch_status(&validator.name_any(), &params, &Patch::Merge(&body))
-        .await?;
+        .await
+        .map_err(Error::api(
+            "writing the status of",
+            format!(
+                "Validator {}/{}",
+                validator.namespace().unwrap_or_default(),
+                validator.name_any()
+            ),
+        ))?;
     sending.answered(&answer);
     Ok(())
 }
