@@ -330,12 +330,7 @@ impl FakeApiServer {
         manager: &str,
     ) -> Result<Value, Box<Status>> {
         let ctx = self.ctx_for(api_version, plural, namespace, name, manager)?;
-        let body = patch.to_string();
-        let mut state = lock(&self.inner.state);
-        state
-            .patch(&ctx, PatchType::Merge, body.as_bytes())
-            .map(|(_, v)| v)
-            .map_err(to_status)
+        self.patch_as(&ctx, PatchType::Merge, &patch)
     }
 
     /// Strategic merge patch as `manager`: what `kubectl set env`, `kubectl patch` and
@@ -351,10 +346,19 @@ impl FakeApiServer {
         manager: &str,
     ) -> Result<Value, Box<Status>> {
         let ctx = self.ctx_for(api_version, plural, namespace, name, manager)?;
+        self.patch_as(&ctx, PatchType::Strategic, &patch)
+    }
+
+    fn patch_as(
+        &self,
+        ctx: &WriteCtx,
+        kind: PatchType,
+        patch: &Value,
+    ) -> Result<Value, Box<Status>> {
         let body = patch.to_string();
         let mut state = lock(&self.inner.state);
         state
-            .patch(&ctx, PatchType::Strategic, body.as_bytes())
+            .patch(ctx, kind, body.as_bytes())
             .map(|(_, v)| v)
             .map_err(to_status)
     }
