@@ -34,8 +34,10 @@ async fn a_placed_validator_converges_rests_and_keeps_foreign_annotations() {
         seed_service_account(&server);
         server.insert(&production()).unwrap();
         let op = start(&server, config(true));
-        eventually("the participant is written", || {
+        // Both Deployments: the validator app's is applied after the participant's.
+        eventually("the participant and the validator app are written", || {
             deployment(&server, &format!("{NAME}-participant")).is_some()
+                && deployment(&server, &format!("{NAME}-validator-app")).is_some()
         })
         .await;
         let d = deployment(&server, &format!("{NAME}-participant")).unwrap();
