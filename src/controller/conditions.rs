@@ -157,7 +157,7 @@ pub(crate) fn desired_status(
     }
 }
 
-fn condition(
+pub(crate) fn condition(
     type_: &str,
     status: bool,
     reason: &str,
@@ -291,7 +291,7 @@ fn ready_condition(parts: &[&Condition], generation: Option<i64>) -> Condition {
     }
 }
 
-fn keep_transition_time(mut c: Condition, old: &[Condition], now: &Time) -> Condition {
+pub(crate) fn keep_transition_time(mut c: Condition, old: &[Condition], now: &Time) -> Condition {
     c.last_transition_time = match old.iter().find(|o| o.type_ == c.type_) {
         Some(o) if o.status == c.status => o.last_transition_time.clone(),
         _ => now.clone(),

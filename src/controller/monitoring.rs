@@ -9,10 +9,11 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Client, Resource};
 use tokio::sync::watch;
 
+use super::conditions;
 use crate::api::ValidatorStatus;
 use crate::render::ServiceMonitor;
 
@@ -70,7 +71,8 @@ pub(crate) fn set_condition(
     generation: Option<i64>,
     now: &Time,
 ) {
-    let old = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == MONITORING_READY));
+    let before = previous.map_or(&[][..], |p| p.conditions.as_slice());
+    let old = before.iter().find(|c| c.type_ == MONITORING_READY);
     status.conditions.retain(|c| c.type_ != MONITORING_READY);
     if !asked {
         return;
@@ -78,18 +80,8 @@ pub(crate) fn set_condition(
     let condition = match outcome {
         Some(outcome) => {
             let (ok, reason, message) = outcome.describe();
-            let status = if ok { "True" } else { "False" };
-            Condition {
-                type_: MONITORING_READY.to_string(),
-                status: status.to_string(),
-                reason: reason.to_string(),
-                message,
-                observed_generation: generation,
-                last_transition_time: match old {
-                    Some(o) if o.status == status => o.last_transition_time.clone(),
-                    _ => now.clone(),
-                },
-            }
+            let fresh = conditions::condition(MONITORING_READY, ok, reason, message, generation);
+            conditions::keep_transition_time(fresh, before, now)
         }
         None => match old {
             Some(o) => o.clone(),

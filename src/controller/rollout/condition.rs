@@ -2,8 +2,9 @@
 //! renders, or an operator-caused change waits for a slot or is rolling out. It is not part of
 //! `Ready`: a pending update leaves running workloads as they are.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::super::conditions;
 use crate::api::ValidatorStatus;
 
 pub(crate) const WORKLOADS_CURRENT: &str = "WorkloadsCurrent";
@@ -71,22 +72,13 @@ pub(crate) fn set(
     generation: Option<i64>,
     now: &Time,
 ) {
-    let old = previous.and_then(|p| p.conditions.iter().find(|c| c.type_ == WORKLOADS_CURRENT));
+    let before = previous.map_or(&[][..], |p| p.conditions.as_slice());
+    let old = before.iter().find(|c| c.type_ == WORKLOADS_CURRENT);
     let condition = match workloads {
         Some(workloads) => {
             let (ok, reason, message) = workloads.describe();
-            let status = if ok { "True" } else { "False" };
-            Condition {
-                type_: WORKLOADS_CURRENT.to_string(),
-                status: status.to_string(),
-                reason: reason.to_string(),
-                message,
-                observed_generation: generation,
-                last_transition_time: match old {
-                    Some(o) if o.status == status => o.last_transition_time.clone(),
-                    _ => now.clone(),
-                },
-            }
+            let fresh = conditions::condition(WORKLOADS_CURRENT, ok, reason, message, generation);
+            conditions::keep_transition_time(fresh, before, now)
         }
         None => match old {
             Some(o) if o.reason != ROLLING => o.clone(),
