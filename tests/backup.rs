@@ -36,29 +36,8 @@ async fn run_backup_from(
 ) -> (RunResult, bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let result_file = dir.path().join("termination-log");
-    let mut cmd = cargo_bin_cmd!("canton-operator");
-    cmd.env_clear()
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env(
-            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL",
-            format!("http://{app}/token"),
-        )
-        .env(
-            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID",
-            "validator",
-        )
-        .env(
-            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET",
-            "s3cret",
-        )
-        .env("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE", AUDIENCE)
-        .args([
-            "backup",
-            "identities",
-            "--destination",
-            &format!("s3://{bucket}/canton"),
-        ])
+    let mut cmd = backup_identities_command(app);
+    cmd.args(["--destination", &format!("s3://{bucket}/canton")])
         .args(["--region", REGION, "--endpoint", endpoint])
         .args(["--validator-app-url", app_url])
         .args([

@@ -59,24 +59,8 @@ async fn backup_run(moto: &Moto, bucket: &str, dump: &Value) {
     let endpoint = moto.endpoint.clone();
     let dest = format!("s3://{bucket}/canton");
     let out = tokio::task::spawn_blocking(move || {
-        cargo_bin_cmd!("canton-operator")
-            .env_clear()
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .env(
-                "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL",
-                format!("http://{app}/token"),
-            )
-            .env(
-                "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID",
-                "validator",
-            )
-            .env(
-                "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET",
-                "s3cret",
-            )
-            .env("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE", AUDIENCE)
-            .args(["backup", "identities", "--destination", &dest])
+        backup_identities_command(app)
+            .args(["--destination", &dest])
             .args(["--region", REGION, "--endpoint", &endpoint])
             .args(["--validator-app-url", &format!("http://{app}")])
             .args([

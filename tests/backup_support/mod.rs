@@ -382,3 +382,28 @@ async fn forward(State(upstream): State<String>, req: Request) -> Response {
     }
     out
 }
+
+/// `canton-operator backup identities` with the environment the backup CronJob gives it: moto's
+/// credentials and the validator app's ledger API credentials (token endpoint at `app`). Callers
+/// add the arguments.
+pub fn backup_identities_command(app: SocketAddr) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("canton-operator");
+    cmd.env_clear()
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env(
+            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_URL",
+            format!("http://{app}/token"),
+        )
+        .env(
+            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_ID",
+            "validator",
+        )
+        .env(
+            "SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_CLIENT_SECRET",
+            "s3cret",
+        )
+        .env("SPLICE_APP_VALIDATOR_LEDGER_API_AUTH_AUDIENCE", AUDIENCE)
+        .args(["backup", "identities"]);
+    cmd
+}
