@@ -22,5 +22,6 @@ pub mod release;
 pub mod render;
 pub mod restore;
 pub mod rotation;
+mod store_ready;
 pub mod telemetry;
 pub mod verify;

@@ -308,17 +308,7 @@ async fn steady_state_sends_no_writes() {
         op.kill();
 
         // A restarted operator reconciles everything again: it must find nothing to write.
-        server.clear_requests();
-        let _op = start(&server, config(true));
-        eventually("the restarted operator looked", || {
-            server
-                .requests()
-                .iter()
-                .any(|r| r.path.contains("serviceaccounts/catalyst-canton-kms"))
-        })
-        .await;
-        settle(&server, Duration::from_millis(500)).await;
-        assert_no_writes(&server, "in steady state");
+        let _op = restart_and_assert_no_writes(&server, "in steady state").await;
         // Every child's cached fingerprint matches the render: none is read to compare.
         assert_eq!(child_reads(&server, "calm"), Vec::<String>::new());
     })
@@ -752,17 +742,24 @@ fn metric(op: &Operator, sample: &str) -> Option<i64> {
 
 /// Deleting a Validator (no finalizer, so no reconcile sees it) drops it from the `validators`
 /// gauge and from the failure counts, here while it was failing.
+/// Two provisioned validators, `doomed` and `kept`, both counted in the `validators` gauge, and
+/// that gauge's series.
+async fn doomed_and_kept(server: &support::fake_api::FakeApiServer) -> (Operator, &'static str) {
+    server.insert(&validator("doomed")).unwrap();
+    server.insert(&validator("kept")).unwrap();
+    let op = start(server, config(false));
+    provisioned(server, "doomed").await;
+    provisioned(server, "kept").await;
+    let off = r#"canton_operator_validators{kms="off"}"#;
+    eventually("both counted", || metric(&op, off) == Some(2)).await;
+    (op, off)
+}
+
 #[tokio::test]
 async fn a_deleted_validator_is_forgotten() {
     within(40, async {
         let server = server();
-        server.insert(&validator("doomed")).unwrap();
-        server.insert(&validator("kept")).unwrap();
-        let op = start(&server, config(false));
-        provisioned(&server, "doomed").await;
-        provisioned(&server, "kept").await;
-        let off = r#"canton_operator_validators{kms="off"}"#;
-        eventually("both counted", || metric(&op, off) == Some(2)).await;
+        let (op, off) = doomed_and_kept(&server).await;
 
         // Its participant can no longer be written, and someone edits it: every reconcile fails.
         server.inject(
@@ -812,13 +809,7 @@ async fn a_deleted_validator_is_forgotten() {
 async fn a_validator_deleted_while_the_watch_was_down_is_forgotten_after_the_relist() {
     within(40, async {
         let server = server();
-        server.insert(&validator("doomed")).unwrap();
-        server.insert(&validator("kept")).unwrap();
-        let op = start(&server, config(false));
-        provisioned(&server, "doomed").await;
-        provisioned(&server, "kept").await;
-        let off = r#"canton_operator_validators{kms="off"}"#;
-        eventually("both counted", || metric(&op, off) == Some(2)).await;
+        let (op, off) = doomed_and_kept(&server).await;
 
         // No event reaches the operator; the Validator goes; the watches expire (410) and re-list.
         server.pause_watches();

@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use canton_operator::api::{KmsServiceAccount, KmsSpec};
-use canton_operator::kms::{AwsKms, GcpKms, KmsProvider};
+use canton_operator::kms::{AwsKms, KmsProvider};
 use harness::*;
 use serde_json::json;
 
@@ -83,17 +83,7 @@ async fn unannotated_service_account_blocks_provisioning() {
 async fn operator_managed_identity_is_created_owned_restored_and_pruned() {
     within(40, async {
         let server = server();
-        let mut kms = KmsSpec::external(KmsProvider::Gcp(GcpKms {
-            location_id: "europe-west1".into(),
-            project_id: "acme-canton".into(),
-            key_ring_id: "validators".into(),
-            ..Default::default()
-        }));
-        kms.service_account = Some(KmsServiceAccount {
-            create: Some(true),
-            gcp_service_account: Some("canton-kms@acme-canton.iam.gserviceaccount.com".into()),
-            ..Default::default()
-        });
+        let kms = gcp_kms_with_created_account();
         server.insert(&with_kms("managed", kms, None)).unwrap();
         let _op = start(&server, config(false));
         eventually("ServiceAccount created", || get(&server, "v1", "serviceaccounts", "managed-participant").is_some()).await;

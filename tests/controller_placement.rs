@@ -72,18 +72,8 @@ async fn a_placed_validator_converges_rests_and_keeps_foreign_annotations() {
         server.update(&d, "kubectl-rollout").unwrap();
         make_available(&server, &format!("{NAME}-participant"));
 
-        // A restarted operator finds nothing of its own to write.
-        server.clear_requests();
-        let op = start(&server, config(true));
-        eventually("the restarted operator looked", || {
-            server
-                .requests()
-                .iter()
-                .any(|r| r.path.contains("serviceaccounts/catalyst-canton-kms"))
-        })
-        .await;
-        settle(&server, Duration::from_millis(500)).await;
-        assert_no_writes(&server, "with placement fields, in steady state");
+        let op =
+            restart_and_assert_no_writes(&server, "with placement fields, in steady state").await;
 
         // The user changes their annotation: the operator applies it, the foreign one stays.
         let mut v = validator_obj(&server, NAME).unwrap();

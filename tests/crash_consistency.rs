@@ -92,21 +92,8 @@ async fn converged(server: &FakeApiServer) {
 
 /// A Validator on GCP KMS whose participant ServiceAccount the operator creates.
 fn with_created_account() -> canton_operator::api::Validator {
-    use canton_operator::api::{KmsServiceAccount, KmsSpec};
-    use canton_operator::kms::{GcpKms, KmsProvider};
-    let mut kms = KmsSpec::external(KmsProvider::Gcp(GcpKms {
-        location_id: "europe-west1".into(),
-        project_id: "acme-canton".into(),
-        key_ring_id: "validators".into(),
-        ..Default::default()
-    }));
-    kms.service_account = Some(KmsServiceAccount {
-        create: Some(true),
-        gcp_service_account: Some("canton-kms@acme-canton.iam.gserviceaccount.com".into()),
-        ..Default::default()
-    });
     let mut v = validator("crash");
-    v.spec.kms = Some(kms);
+    v.spec.kms = Some(gcp_kms_with_created_account());
     v
 }
 

@@ -121,6 +121,14 @@ pub struct BackupStatus {
     pub last_success: Option<BackupSuccess>,
 }
 
+impl BackupStatus {
+    /// When the newest verified backup finished (for the age metric, the alerts and key
+    /// rotation, which waits for a backup newer than its new keys).
+    pub fn last_success_time(&self) -> Option<k8s_openapi::jiff::Timestamp> {
+        self.last_success.as_ref()?.finished_at.parse().ok()
+    }
+}
+
 /// One finished run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -129,12 +129,6 @@ fn newer(at: Timestamp, than: Option<&String>) -> bool {
     }
 }
 
-/// The newest verified backup's time, for the age metric and for rotation.
-pub(crate) fn last_success_time(status: Option<&BackupStatus>) -> Option<Timestamp> {
-    let success = status?.last_success.as_ref()?;
-    Timestamp::from_str(&success.finished_at).ok()
-}
-
 /// `IdentityBackedUp`: status, reason and message.
 pub(crate) fn condition(
     spec: &IdentityBackup,
@@ -149,7 +143,7 @@ pub(crate) fn condition(
             "backups are suspended (spec.backup.identities.suspend)".into(),
         );
     }
-    let success = last_success_time(Some(status));
+    let success = status.last_success_time();
     if let Some(attempt) = &status.last_attempt
         && attempt.outcome != outcome_word(Outcome::Verified)
         && Timestamp::from_str(&attempt.finished_at).ok() > success

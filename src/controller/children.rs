@@ -5,12 +5,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 
-use super::child_cache::{ChildCache, Seen};
+use super::cache::{Child, ChildCache, Current, Seen, current, of_rendered};
 use super::context::Context;
-use super::current::{Child, Current, current};
 use super::error::{Error, Result};
 use super::monitoring::Monitoring;
-use super::projection;
 use super::report::ApplyReport;
 use super::rollout::Plan;
 use crate::api::Validator;
@@ -94,7 +92,7 @@ async fn apply_service_monitor(
     }
 }
 
-/// Applies a Deployment unless the plan leaves it, and keeps the server's answer for the status.
+/// Applies a Deployment unless the plan leaves it.
 async fn apply_deployment(
     deployment: &Deployment,
     plan: &Plan,
@@ -106,21 +104,17 @@ async fn apply_deployment(
         return Ok(());
     }
     let cache = &ctx.stores.deployments;
-    let answer = compare_and_apply(deployment, cache, plan.found(&name), ctx, report).await?;
-    report
-        .written_deployments
-        .extend(answer.as_ref().and_then(Seen::deployment));
-    Ok(())
+    compare_and_apply(deployment, cache, plan.found(&name), ctx, report).await
 }
 
-/// Applies one child if it differs from the cache; returns what the cache would keep of the
-/// server's answer when it wrote (the answer is never decoded whole).
+/// Applies one child if it differs from the cache; the cache keeps the server's answer (never
+/// decoded whole).
 async fn apply_one<K>(
     desired: &K,
     cache: &ChildCache<K>,
     ctx: &Context,
     report: &mut ApplyReport,
-) -> Result<Option<Seen<K>>>
+) -> Result<()>
 where
     K: Child + Serialize,
 {
@@ -135,7 +129,7 @@ async fn compare_and_apply<K>(
     found: Option<&Current>,
     ctx: &Context,
     report: &mut ApplyReport,
-) -> Result<Option<Seen<K>>>
+) -> Result<()>
 where
     K: Child + Serialize,
 {
@@ -149,12 +143,12 @@ where
     let found = match found {
         Some(found) => found,
         None => {
-            asked = current(desired, &desired_json, cache, ctx).await?;
+            asked = current(desired, &desired_json, cache, &ctx.client).await?;
             &asked
         }
     };
     let read = match found {
-        Current::Yes => return Ok(None),
+        Current::Yes => return Ok(()),
         Current::Absent => None,
         Current::No(live) => Some(live),
     };
@@ -172,11 +166,7 @@ where
         .await
         .map_err(Error::api("applying", render::describe(desired)))?;
     sending.answered(&answer);
-    // What the server made of this render is what applying it again would make: remembered, so
-    // an answer whose owned fields still differ (a value a mutating webhook sets) is not
-    // applied again and again.
-    let rendered = projection::of_rendered(&desired_json);
-    cache.accept(&namespace, &name, answer.fingerprint(), rendered);
+    cache.applied(&answer, of_rendered(&desired_json));
     let what = render::describe(desired);
     match read {
         None => report.created.push(what),
@@ -185,7 +175,7 @@ where
         }
         Some(_) => report.updated.push(what),
     }
-    Ok(Some(answer))
+    Ok(())
 }
 
 /// Deletes every child of this Validator that the render does not contain, of every kind the

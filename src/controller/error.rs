@@ -59,7 +59,8 @@ pub(crate) enum Error {
     #[error("could not read the cached copy of {what}: {source}")]
     Decode {
         what: String,
-        source: super::cached::CachedError,
+        /// A `cache::CachedError` (boxed, so this leaf module imports no cache).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("the Validator has no namespace")]
     MissingNamespace,

@@ -4,28 +4,21 @@
 //! commands), `verify` and `events` hold a Kubernetes client (ARCHITECTURE.md has the map).
 
 pub(crate) mod backup_status;
-mod cached;
+mod cache;
 mod capture;
-mod child_cache;
 mod children;
 pub(crate) mod conditions;
 mod context;
 pub(crate) mod crd;
-mod current;
-pub(crate) mod diff;
-mod echoes;
 mod error;
 mod events;
 pub mod leader;
 mod monitoring;
 pub(crate) mod preflight;
-mod projection;
-pub(crate) mod quantity;
 mod reconcile;
 mod report;
 pub(crate) mod restore_status;
 mod rollout;
-mod rotation_cache;
 mod rotation_schedule;
 mod status;
 
@@ -44,10 +37,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use tokio::sync::watch;
 
-use cached::Cached;
-use child_cache::{ChildCache, Seen};
-use context::{Context, Stores};
-use echoes::Echoes;
+use cache::{Cached, ChildCache, Echoes, RotationCache, Seen, Stores};
+use context::Context;
 use monitoring::ServiceMonitorCrd;
 use reconcile::{error_policy, reconcile};
 
@@ -186,7 +177,7 @@ pub async fn controller_run(
             rotations: rotation_store.clone(),
             rotation_events: log_errors(rotation_events, "validatorkeyrotations").boxed(),
             validator: validator_lookup(validator_store.clone()),
-            validators_ready: ready_once(validator_store.clone()),
+            validators_ready: crate::store_ready::ready_once(validator_store.clone()),
             validator_changes: validator_changes.boxed(),
         },
     );
@@ -201,7 +192,7 @@ pub async fn controller_run(
         validator_store.clone(),
         echoes.clone(),
         rollouts,
-        rotation_cache::RotationCache::new(rotation_store),
+        RotationCache::new(rotation_store),
     ));
     // Every watch backs off on its own and its errors stop here (see `log_errors`).
     let forget = ctx.clone();
@@ -312,19 +303,6 @@ fn validator_lookup(store: Store<Cached<Validator>>) -> crate::rotation::Validat
             .get(&ObjectRef::new(name).within(namespace))
             .and_then(|cached| cached.decode().ok())
     })
-}
-
-/// Resolves once `store` holds its first list; may be awaited by any number of tasks (kube's
-/// `wait_until_ready` wakes only the last task that polled it).
-fn ready_once(
-    store: Store<Cached<Validator>>,
-) -> futures::future::Shared<futures::future::BoxFuture<'static, ()>> {
-    use futures::FutureExt;
-    async move {
-        let _ = store.wait_until_ready().await;
-    }
-    .boxed()
-    .shared()
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>

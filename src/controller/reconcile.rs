@@ -9,7 +9,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
-use super::cached::Cached;
+use super::cache::Cached;
 use super::capture::capture;
 use super::children;
 use super::conditions::KmsOutcome;
@@ -39,7 +39,7 @@ pub(crate) async fn reconcile(cached: Arc<Cached<Validator>>, ctx: Arc<Context>)
         Ok(validator) => reconcile_validator(&validator, &ctx).await,
         Err(source) => Err(Error::Decode {
             what: format!("Validator {}", ObjectRef::from(cached.as_ref())),
-            source,
+            source: source.into(),
         }),
     };
     ctx.metrics.reconciled(started.elapsed());
@@ -85,9 +85,7 @@ async fn reconcile_validator(validator: &Validator, ctx: &Context) -> Result<Act
             validator.namespace().unwrap_or_default(),
             validator.name_any()
         );
-        ctx.metrics.set_mode(&key, None);
-        ctx.metrics.set_below_minimum(&key, false);
-        ctx.metrics.set_conditions(&key, &[]);
+        ctx.metrics.forget_validator(&key);
         return Ok(Action::await_change());
     }
     // A spec the operator cannot render (an unsupported release, a reserved env name) is refused

@@ -1,8 +1,6 @@
 //! What one reconcile's apply and prune changed, as the status and Events report it (a leaf of
 //! the reconcile: the steps fill it in, the status reads it).
 
-use k8s_openapi::api::apps::v1::Deployment;
-
 use super::monitoring::Monitoring;
 use super::rollout::condition::Workloads;
 
@@ -15,10 +13,6 @@ pub(crate) struct ApplyReport {
     pub updated: Vec<String>,
     /// Children deleted because the spec no longer wants them.
     pub deleted: Vec<String>,
-    /// What the status reads of the Deployments written, as the server answered: newer than the
-    /// cache, which may not have their watch events yet (and no reconcile follows those events,
-    /// see `Echoes`).
-    pub written_deployments: Vec<Deployment>,
     /// Where the workloads stand against this operator release's render (`WorkloadsCurrent`).
     pub rollout: Option<Workloads>,
     /// What became of the ServiceMonitor the spec asks for (`MonitoringReady`).

@@ -106,7 +106,7 @@ pub(crate) fn observe_in(
         }
         let pod = cached.decode().map_err(|source| Error::Decode {
             what: format!("validator app Pod {namespace}/{}", cached.name_any()),
-            source,
+            source: source.into(),
         })?;
         if pod.labels().get(INSTANCE) == Some(&name) {
             pods.push(pod);

@@ -20,10 +20,9 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 
-use super::child_cache::Kept;
+use super::cache::{Current, Kept, current};
 use super::conditions::is_available;
 use super::context::Context;
-use super::current::{self, Current};
 use super::error::{Error, Result};
 use super::events;
 use super::report::ApplyReport;
@@ -309,7 +308,7 @@ async fn inspect(
         stamp::mark(deployment);
     }
     let desired = serde_json::to_value(&*deployment).map_err(encode)?;
-    let found = current::current(&*deployment, &desired, &ctx.stores.deployments, ctx).await?;
+    let found = current(&*deployment, &desired, &ctx.stores.deployments, &ctx.client).await?;
     let change = match &found {
         Current::Absent => Change::Create,
         Current::Yes => Change::Unchanged,

@@ -6,7 +6,7 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
-use super::backup_status::{condition as backup_condition, last_success_time, next_status, run_of};
+use super::backup_status::{condition as backup_condition, next_status, run_of};
 use super::conditions::RESTORED;
 use super::conditions::{
     self, BackupObservation, IDENTITY_BACKED_UP, KMS_CONFIGURED, KmsOutcome, MINIMUM_RELEASE_MET,
@@ -34,17 +34,15 @@ pub(crate) async fn update(
 ) -> Result<()> {
     let namespace = validator.namespace().ok_or(Error::MissingNamespace)?;
     let name = validator.name_any();
-    let participant = deployment(ctx, report, &namespace, &participant_name(&name))?;
-    let app = deployment(ctx, report, &namespace, &validator_app_name(&name))?;
+    let participant = deployment(ctx, &namespace, &participant_name(&name));
+    let app = deployment(ctx, &namespace, &validator_app_name(&name));
     let previous = validator.status.as_ref();
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let backup = backup_observation(validator, ctx, &namespace, &name, now.0)?;
     let restore = restore_status::observe_in(validator, ctx, app.as_ref(), now.0)?;
     ctx.metrics.set_backup_success(
         &format!("{namespace}/{name}"),
-        backup
-            .as_ref()
-            .and_then(|b| last_success_time(Some(&b.status))),
+        backup.as_ref().and_then(|b| b.status.last_success_time()),
     );
     let version = &validator.spec.version;
     let minimum_release = ctx
@@ -127,7 +125,7 @@ fn backup_observation(
         }
         let pod = cached.decode().map_err(|source| Error::Decode {
             what: format!("backup Pod {namespace}/{}", cached.name_any()),
-            source,
+            source: source.into(),
         })?;
         if pod.labels().get(INSTANCE).map(String::as_str) == Some(name) {
             runs.extend(run_of(&pod));
@@ -144,25 +142,12 @@ fn backup_observation(
     Ok(Some(BackupObservation { status, condition }))
 }
 
-/// A Deployment as this reconcile wrote it, or else as the cache has it.
-fn deployment(
-    ctx: &Context,
-    report: &ApplyReport,
-    namespace: &str,
-    name: &str,
-) -> Result<Option<Deployment>> {
-    let written = report
-        .written_deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some(name));
-    match written {
-        Some(d) => Ok(Some(d.clone())),
-        None => Ok(ctx
-            .stores
-            .deployments
-            .get(namespace, name)
-            .and_then(|kept| kept.deployment())),
-    }
+/// A Deployment as the cache has it (the cache keeps the answers to this reconcile's applies).
+fn deployment(ctx: &Context, namespace: &str, name: &str) -> Option<Deployment> {
+    ctx.stores
+        .deployments
+        .get(namespace, name)
+        .and_then(|kept| kept.deployment())
 }
 
 async fn write(

@@ -1,4 +1,4 @@
-//! The recommended `app.kubernetes.io/*` labels, in one place.
+//! The recommended `app.kubernetes.io/*` labels and the operator's own stamps, in one place.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,16 @@ pub const COMPONENT: &str = "app.kubernetes.io/component";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub(crate) const PART_OF: &str = "app.kubernetes.io/part-of";
 pub(crate) const VERSION: &str = "app.kubernetes.io/version";
+
+/// The controller's stamps on a workload Deployment (never on its pod template: writing them
+/// restarts nothing). The fingerprint of the render it was written from:
+pub(crate) const SPEC_HASH: &str = "canton-operator.dev/spec-hash";
+/// The Validator `metadata.generation` it was rendered for.
+pub(crate) const GENERATION: &str = "canton-operator.dev/validator-generation";
+/// Present while an operator-caused change is rolling out: the validator holds a rollout slot.
+pub(crate) const ROLLOUT: &str = "canton-operator.dev/rollout";
+/// The value of [`ROLLOUT`].
+pub(crate) const ROLLOUT_HOLDS_SLOT: &str = "holds-slot";
 
 /// Labels that select one component's pods; stable for the Deployment's lifetime.
 pub fn selector(instance: &str, component: &str) -> BTreeMap<String, String> {

@@ -29,6 +29,7 @@ pub use backup::{
     BACKUP_COMPONENT, DEFAULT_KEEP, backup_name, default_operator_image, destination_url,
 };
 pub use labels::{APP_NAME, COMPONENT, INSTANCE, MANAGED_BY, MANAGER, NAME, selector};
+pub(crate) use labels::{GENERATION, ROLLOUT, ROLLOUT_HOLDS_SLOT, SPEC_HASH};
 pub use network_policy::{
     ADMIN_API_PORT, DEFAULT_OPERATOR_NAMESPACE, NAMESPACE_NAME_LABEL, OPEN_PORTS,
     network_policy_name,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::BoxStream;
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
@@ -22,10 +22,10 @@ use super::admin::{AdminClient, AdminError, AdminTarget, Timeouts, TlsTarget, in
 use super::schedule::blocking_rotation;
 use super::step::{self, Next, Outcome, StepSettings, still_awaiting_backup};
 use crate::api::{RotationPhase, Validator, ValidatorKeyRotation, ValidatorKeyRotationStatus};
-use crate::controller::backup_status::last_success_time;
 use crate::events::{Note, Publisher, Severity};
 use crate::field_manager::FIELD_MANAGER;
 use crate::metrics::Metrics;
+use crate::store_ready::{Ready, ready_once};
 
 /// Finds a validator's Admin API: in the cluster by default; tests point it elsewhere.
 pub type AdminResolver = Arc<dyn Fn(&Validator) -> Result<AdminTarget, AdminError> + Send + Sync>;
@@ -107,7 +107,7 @@ pub struct Shared {
     /// The Validators' cache, and a future that resolves once it holds the first list (it may
     /// be awaited by many tasks).
     pub validator: ValidatorLookup,
-    pub validators_ready: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
+    pub validators_ready: Ready,
     /// Validators that changed, as (namespace, name): their waiting rotations look again.
     pub validator_changes: BoxStream<'static, (String, String)>,
 }
@@ -119,7 +119,7 @@ struct Ctx {
     leading: watch::Receiver<bool>,
     rotations: Store<ValidatorKeyRotation>,
     validator: ValidatorLookup,
-    validators_ready: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
+    validators_ready: Ready,
 }
 
 impl Ctx {
@@ -152,14 +152,7 @@ pub async fn run(client: Client, settings: RotationSettings, leading: watch::Rec
     .try_filter_map(|v| futures::future::ok(v.namespace().map(|ns| (ns, v.name_any()))))
     .filter_map(|r| futures::future::ready(r.ok()))
     .boxed();
-    let validators_ready = {
-        let validators = validators.clone();
-        async move {
-            let _ = validators.wait_until_ready().await;
-        }
-        .boxed()
-        .shared()
-    };
+    let validators_ready = ready_once(validators.clone());
     let validator: ValidatorLookup = Arc::new(move |namespace: &str, name: &str| {
         validators
             .get(&ObjectRef::new(name).within(namespace))
@@ -279,7 +272,10 @@ async fn reconcile(
         // Woken when the Validator appears (`waiting_for_validator`).
         return Ok(Action::await_change());
     };
-    let backup = last_success_time(validator.status.as_ref().and_then(|s| s.backup.as_ref()));
+    let backup = validator
+        .status
+        .as_ref()
+        .and_then(|s| s.backup.as_ref()?.last_success_time());
     // Paused for a backup nobody confirmed: nothing to ask anyone until the request or the
     // Validator's status changes, and both wake this controller.
     if still_awaiting_backup(&rotation, backup) {
@@ -380,8 +376,10 @@ async fn take_step(rotation: &ValidatorKeyRotation, validator: &Validator, ctx: 
     };
     match connected {
         Ok(mut admin) => {
-            let backup =
-                last_success_time(validator.status.as_ref().and_then(|s| s.backup.as_ref()));
+            let backup = validator
+                .status
+                .as_ref()
+                .and_then(|s| s.backup.as_ref()?.last_success_time());
             step::advance_with_backups(rotation, &mut admin, &now, &settings.step, backup).await
         }
         Err(e) => step::failed_call(rotation, &e, &now, &settings.step),

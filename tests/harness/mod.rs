@@ -218,6 +218,43 @@ pub async fn settle(server: &FakeApiServer, quiet: Duration) {
     }
 }
 
+/// GCP KMS with a participant ServiceAccount the operator creates and annotates for Workload
+/// Identity.
+pub fn gcp_kms_with_created_account() -> canton_operator::api::KmsSpec {
+    use canton_operator::api::{KmsServiceAccount, KmsSpec};
+    use canton_operator::kms::{GcpKms, KmsProvider};
+    let mut kms = KmsSpec::external(KmsProvider::Gcp(GcpKms {
+        location_id: "europe-west1".into(),
+        project_id: "acme-canton".into(),
+        key_ring_id: "validators".into(),
+        ..Default::default()
+    }));
+    kms.service_account = Some(KmsServiceAccount {
+        create: Some(true),
+        gcp_service_account: Some("canton-kms@acme-canton.iam.gserviceaccount.com".into()),
+        ..Default::default()
+    });
+    kms
+}
+
+/// Starts the operator again (after the caller stopped it) and waits until its full reconcile
+/// is done and quiet, then fails if it wrote anything: a restarted operator finds nothing of its
+/// own to write.
+pub async fn restart_and_assert_no_writes(server: &FakeApiServer, when: &str) -> Operator {
+    server.clear_requests();
+    let op = start(server, config(true));
+    eventually("the restarted operator looked", || {
+        server
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("serviceaccounts/catalyst-canton-kms"))
+    })
+    .await;
+    settle(server, Duration::from_millis(500)).await;
+    assert_no_writes(server, when);
+    op
+}
+
 /// Fails with the method and path of every write the server has recorded, if any.
 pub fn assert_no_writes(server: &FakeApiServer, when: &str) {
     let writes: Vec<String> = server

@@ -12,7 +12,7 @@ use futures::channel::mpsc;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::api::Validator;
-use crate::controller::cached::Cached;
+use crate::controller::cache::Cached;
 use crate::metrics::Metrics;
 
 /// A validator, as the controller names it.

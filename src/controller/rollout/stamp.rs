@@ -1,24 +1,17 @@
 //! What a workload Deployment carries about the render it was written from, and what that says
-//! about a difference between the render and the live object.
+//! about a difference between the render and the live object. `SPEC_HASH` holds the cache's own
+//! fingerprint of the render (`cache::of_rendered`): one hash says whether a child is its render,
+//! and the stamp says whether a difference is the render's or someone else's.
 //!
 //! The stamps are labels on the Deployment itself, never on its pod template: a Deployment's
 //! labels can change without a new generation or a restart (its annotations would bump the
 //! generation, its pod template would restart the pods).
 
 use k8s_openapi::api::apps::v1::Deployment;
-use ring::digest::{SHA256, digest};
 use serde_json::Value;
 
-use super::super::diff::first_difference;
-
-/// Hash of the rendered Deployment `spec` the live object was written from.
-pub(crate) const SPEC_HASH: &str = "canton-operator.dev/spec-hash";
-/// The Validator `metadata.generation` the Deployment was rendered for.
-pub(crate) const GENERATION: &str = "canton-operator.dev/validator-generation";
-/// Present while an operator-caused change is rolling out: the validator holds a rollout slot.
-pub(crate) const ROLLOUT: &str = "canton-operator.dev/rollout";
-/// The value of [`ROLLOUT`].
-pub(crate) const ROLLOUT_HOLDS_SLOT: &str = "holds-slot";
+use super::super::cache::{first_difference, of_rendered};
+pub(crate) use crate::render::{GENERATION, ROLLOUT, ROLLOUT_HOLDS_SLOT, SPEC_HASH};
 
 const STAMPS: [&str; 3] = [SPEC_HASH, GENERATION, ROLLOUT];
 
@@ -29,7 +22,7 @@ pub(crate) enum Change {
     Create,
     /// Nothing to write.
     Unchanged,
-    /// Only the stamps differ: written at once, nothing restarts.
+    /// Only the stamps or the metadata differ: written at once, nothing restarts.
     Restamp,
     /// The same render, but the live object was edited: restored at once.
     Drift,
@@ -49,19 +42,9 @@ impl Change {
     }
 }
 
-/// Hash of a rendered spec: SHA-256 of its JSON (keys sorted), 128 bits in hex, a label value.
-pub(crate) fn spec_hash(spec: &Value) -> Result<String, serde_json::Error> {
-    let bytes = serde_json::to_vec(spec)?;
-    let hash = digest(&SHA256, &bytes);
-    Ok(hash.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
-
-/// Puts the spec hash and the Validator generation on a rendered Deployment.
+/// Puts the render's fingerprint and the Validator generation on a rendered Deployment.
 pub(crate) fn stamp(deployment: &mut Deployment, generation: i64) -> Result<(), serde_json::Error> {
-    let hash = spec_hash(&serde_json::to_value(&deployment.spec)?)?;
+    let hash = of_rendered(&serde_json::to_value(&*deployment)?).to_hex();
     let labels = deployment.metadata.labels.get_or_insert_default();
     labels.insert(SPEC_HASH.to_string(), hash);
     labels.insert(GENERATION.to_string(), generation.to_string());
@@ -92,17 +75,16 @@ pub(crate) fn classify(desired: &Value, live: Option<&Value>, observed: Option<i
     if first_difference(desired, live).is_none() {
         return Change::Unchanged;
     }
-    let spec = |v: &Value| v.get("spec").cloned().unwrap_or(Value::Null);
-    if first_difference(&spec(desired), &spec(live)).is_none() {
-        return if only_stamps_differ(desired, live) {
-            Change::Restamp
-        } else {
-            Change::Drift
-        };
+    if only_stamps_differ(desired, live) {
+        return Change::Restamp;
     }
     let hash = label(live, SPEC_HASH);
     if hash.is_some() && hash == label(desired, SPEC_HASH) {
         return Change::Drift;
+    }
+    let spec = |v: &Value| v.get("spec").cloned().unwrap_or(Value::Null);
+    if first_difference(&spec(desired), &spec(live)).is_none() {
+        return Change::Restamp;
     }
     let generation = |v: &Value| label(v, GENERATION).and_then(|g| g.parse::<i64>().ok());
     if generation(live).or(observed) != generation(desired) {
@@ -147,12 +129,17 @@ mod tests {
     }
 
     #[test]
-    fn the_hash_is_a_label_value_and_follows_the_spec_only() {
-        let a = spec_hash(&json!({"b": 1, "a": [1, 2]})).unwrap();
-        assert_eq!(a.len(), 32);
-        assert!(crate::names::is_label_value(&a));
-        assert_eq!(a, spec_hash(&json!({"a": [1, 2], "b": 1})).unwrap());
-        assert_ne!(a, spec_hash(&json!({"a": [2, 1], "b": 1})).unwrap());
+    fn the_stamp_is_a_label_value_and_the_render_s_fingerprint() {
+        let mut deployment = Deployment::default();
+        deployment.metadata.name = Some("d".into());
+        let unstamped = serde_json::to_value(&deployment).unwrap();
+        stamp(&mut deployment, 3).unwrap();
+        let labels = deployment.metadata.labels.unwrap();
+        let hash = &labels[SPEC_HASH];
+        assert_eq!(hash.len(), 32);
+        assert!(crate::names::is_label_value(hash));
+        assert_eq!(*hash, of_rendered(&unstamped).to_hex());
+        assert_eq!(labels[GENERATION], "3");
     }
 
     #[test]

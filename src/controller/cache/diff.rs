@@ -1,11 +1,13 @@
-//! Whether a live object already says everything the desired one says.
+//! "Equal as the API server stores it", the one definition both the fingerprint
+//! (`projection`) and the field-by-field comparison use.
 //!
 //! The API server adds defaults (clusterIP, probe timeouts, …), so "equal" would always be false;
 //! what matters is that every field we set has our value. Lists must match item for item, which
-//! also catches an env var someone added or removed. Quantities are compared by value: the server
-//! stores them canonical (`1000m` as `1`), so their text may differ from what was applied.
+//! also catches an env var someone added or removed. The server drops empty maps and lists and
+//! stores quantities canonical (`1000m` as `1`), so [`normalise`] leaves out empty values and
+//! writes quantities by value before anything is compared or hashed.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::quantity;
 
@@ -16,7 +18,7 @@ const QUANTITY_FIELDS: &[&str] = &["sizeLimit"];
 
 /// What the value at a place holds, as far as comparing goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Field {
+enum Field {
     Plain,
     QuantityMap,
     Quantity,
@@ -24,7 +26,7 @@ pub(super) enum Field {
 
 impl Field {
     /// The kind of the value under `key` of an object of this kind.
-    pub(super) fn child(self, key: &str) -> Field {
+    fn child(self, key: &str) -> Field {
         match self {
             Field::QuantityMap => Field::Quantity,
             _ if QUANTITY_MAPS.contains(&key) => Field::QuantityMap,
@@ -34,32 +36,55 @@ impl Field {
     }
 }
 
+/// `value` as compared: empty maps, lists and nulls left out of objects, keys sorted, and each
+/// quantity written as its exact value (`1000m` and `1` both as `1e0`).
+pub(super) fn normalise(value: &Value) -> Value {
+    normalise_as(value, Field::Plain)
+}
+
+fn normalise_as(value: &Value, field: Field) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> =
+                map.iter().filter(|(_, v)| !is_empty(v)).collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let normalised: Map<String, Value> = entries
+                .into_iter()
+                .map(|(k, v)| (k.clone(), normalise_as(v, field.child(k))))
+                .collect();
+            Value::Object(normalised)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(normalise).collect()),
+        Value::String(s) if field == Field::Quantity => match quantity::parse(s) {
+            Ok(q) => {
+                let (mantissa, exponent) = q.parts();
+                Value::String(format!("{mantissa}e{exponent}"))
+            }
+            Err(_) => value.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
 /// Where `live` first fails to say what `desired` says, as a JSON pointer (`/spec/replicas`),
 /// for the log line that explains why a child is applied again; `None` when every field of
 /// `desired` is present in `live` with the same value.
 pub(crate) fn first_difference(desired: &Value, live: &Value) -> Option<String> {
-    difference(desired, live, Field::Plain)
+    difference(&normalise(desired), &normalise(live))
 }
 
-fn difference(desired: &Value, live: &Value, field: Field) -> Option<String> {
+fn difference(desired: &Value, live: &Value) -> Option<String> {
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d.iter().find_map(|(k, dv)| {
-            let found = match l.get(k) {
-                Some(lv) => difference(dv, lv, field.child(k)),
-                None if is_empty(dv) => None,
-                None => Some(String::new()),
-            };
-            found.map(|rest| format!("/{}{rest}", escape(k)))
+        // A missing map is followed down to the first field it lacks, for the log line.
+        (Value::Object(d), Value::Object(_) | Value::Null) => d.iter().find_map(|(k, dv)| {
+            let lv = live.get(k).unwrap_or(&Value::Null);
+            difference(dv, lv).map(|rest| format!("/{}{rest}", escape(k)))
         }),
-        (Value::Array(d), Value::Array(l)) if d.len() == l.len() => {
-            d.iter().zip(l).enumerate().find_map(|(i, (dv, lv))| {
-                difference(dv, lv, Field::Plain).map(|rest| format!("/{i}{rest}"))
-            })
-        }
-        (Value::Array(d), Value::Null) if d.is_empty() => None,
-        (Value::String(d), Value::String(l)) if field == Field::Quantity => {
-            (!quantity::same(d, l)).then(String::new)
-        }
+        (Value::Array(d), Value::Array(l)) if d.len() == l.len() => d
+            .iter()
+            .zip(l)
+            .enumerate()
+            .find_map(|(i, (dv, lv))| difference(dv, lv).map(|rest| format!("/{i}{rest}"))),
         (d, l) if d == l => None,
         _ => Some(String::new()),
     }
@@ -71,7 +96,7 @@ fn escape(key: &str) -> String {
 }
 
 /// The server drops empty maps and lists, so their absence is not a difference.
-pub(super) fn is_empty(v: &Value) -> bool {
+fn is_empty(v: &Value) -> bool {
     match v {
         Value::Object(m) => m.is_empty(),
         Value::Array(a) => a.is_empty(),

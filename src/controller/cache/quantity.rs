@@ -37,11 +37,6 @@ impl Quantity {
     }
 }
 
-/// Whether two texts are the same quantity (equal text always is, even if not a quantity).
-pub(crate) fn same(a: &str, b: &str) -> bool {
-    a == b || matches!((parse(a), parse(b)), (Ok(x), Ok(y)) if x == y)
-}
-
 /// Reads a quantity as the API server does: surrounding spaces are ignored, finer than nano is
 /// rounded away from zero.
 pub(crate) fn parse(text: &str) -> Result<Quantity, QuantityError> {
@@ -153,6 +148,11 @@ fn normalise(mut mantissa: i128, mut exponent: i32) -> Quantity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether two texts are the same quantity (equal text always is, even if not a quantity).
+    fn same(a: &str, b: &str) -> bool {
+        a == b || matches!((parse(a), parse(b)), (Ok(x), Ok(y)) if x == y)
+    }
 
     #[test]
     fn the_servers_canonical_spellings_are_the_same_value() {

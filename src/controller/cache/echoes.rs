@@ -171,8 +171,8 @@ mod tests {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+    use super::super::Cached;
     use super::*;
-    use crate::controller::Cached;
 
     fn deployment(name: &str, version: &str) -> Deployment {
         Deployment {

@@ -28,8 +28,7 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use super::projection::{self, Fingerprint};
-use super::rollout::stamp::ROLLOUT as ROLLOUT_LABEL;
-use crate::render::{INSTANCE, MANAGED_BY, MANAGER};
+use crate::render::{INSTANCE, MANAGED_BY, MANAGER, ROLLOUT as ROLLOUT_LABEL};
 
 /// What the cache keeps of one child.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,18 +158,6 @@ pub(crate) struct Seen<K> {
 }
 
 impl<K: Resource<DynamicType = ()>> Seen<K> {
-    /// The fingerprint of what this operator's apply owns of the object.
-    pub(crate) fn fingerprint(&self) -> Fingerprint {
-        self.kept.fingerprint
-    }
-
-    /// A Deployment with its name and what the cache keeps of it; `None` for other kinds.
-    pub(crate) fn deployment(&self) -> Option<Deployment> {
-        let mut deployment = self.kept.deployment()?;
-        deployment.metadata.name.clone_from(&self.metadata.name);
-        Some(deployment)
-    }
-
     fn from_object(object: &Map<String, Value>) -> Result<Self, serde_json::Error> {
         let meta = match object.get("metadata") {
             None => &Map::new(),
@@ -231,17 +218,9 @@ super::cached::same_resource_as_kind!(Seen);
 
 type Entries = HashMap<Box<str>, Kept>;
 
-/// The kept children, and the renders accepted for children the watch has not shown yet (a
-/// child just created: its memo waits for its first event).
-#[derive(Default)]
-struct Inner {
-    entries: Entries,
-    unseen: HashMap<Box<str>, Accepted>,
-}
-
 /// The cache of one child kind: [`Kept`] by `namespace/name`. Cheap to clone.
 pub(crate) struct ChildCache<K> {
-    inner: Arc<RwLock<Inner>>,
+    inner: Arc<RwLock<Entries>>,
     ready: watch::Receiver<bool>,
     kind: PhantomData<fn() -> K>,
 }
@@ -263,7 +242,7 @@ fn key(namespace: &str, name: &str) -> Box<str> {
 impl<K> ChildCache<K> {
     /// An empty cache and the writer that fills it from a watch.
     pub(crate) fn new() -> (Self, ChildCacheWriter<K>) {
-        let inner = Arc::new(RwLock::new(Inner::default()));
+        let inner = Arc::new(RwLock::new(Entries::new()));
         let (ready_tx, ready) = watch::channel(false);
         let cache = Self {
             inner: inner.clone(),
@@ -279,18 +258,22 @@ impl<K> ChildCache<K> {
         (cache, writer)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What the cache has of `namespace/name`.
     pub(crate) fn get(&self, namespace: &str, name: &str) -> Option<Kept> {
-        self.read().entries.get(&key(namespace, name)).cloned()
+        self.read().get(&key(namespace, name)).cloned()
     }
 
     /// Notes that a render with fingerprint `rendered` says what the child whose fingerprint is
-    /// `live` says (compared field by field, or the server's answer to applying it), so no later
-    /// reconcile reads or writes it while its owned fields stay so.
+    /// `live` says (compared field by field), so no later reconcile reads or writes it while its
+    /// owned fields stay so.
     pub(crate) fn accept(
         &self,
         namespace: &str,
@@ -298,14 +281,23 @@ impl<K> ChildCache<K> {
         live: Fingerprint,
         rendered: Fingerprint,
     ) {
-        let memo = Accepted { live, rendered };
-        let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        let k = key(namespace, name);
-        match inner.entries.get_mut(&k) {
-            Some(kept) => kept.accepted = Some(memo),
-            None => {
-                inner.unseen.insert(k, memo);
-            }
+        if let Some(kept) = self.write().get_mut(&key(namespace, name)) {
+            kept.accepted = Some(Accepted { live, rendered });
+        }
+    }
+
+    /// Keeps the server's answer to applying a render with fingerprint `rendered`, before its
+    /// watch event arrives: what the server made of the render is what applying it again would
+    /// make, so it is accepted for it (a value a mutating webhook sets is not applied again and
+    /// again), and the next reconcile reads the child as written.
+    pub(crate) fn applied(&self, answer: &Seen<K>, rendered: Fingerprint) {
+        if let Some(k) = entry_key(answer) {
+            let mut kept = answer.kept.clone();
+            kept.accepted = Some(Accepted {
+                live: kept.fingerprint,
+                rendered,
+            });
+            self.write().insert(k, kept);
         }
     }
 
@@ -315,7 +307,6 @@ impl<K> ChildCache<K> {
     pub(crate) fn belonging_to(&self, namespace: &str, instance: &str, uid: &str) -> Vec<String> {
         let prefix = format!("{namespace}/");
         self.read()
-            .entries
             .iter()
             .filter(|(_, kept)| !kept.deleting && kept.belongs_to(instance, uid))
             .filter_map(|(key, _)| key.strip_prefix(&prefix).map(String::from))
@@ -325,7 +316,6 @@ impl<K> ChildCache<K> {
     /// `(namespace, instance)` of every child labelled as part of a rollout.
     pub(crate) fn marked_instances(&self) -> Vec<(String, String)> {
         self.read()
-            .entries
             .iter()
             .filter(|(_, kept)| kept.rollout_marked)
             .filter_map(|(key, kept)| {
@@ -346,7 +336,7 @@ impl<K> ChildCache<K> {
 /// gathered apart and replaces the cache when complete. A child's accepted render is carried
 /// from one version of it to the next (it holds only while the owned fields are the same).
 pub(crate) struct ChildCacheWriter<K> {
-    inner: Arc<RwLock<Inner>>,
+    inner: Arc<RwLock<Entries>>,
     listing: Option<Entries>,
     ready: watch::Sender<bool>,
     kind: PhantomData<fn() -> K>,
@@ -358,17 +348,15 @@ impl<K: Resource<DynamicType = ()>> ChildCacheWriter<K> {
         match event {
             watcher::Event::Apply(seen) => {
                 if let Some(k) = entry_key(seen) {
-                    let mut inner = self.write();
+                    let mut entries = self.write();
                     let mut kept = seen.kept.clone();
-                    kept.accepted = inner.memo(&k);
-                    inner.entries.insert(k, kept);
+                    kept.accepted = entries.get(&k).and_then(|old| old.accepted);
+                    entries.insert(k, kept);
                 }
             }
             watcher::Event::Delete(seen) => {
                 if let Some(k) = entry_key(seen) {
-                    let mut inner = self.write();
-                    inner.entries.remove(&k);
-                    inner.unseen.remove(&k);
+                    self.write().remove(&k);
                 }
             }
             watcher::Event::Init => self.listing = Some(HashMap::new()),
@@ -379,30 +367,20 @@ impl<K: Resource<DynamicType = ()>> ChildCacheWriter<K> {
             }
             watcher::Event::InitDone => {
                 if let Some(mut listing) = self.listing.take() {
-                    let mut inner = self.write();
+                    let mut entries = self.write();
                     for (k, kept) in &mut listing {
-                        kept.accepted = inner.memo(k);
+                        kept.accepted = entries.get(k).and_then(|old| old.accepted);
                     }
                     listing.shrink_to_fit();
-                    inner.entries = listing;
-                    inner.unseen = HashMap::new();
+                    *entries = listing;
                 }
                 self.ready.send_replace(true);
             }
         }
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Inner {
-    /// The accepted render to keep for the next version of child `k`.
-    fn memo(&mut self, k: &str) -> Option<Accepted> {
-        self.unseen
-            .remove(k)
-            .or_else(|| self.entries.get(k).and_then(|kept| kept.accepted))
     }
 }
 
@@ -578,11 +556,16 @@ mod tests {
     }
 
     #[test]
-    fn a_render_accepted_before_the_child_is_seen_waits_for_it() {
+    fn an_applied_answer_is_kept_at_once_and_its_render_accepted() {
         let (cache, mut writer) = ChildCache::<Deployment>::new();
         let created = seen(deployment("v1-participant", "a", false));
         let other = rendered("b");
+        // Not yet seen by the watch: a memo alone has nothing to hold on to.
         cache.accept("ns", "v1-participant", created.kept.fingerprint, other);
+        assert!(cache.get("ns", "v1-participant").is_none());
+        cache.applied(&created, other);
+        assert!(cache.get("ns", "v1-participant").unwrap().matches(other));
+        // Its watch event (the same owned fields) keeps the memo.
         writer.apply(&watcher::Event::Apply(created));
         assert!(cache.get("ns", "v1-participant").unwrap().matches(other));
     }

@@ -5,6 +5,7 @@
 
 use std::fmt::Debug;
 
+use kube::Client;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -12,10 +13,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::child_cache::ChildCache;
-use super::context::Context;
 use super::diff::first_difference;
-use super::error::{Error, Result};
 use super::projection::{self, Fingerprint};
+use crate::controller::error::{Error, Result};
 use crate::render;
 
 /// A namespaced child kind this operator caches, compares and deletes.
@@ -48,12 +48,12 @@ pub(crate) enum Current {
 }
 
 /// Answers [`Current`] for one rendered child (`desired_json` is `desired` encoded): from the
-/// cache when it can, else by reading the child once.
+/// cache when it can, else by reading the child once with `client`.
 pub(crate) async fn current<K: Child + Serialize>(
     desired: &K,
     desired_json: &Value,
     cache: &ChildCache<K>,
-    ctx: &Context,
+    client: &Client,
 ) -> Result<Current> {
     let namespace = desired.namespace().ok_or(Error::MissingNamespace)?;
     let name = desired.name_any();
@@ -61,7 +61,7 @@ pub(crate) async fn current<K: Child + Serialize>(
     Ok(match cache.get(&namespace, &name) {
         None => Current::Absent,
         Some(kept) if kept.matches(rendered) => Current::Yes,
-        Some(_) => match live::<K>(ctx, &namespace, &name).await? {
+        Some(_) => match live::<K>(client, &namespace, &name).await? {
             None => Current::Absent,
             Some(live) if !differs(desired, desired_json, &live) => {
                 cache.accept(&namespace, &name, live.fingerprint, rendered);
@@ -107,11 +107,11 @@ impl Live {
 /// Reads a child whose cached fingerprint differs from the render's, to compare it field by
 /// field and say where it differs (a read, not a write: it happens only on a difference).
 async fn live<K: Child + Serialize>(
-    ctx: &Context,
+    client: &Client,
     namespace: &str,
     name: &str,
 ) -> Result<Option<Live>> {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let Some(object) = api.get_opt(name).await.map_err(Error::api(
         "reading",
         format!("{} {namespace}/{name}", K::kind(&())),

@@ -14,21 +14,27 @@
 //! by field (`diff::first_difference`), which also names where it differs.
 
 use kube::Resource;
-use ring::digest::{Context, SHA256};
+use ring::digest::{SHA256, digest};
 use serde_json::{Map, Value};
 
-use super::diff::{Field, is_empty};
-use super::quantity;
+use super::diff::normalise;
 use crate::field_manager::FIELD_MANAGER;
 
 /// The metadata fields the operator renders and compares (name and namespace are the key).
 const COMPARED_METADATA: [&str; 3] = ["labels", "annotations", "ownerReferences"];
 
-/// 128 bits of SHA-256 over a normalised view of a child: equal for two objects that say the same
-/// thing the way `diff::first_difference` compares them (quantities by value, empty maps, lists
-/// and nulls the same as absent).
+/// 128 bits of SHA-256 over a child's compared view as `diff::normalise` writes it: equal for two
+/// objects that `diff::first_difference` finds equal both ways (quantities by value, empty maps,
+/// lists and nulls the same as absent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Fingerprint([u8; 16]);
+
+impl Fingerprint {
+    /// 32 lower-case hex digits: a label value.
+    pub(crate) fn to_hex(self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
 
 /// The fingerprint of what a rendered child says: its metadata labels, annotations and owner
 /// references, and every other top-level field but `apiVersion`, `kind` and `status`.
@@ -72,8 +78,8 @@ fn metadata_of(object: &Map<String, Value>) -> Option<&Map<String, Value>> {
     object.get("metadata").and_then(Value::as_object)
 }
 
-/// Hashes the compared view of `object` without copying it: its fields but `apiVersion`, `kind`,
-/// `status` and `metadata`, and of `metadata` only [`COMPARED_METADATA`].
+/// Hashes the compared view of `object`: its fields but `apiVersion`, `kind`, `status` and
+/// `metadata`, and of `metadata` only [`COMPARED_METADATA`], normalised and encoded as JSON.
 fn fingerprint(object: &Map<String, Value>) -> Fingerprint {
     let compared: Map<String, Value> = metadata_of(object)
         .into_iter()
@@ -84,72 +90,16 @@ fn fingerprint(object: &Map<String, Value>) -> Fingerprint {
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let compared = Value::Object(compared);
-    let view = object
+    let mut view: Map<String, Value> = object
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "status" | "metadata"))
-        .map(|(k, v)| (k.as_str(), v))
-        .chain(std::iter::once(("metadata", &compared)));
-    let mut hasher = Context::new(&SHA256);
-    feed_map(&mut hasher, view, Field::Plain);
-    let digest = hasher.finish();
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    view.insert("metadata".into(), Value::Object(compared));
+    let json = serde_json::to_vec(&normalise(&Value::Object(view))).unwrap_or_default();
     let mut bytes = [0; 16];
-    bytes.copy_from_slice(&digest.as_ref()[..16]);
+    bytes.copy_from_slice(&digest(&SHA256, &json).as_ref()[..16]);
     Fingerprint(bytes)
-}
-
-/// Writes `value` to the hasher unambiguously (tagged, length-prefixed, keys sorted), leaving out
-/// empty values of maps and writing quantities by value.
-fn feed(hasher: &mut Context, value: &Value, field: Field) {
-    match value {
-        Value::Null => hasher.update(b"n"),
-        Value::Bool(b) => hasher.update(if *b { b"t" } else { b"f" }),
-        Value::Number(n) => {
-            hasher.update(b"#");
-            text(hasher, &n.to_string());
-        }
-        Value::String(s) => match (field, quantity::parse(s)) {
-            (Field::Quantity, Ok(q)) => {
-                let (mantissa, exponent) = q.parts();
-                hasher.update(b"q");
-                hasher.update(&mantissa.to_le_bytes());
-                hasher.update(&exponent.to_le_bytes());
-            }
-            _ => {
-                hasher.update(b"s");
-                text(hasher, s);
-            }
-        },
-        Value::Array(items) => {
-            hasher.update(b"[");
-            hasher.update(&(items.len() as u64).to_le_bytes());
-            for item in items {
-                feed(hasher, item, Field::Plain);
-            }
-        }
-        Value::Object(map) => feed_map(hasher, map.iter().map(|(k, v)| (k.as_str(), v)), field),
-    }
-}
-
-/// Writes a map's entries as [`feed`] writes an object: sorted by key, empty values left out.
-fn feed_map<'a>(
-    hasher: &mut Context,
-    entries: impl Iterator<Item = (&'a str, &'a Value)>,
-    field: Field,
-) {
-    let mut entries: Vec<(&str, &Value)> = entries.filter(|(_, v)| !is_empty(v)).collect();
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    hasher.update(b"{");
-    hasher.update(&(entries.len() as u64).to_le_bytes());
-    for (key, value) in entries {
-        text(hasher, key);
-        feed(hasher, value, field.child(key));
-    }
-}
-
-fn text(hasher: &mut Context, s: &str) {
-    hasher.update(&(s.len() as u64).to_le_bytes());
-    hasher.update(s.as_bytes());
 }
 
 /// The fields this operator's apply owns (`status` never: the operator does not apply it).
@@ -246,8 +196,8 @@ mod tests {
     use k8s_openapi::api::core::v1::Service;
     use serde_json::json;
 
+    use super::super::diff::first_difference;
     use super::*;
-    use crate::controller::diff::first_difference;
 
     /// What the operator applies (a small participant Deployment).
     fn rendered() -> Value {

@@ -4,8 +4,7 @@
 //! apart, smaller still (`child_cache`).
 //!
 //! Read the object with [`Cached::to_value`] or [`Cached::decode`] (typed). `ResourceExt` on a
-//! `Cached` sees only name, namespace, uid, resourceVersion, generation, deletionTimestamp and
-//! ownerReferences: labels and annotations are in the JSON.
+//! `Cached` sees all of its metadata but `managedFields` and the dropped annotation.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -76,8 +75,13 @@ impl<K: Resource<DynamicType = ()>> Cached<K> {
             Some(Value::Object(meta)) => meta,
             Some(_) => return Err(serde_json::Error::custom("metadata is not an object")),
         };
+        meta.remove("managedFields");
+        if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+            annotations.retain(|k, _| !DROPPED_ANNOTATIONS.contains(&k.as_str()));
+        }
         let metadata = serde_json::from_value(Value::Object(take_kept(&mut meta)))?;
-        let kept = whole(object, meta);
+        object.insert("metadata".into(), Value::Object(meta));
+        let kept = object;
         let json = serde_json::to_vec(&kept)?;
         let body = lz4_flex::block::compress_prepend_size(&json).into_boxed_slice();
         Ok(Self {
@@ -96,17 +100,8 @@ fn take_kept(meta: &mut Map<String, Value>) -> Map<String, Value> {
         .collect()
 }
 
-/// The object but `managedFields` and the dropped annotations.
-fn whole(mut object: Map<String, Value>, mut meta: Map<String, Value>) -> Map<String, Value> {
-    meta.remove("managedFields");
-    if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
-        annotations.retain(|k, _| !DROPPED_ANNOTATIONS.contains(&k.as_str()));
-    }
-    object.insert("metadata".into(), Value::Object(meta));
-    object
-}
-
-/// The metadata fields kept typed: what the reflector keys by and the owner triggers follow.
+/// The metadata fields kept typed: what the reflector keys by, the owner triggers follow and
+/// `ResourceExt` reads.
 const KEPT_METADATA: &[&str] = &[
     "name",
     "namespace",
@@ -115,6 +110,8 @@ const KEPT_METADATA: &[&str] = &[
     "generation",
     "deletionTimestamp",
     "ownerReferences",
+    "labels",
+    "annotations",
 ];
 
 #[cfg(test)]
@@ -254,8 +251,8 @@ mod tests {
         assert_eq!(Cached::from_typed(&typed).unwrap().decode().unwrap(), typed);
         assert_eq!(cached.name_any(), "v1-identity-backup-29001-abcde");
         assert_eq!(cached.owner_references()[0].uid, "j-1");
-        // Labels and annotations live in the JSON only.
-        assert!(cached.labels().is_empty());
+        assert_eq!(cached.labels()["app.kubernetes.io/instance"], "v1");
+        assert!(cached.annotations().is_empty());
         assert_eq!(typed.labels()["app.kubernetes.io/instance"], "v1");
     }
 

@@ -3,31 +3,22 @@
 
 use std::sync::Arc;
 
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::api::ValidatorKeyRotation;
+use crate::store_ready::{Ready, ready_once};
 
 /// The ValidatorKeyRotation cache the rotation controller's watch fills, shared with the
 /// Validator reconcile.
 #[derive(Clone)]
 pub(crate) struct RotationCache {
     store: Store<ValidatorKeyRotation>,
-    ready: Shared<BoxFuture<'static, ()>>,
+    ready: Ready,
 }
 
 impl RotationCache {
     pub(crate) fn new(store: Store<ValidatorKeyRotation>) -> Self {
-        // One shared future: kube's `wait_until_ready` wakes only the last task that polled it.
-        let ready = {
-            let store = store.clone();
-            async move {
-                let _ = store.wait_until_ready().await;
-            }
-            .boxed()
-            .shared()
-        };
+        let ready = ready_once(store.clone());
         Self { store, ready }
     }
 

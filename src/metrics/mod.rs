@@ -13,38 +13,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod validators;
+
+use validators::Validators;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
-    reason: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ModeLabel {
-    kms: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ValidatorLabel {
-    namespace: String,
-    validator: String,
-}
-
-impl ValidatorLabel {
-    /// From the `namespace/name` key the other metrics use.
-    fn of(key: &str) -> Self {
-        let (namespace, validator) = key.split_once('/').unwrap_or(("", key));
-        Self {
-            namespace: namespace.to_string(),
-            validator: validator.to_string(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ConditionLabel {
-    namespace: String,
-    validator: String,
-    condition: String,
     reason: String,
 }
 
@@ -62,22 +36,11 @@ pub struct Metrics {
     reconciles: Counter,
     failures: Family<ReasonLabel, Counter>,
     duration: Histogram,
-    by_mode: Family<ModeLabel, Gauge>,
-    modes: Mutex<HashMap<String, String>>,
     failing: Gauge,
-    backup_success: Family<ValidatorLabel, Gauge>,
-    backup_age: Family<ValidatorLabel, Gauge>,
-    /// Newest verified backup per validator (`namespace/name`), unix seconds: the age is computed
-    /// when scraped, so it grows between reconciles as a real age does.
-    backups: Mutex<HashMap<String, i64>>,
     rollout_pending: Gauge,
     rolling_out: Gauge,
-    below_minimum: Gauge,
-    /// The validators (`namespace/name`) below the network's minimum release.
-    below: Mutex<std::collections::HashSet<String>>,
-    conditions: Family<ConditionLabel, Gauge>,
-    /// The condition series of each validator (`namespace/name`), to remove when they change.
-    condition_series: Mutex<HashMap<String, Vec<ConditionLabel>>>,
+    /// The series of each validator, written when scraped.
+    validators: Validators,
     rotations: Family<RotationLabel, Gauge>,
     /// The series of each rotation in progress (`namespace/name`).
     rotation_series: Mutex<HashMap<String, RotationLabel>>,
@@ -96,11 +59,9 @@ impl Metrics {
         let reconciles = Counter::default();
         let failures = Family::<ReasonLabel, Counter>::default();
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 14));
-        let by_mode = Family::<ModeLabel, Gauge>::default();
         let failing = Gauge::default();
         let rollout_pending = Gauge::default();
         let rolling_out = Gauge::default();
-        let below_minimum = Gauge::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_failures",
@@ -113,26 +74,9 @@ impl Metrics {
             duration.clone(),
         );
         registry.register(
-            "validators",
-            "Validators by KMS decision (off, aws/external, …)",
-            by_mode.clone(),
-        );
-        registry.register(
             "validators_failing",
             "Validators whose last reconcile failed (retried with backoff)",
             failing.clone(),
-        );
-        let backup_success = Family::<ValidatorLabel, Gauge>::default();
-        let backup_age = Family::<ValidatorLabel, Gauge>::default();
-        registry.register(
-            "identity_backup_last_success_timestamp_seconds",
-            "When the newest verified identity backup of a validator finished (unix time)",
-            backup_success.clone(),
-        );
-        registry.register(
-            "identity_backup_age_seconds",
-            "Age of the newest verified identity backup of a validator; alert when it exceeds the schedule period",
-            backup_age.clone(),
         );
         registry.register(
             "validators_rollout_pending",
@@ -144,40 +88,23 @@ impl Metrics {
             "Validators holding a rollout slot: an operator-caused change applied, Deployments not yet available",
             rolling_out.clone(),
         );
-        registry.register(
-            "validators_below_minimum_release",
-            "Validators running a Splice release below the one the network requires (run --minimum-release)",
-            below_minimum.clone(),
-        );
-        let conditions = Family::<ConditionLabel, Gauge>::default();
-        registry.register(
-            "validator_condition",
-            "A validator's status condition: 1 when True, 0 when False, with its reason",
-            conditions.clone(),
-        );
         let rotations = Family::<RotationLabel, Gauge>::default();
         registry.register(
             "key_rotation_started_timestamp_seconds",
             "When a key rotation still in progress started (unix time; its creation while Pending), by phase",
             rotations.clone(),
         );
+        let validators = Validators::default();
+        registry.register_collector(Box::new(validators.clone()));
         Self {
             registry,
             reconciles,
             failures,
             duration,
-            by_mode,
-            modes: Mutex::new(HashMap::new()),
             failing,
-            backup_success,
-            backup_age,
-            backups: Mutex::new(HashMap::new()),
             rollout_pending,
             rolling_out,
-            below_minimum,
-            below: Mutex::new(std::collections::HashSet::new()),
-            conditions,
-            condition_series: Mutex::new(HashMap::new()),
+            validators,
             rotations,
             rotation_series: Mutex::new(HashMap::new()),
         }
@@ -186,47 +113,17 @@ impl Metrics {
     /// Records whether a validator (`namespace/name`) is below the minimum release (`false` also
     /// when it is gone, or no minimum is set).
     pub(crate) fn set_below_minimum(&self, validator: &str, below: bool) {
-        let Ok(mut set) = self.below.lock() else {
-            return;
-        };
-        if below {
-            set.insert(validator.to_string());
-        } else {
-            set.remove(validator);
-        }
-        self.below_minimum
-            .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+        self.validators.set_below_minimum(validator, below);
     }
 
     /// Records a validator's conditions as `(type, True?, reason)`; an empty list forgets them.
     pub(crate) fn set_conditions(&self, validator: &str, conditions: &[(&str, bool, &str)]) {
-        let Ok(mut series) = self.condition_series.lock() else {
-            return;
-        };
-        let ValidatorLabel {
-            namespace,
-            validator: name,
-        } = ValidatorLabel::of(validator);
-        let labels: Vec<ConditionLabel> = conditions
-            .iter()
-            .map(|(condition, _, reason)| ConditionLabel {
-                namespace: namespace.clone(),
-                validator: name.clone(),
-                condition: (*condition).to_string(),
-                reason: (*reason).to_string(),
-            })
-            .collect();
-        for old in series.remove(validator).unwrap_or_default() {
-            if !labels.contains(&old) {
-                self.conditions.remove(&old);
-            }
-        }
-        for (label, (_, status, _)) in labels.iter().zip(conditions) {
-            self.conditions.get_or_create(label).set(i64::from(*status));
-        }
-        if !labels.is_empty() {
-            series.insert(validator.to_string(), labels);
-        }
+        self.validators.set_conditions(validator, conditions);
+    }
+
+    /// Forgets everything about a validator (`namespace/name`) that is gone.
+    pub(crate) fn forget_validator(&self, validator: &str) {
+        self.validators.forget(validator);
     }
 
     /// Records a key rotation (`namespace/name`) in progress: its validator, phase and when it
@@ -265,35 +162,8 @@ impl Metrics {
         validator: &str,
         at: Option<k8s_openapi::jiff::Timestamp>,
     ) {
-        let Ok(mut backups) = self.backups.lock() else {
-            return;
-        };
-        let label = ValidatorLabel::of(validator);
-        match at {
-            Some(at) => {
-                backups.insert(validator.to_string(), at.as_second());
-                self.backup_success
-                    .get_or_create(&label)
-                    .set(at.as_second());
-            }
-            None => {
-                backups.remove(validator);
-                self.backup_success.remove(&label);
-                self.backup_age.remove(&label);
-            }
-        }
-    }
-
-    /// Sets every backup age from the clock, just before the metrics are read.
-    fn refresh_backup_ages(&self) {
-        let now = k8s_openapi::jiff::Timestamp::now().as_second();
-        if let Ok(backups) = self.backups.lock() {
-            for (validator, at) in backups.iter() {
-                self.backup_age
-                    .get_or_create(&ValidatorLabel::of(validator))
-                    .set(now.saturating_sub(*at).max(0));
-            }
-        }
+        self.validators
+            .set_backup_success(validator, at.map(|at| at.as_second()));
     }
 
     /// Records how many validators wait for a rollout slot and how many hold one.
@@ -327,63 +197,16 @@ impl Metrics {
 
     /// Records a validator's KMS summary (`None` when it is gone).
     pub fn set_mode(&self, validator: &str, summary: Option<&str>) {
-        let Ok(mut modes) = self.modes.lock() else {
-            return;
-        };
-        let previous = match summary {
-            Some(s) => modes.insert(validator.to_string(), s.to_string()),
-            None => modes.remove(validator),
-        };
-        if previous.as_deref() == summary {
-            return;
-        }
-        if let Some(old) = previous {
-            self.by_mode.get_or_create(&ModeLabel { kms: old }).dec();
-        }
-        if let Some(new) = summary {
-            self.by_mode
-                .get_or_create(&ModeLabel {
-                    kms: new.to_string(),
-                })
-                .inc();
-        }
+        self.validators.set_mode(validator, summary);
     }
 
-    /// The validators (`namespace/name`) counted in the `validators` gauge.
-    pub(crate) fn validators_with_mode(&self) -> Vec<String> {
-        self.modes
-            .lock()
-            .map(|modes| modes.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// The validators (`namespace/name`) counted as below the minimum release.
-    pub(crate) fn validators_below_minimum(&self) -> Vec<String> {
-        self.below
-            .lock()
-            .map(|set| set.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// The validators (`namespace/name`) with series of their own: in the `validators` gauge or
-    /// with conditions.
+    /// The validators (`namespace/name`) with series of their own.
     pub(crate) fn validators_known(&self) -> Vec<String> {
-        let mut known = self.validators_with_mode();
-        if let Ok(series) = self.condition_series.lock() {
-            known.extend(
-                series
-                    .keys()
-                    .filter(|k| !known.contains(k))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            );
-        }
-        known
+        self.validators.known()
     }
 
     /// The text exposition format.
     pub fn encode(&self) -> String {
-        self.refresh_backup_ages();
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
