@@ -4,10 +4,11 @@
 //! The API server adds defaults (clusterIP, probe timeouts, …), so "equal" would always be false;
 //! what matters is that every field we set has our value. Lists must match item for item, which
 //! also catches an env var someone added or removed. The server drops empty maps and lists and
-//! stores quantities canonical (`1000m` as `1`), so [`normalise`] leaves out empty values and
+//! stores quantities canonical (`1000m` as `1`), so [`Entries`] leaves out empty values and
 //! writes quantities by value before anything is compared or hashed.
 
-use serde_json::{Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 
 use super::quantity;
 
@@ -18,7 +19,7 @@ const QUANTITY_FIELDS: &[&str] = &["sizeLimit"];
 
 /// What the value at a place holds, as far as comparing goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub(super) enum Field {
     Plain,
     QuantityMap,
     Quantity,
@@ -36,34 +37,60 @@ impl Field {
     }
 }
 
-/// `value` as compared: empty maps, lists and nulls left out of objects, keys sorted, and each
-/// quantity written as its exact value (`1000m` and `1` both as `1e0`).
-pub(super) fn normalise(value: &Value) -> Value {
-    normalise_as(value, Field::Plain)
+/// A map's entries as compared: sorted by key, empty values left out, each value [`Normalised`].
+/// Serialized, it is the one definition of "equal as the server stores it": the fingerprint hashes
+/// its JSON as it is written (no copy is built), and [`normalise`] reads it back as a value.
+pub(super) struct Entries<'a>(pub Vec<(&'a str, &'a Value)>, Field);
+
+impl<'a> Entries<'a> {
+    /// The entries of a top-level object (or any map of plain fields).
+    pub(super) fn of(entries: impl Iterator<Item = (&'a str, &'a Value)>) -> Self {
+        Self(entries.collect(), Field::Plain)
+    }
 }
 
-fn normalise_as(value: &Value, field: Field) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> =
-                map.iter().filter(|(_, v)| !is_empty(v)).collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            let normalised: Map<String, Value> = entries
-                .into_iter()
-                .map(|(k, v)| (k.clone(), normalise_as(v, field.child(k))))
-                .collect();
-            Value::Object(normalised)
+impl Serialize for Entries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<&(&str, &Value)> =
+            self.0.iter().filter(|(_, v)| !is_empty(v)).collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let mut map = serializer.serialize_map(Some(entries.len()))?;
+        for (key, value) in entries {
+            map.serialize_entry(key, &Normalised(value, self.1.child(key)))?;
         }
-        Value::Array(items) => Value::Array(items.iter().map(normalise).collect()),
-        Value::String(s) if field == Field::Quantity => match quantity::parse(s) {
-            Ok(q) => {
-                let (mantissa, exponent) = q.parts();
-                Value::String(format!("{mantissa}e{exponent}"))
-            }
-            Err(_) => value.clone(),
-        },
-        other => other.clone(),
+        map.end()
     }
+}
+
+/// A value as compared: quantities written as their exact value (`1000m` and `1` both as `1e0`),
+/// maps as [`Entries`].
+struct Normalised<'a>(&'a Value, Field);
+
+impl Serialize for Normalised<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let entries = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
+                Entries(entries, self.1).serialize(serializer)
+            }
+            Value::Array(items) => {
+                serializer.collect_seq(items.iter().map(|v| Normalised(v, Field::Plain)))
+            }
+            Value::String(text) if self.1 == Field::Quantity => match quantity::parse(text) {
+                Ok(q) => {
+                    let (mantissa, exponent) = q.parts();
+                    serializer.serialize_str(&format!("{mantissa}e{exponent}"))
+                }
+                Err(_) => serializer.serialize_str(text),
+            },
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// `value` as compared, as a value (what [`Normalised`] writes).
+fn normalise(value: &Value) -> Value {
+    serde_json::to_value(Normalised(value, Field::Plain)).unwrap_or(Value::Null)
 }
 
 /// Where `live` first fails to say what `desired` says, as a JSON pointer (`/spec/replicas`),

@@ -17,13 +17,13 @@ use kube::Resource;
 use ring::digest::{SHA256, digest};
 use serde_json::{Map, Value};
 
-use super::diff::normalise;
+use super::diff::Entries;
 use crate::field_manager::FIELD_MANAGER;
 
 /// The metadata fields the operator renders and compares (name and namespace are the key).
 const COMPARED_METADATA: [&str; 3] = ["labels", "annotations", "ownerReferences"];
 
-/// 128 bits of SHA-256 over a child's compared view as `diff::normalise` writes it: equal for two
+/// 128 bits of SHA-256 over a child's compared view as `diff::Entries` writes it: equal for two
 /// objects that `diff::first_difference` finds equal both ways (quantities by value, empty maps,
 /// lists and nulls the same as absent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,7 +79,8 @@ fn metadata_of(object: &Map<String, Value>) -> Option<&Map<String, Value>> {
 }
 
 /// Hashes the compared view of `object`: its fields but `apiVersion`, `kind`, `status` and
-/// `metadata`, and of `metadata` only [`COMPARED_METADATA`], normalised and encoded as JSON.
+/// `metadata`, and of `metadata` only [`COMPARED_METADATA`], normalised as it is written as JSON
+/// (no copy of the tree is built).
 fn fingerprint(object: &Map<String, Value>) -> Fingerprint {
     let compared: Map<String, Value> = metadata_of(object)
         .into_iter()
@@ -90,13 +91,13 @@ fn fingerprint(object: &Map<String, Value>) -> Fingerprint {
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let mut view: Map<String, Value> = object
+    let compared = Value::Object(compared);
+    let view = object
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "status" | "metadata"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    view.insert("metadata".into(), Value::Object(compared));
-    let json = serde_json::to_vec(&normalise(&Value::Object(view))).unwrap_or_default();
+        .map(|(k, v)| (k.as_str(), v))
+        .chain(std::iter::once(("metadata", &compared)));
+    let json = serde_json::to_vec(&Entries::of(view)).unwrap_or_default();
     let mut bytes = [0; 16];
     bytes.copy_from_slice(&digest(&SHA256, &json).as_ref()[..16]);
     Fingerprint(bytes)
