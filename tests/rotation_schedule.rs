@@ -162,6 +162,21 @@ fn costs(requests: &[RecordedRequest]) -> (usize, usize, usize) {
     (lists, gets, writes)
 }
 
+/// Lets the fake settle for `first`, then fails if the operator sends any LIST, GET or write over
+/// ten simulated minutes.
+async fn assert_quiet_for_ten_minutes(server: &FakeApiServer, first: Duration, who: &str) {
+    settle(server, first).await;
+    server.clear_requests();
+    tokio::time::sleep(10 * MINUTE).await;
+    let requests = server.requests();
+    assert_eq!(
+        costs(&requests),
+        (0, 0, 0),
+        "{who} asked: {:?}",
+        described(&requests)
+    );
+}
+
 fn described(requests: &[RecordedRequest]) -> Vec<String> {
     requests
         .iter()
@@ -206,17 +221,8 @@ async fn an_idle_fleet_with_schedules_makes_no_list_and_no_write() {
     for i in 0..20 {
         converged(&server, &format!("v{i}")).await;
     }
-    settle(&server, Duration::from_secs(2)).await;
-    server.clear_requests();
     // Ten simulated minutes: ten ticks of a one-minute poll, two resyncs of every Validator.
-    tokio::time::sleep(10 * MINUTE).await;
-    let requests = server.requests();
-    assert_eq!(
-        costs(&requests),
-        (0, 0, 0),
-        "an idle fleet asked: {:?}",
-        described(&requests)
-    );
+    assert_quiet_for_ten_minutes(&server, Duration::from_secs(2), "an idle fleet").await;
     assert!(rotations(&server).is_empty());
 }
 
@@ -435,16 +441,7 @@ async fn a_rotation_waits_for_its_validator_without_polling() {
             .unwrap_or_default()
     };
     wait_until("ValidatorNotFound", || reason() == "ValidatorNotFound").await;
-    settle(&server, Duration::from_secs(1)).await;
-    server.clear_requests();
-    tokio::time::sleep(10 * MINUTE).await;
-    let requests = server.requests();
-    assert_eq!(
-        costs(&requests),
-        (0, 0, 0),
-        "a waiting rotation asked: {:?}",
-        described(&requests)
-    );
+    assert_quiet_for_ten_minutes(&server, Duration::from_secs(1), "a waiting rotation").await;
     server.insert(&validator("later")).expect("Validator");
     wait_until("the rotation goes on", || reason() != "ValidatorNotFound").await;
     controller.abort();

@@ -40,7 +40,7 @@ impl Field {
 /// A map's entries as compared: sorted by key, empty values left out, each value [`Normalised`].
 /// Serialized, it is the one definition of "equal as the server stores it": the fingerprint hashes
 /// its JSON (no copy of the tree is built), and [`normalise`] reads it back as a value.
-pub(super) struct Entries<'a>(pub Vec<(&'a str, &'a Value)>, Field);
+pub(super) struct Entries<'a>(Vec<(&'a str, &'a Value)>, Field);
 
 impl<'a> Entries<'a> {
     /// The entries of a top-level object (or any map of plain fields).
